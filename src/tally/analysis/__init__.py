@@ -1,0 +1,1 @@
+"""Static analysis of source files and the results of measuring them."""

@@ -1,0 +1,112 @@
+"""Turn a data file into per-file results: read each source, apply exclusions and filters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tally.analysis.results import FileAnalysis, Numbers
+from tally.analysis.source import analyze_source, read_source
+from tally.data.sqlite import CoverageData
+from tally.exceptions import NoDataError, NoSourceError, TallyError
+from tally.paths import GlobMatcher, prep_patterns, relative_name
+
+__all__ = ["Analyses", "analyze_data"]
+
+
+@dataclass
+class Analyses:
+    """Results for the files a report covers, and what was left out and why."""
+
+    files: list[FileAnalysis] = field(default_factory=list)
+    has_counts: bool = False
+    skipped_errors: list[str] = field(default_factory=list)
+    below_threshold: int = 0
+
+    @property
+    def total(self) -> Numbers:
+        """The sum over all files."""
+        total = Numbers()
+        for analysis in self.files:
+            total += analysis.numbers
+        return total
+
+
+def _join_regex(regexes: Iterable[str]) -> str | None:
+    regexes = list(regexes)
+    if not regexes:
+        return None
+    if len(regexes) == 1:
+        return regexes[0]
+    return "|".join(f"(?:{r})" for r in regexes)
+
+
+def analyze_data(
+    data: CoverageData,
+    *,
+    exclude: Iterable[str],
+    include: Iterable[str] = (),
+    omit: Iterable[str] = (),
+    ignore_errors: bool = False,
+    line_threshold: int = 0,
+    cwd: str | None = None,
+) -> Analyses:
+    """Analyse every measured file in `data` that passes `include`/`omit`.
+
+    Raises NoDataError when nothing is left to report, NoSourceError or TallyError when a
+    source file can't be read or parsed (unless `ignore_errors`).
+    """
+    cwd = cwd or os.getcwd()
+    include_m = GlobMatcher(prep_patterns(include, cwd)) if include else None
+    omit_m = GlobMatcher(prep_patterns(omit, cwd)) if omit else None
+    regex = _join_regex(exclude)
+    result = Analyses(has_counts=data.has_counts())
+    for stored in data.measured_files():
+        path = stored if os.path.isabs(stored) else os.path.join(cwd, stored)
+        if include_m and not include_m.match(path):
+            continue
+        if omit_m and omit_m.match(path):
+            continue
+        try:
+            analysis = _analyze_file(data, stored, path, regex, cwd)
+        except TallyError as err:
+            if not ignore_errors:
+                raise
+            result.skipped_errors.append(err.message)
+            continue
+        if analysis.numbers.n_statements < line_threshold:
+            result.below_threshold += 1
+            continue
+        result.files.append(analysis)
+    if not result.files and not result.below_threshold:
+        raise NoDataError(f"no data to report from {data.path}: no measured files match")
+    return result
+
+
+def _analyze_file(
+    data: CoverageData, stored: str, path: str, regex: str | None, cwd: str
+) -> FileAnalysis:
+    text = read_source(path)
+    try:
+        facts = analyze_source(text, path, regex)
+    except (SyntaxError, ValueError) as err:
+        where = getattr(err, "lineno", None)
+        raise TallyError(
+            f"couldn't parse {path} as Python: {err.args[0] if err.args else err}"
+            + (f" at line {where}" if where else "")
+            + " (use --ignore-errors to skip it)",
+            slug="not-python",
+        ) from None
+    except NoSourceError:
+        raise
+    executed = facts.first_lines(data.lines(stored) or ()) & facts.statements
+    counts = data.counts(stored) if data.has_counts() else None
+    return FileAnalysis(
+        path=path,
+        name=relative_name(path, cwd),
+        statements=frozenset(facts.statements),
+        excluded=frozenset(facts.excluded),
+        executed=frozenset(executed),
+        counts=counts,
+    )

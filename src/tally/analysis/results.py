@@ -1,0 +1,148 @@
+"""Analysed results: per-file statements/executed/missing/counts and their totals, as values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tally.types import Count, LineNo
+
+__all__ = [
+    "FileAnalysis",
+    "Numbers",
+    "display_covered",
+    "fail_under_reason",
+    "format_lines",
+    "human_key",
+]
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """Totals for one file or many: what the report's columns and fail_under use."""
+
+    n_files: int = 0
+    n_statements: int = 0
+    n_excluded: int = 0
+    n_missing: int = 0
+
+    @property
+    def n_executed(self) -> int:
+        """Statements that ran."""
+        return self.n_statements - self.n_missing
+
+    @property
+    def pc_covered(self) -> float:
+        """Percent of statements that ran; 100 when there are none (coverage.py's rule)."""
+        if self.n_statements > 0:
+            return 100.0 * self.n_executed / self.n_statements
+        return 100.0
+
+    def __add__(self, other: Numbers) -> Numbers:
+        return Numbers(
+            self.n_files + other.n_files,
+            self.n_statements + other.n_statements,
+            self.n_excluded + other.n_excluded,
+            self.n_missing + other.n_missing,
+        )
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """One measured file: its statements and what of them ran, how often."""
+
+    path: str
+    name: str  # relative to the current directory, as shown in reports
+    statements: frozenset[LineNo]
+    excluded: frozenset[LineNo]
+    executed: frozenset[LineNo]
+    counts: dict[LineNo, Count] | None = field(default=None, compare=False)
+
+    @property
+    def missing(self) -> frozenset[LineNo]:
+        """Statements that never ran."""
+        return self.statements - self.executed
+
+    @property
+    def numbers(self) -> Numbers:
+        """This file's totals."""
+        return Numbers(1, len(self.statements), len(self.excluded), len(self.missing))
+
+    def missing_formatted(self) -> str:
+        """Missing lines as ranges of consecutive statements: "1-2, 5-11, 13"."""
+        return format_lines(self.statements, self.missing)
+
+    @property
+    def hits(self) -> int:
+        """Total executions of this file's statements (when counts were measured)."""
+        if not self.counts:
+            return 0
+        return sum(c for line, c in self.counts.items() if line in self.statements)
+
+
+def format_lines(statements: Iterable[LineNo], lines: Iterable[LineNo]) -> str:
+    """Coalesce `lines` into ranges that run over consecutive `statements` (gaps allowed)."""
+    stmts = sorted(statements)
+    wanted = sorted(lines)
+    pairs: list[tuple[LineNo, LineNo]] = []
+    start: LineNo | None = None
+    end: LineNo = 0
+    index = 0
+    for stmt in stmts:
+        if index >= len(wanted):
+            break
+        if stmt == wanted[index]:
+            index += 1
+            if start is None:
+                start = stmt
+            end = stmt
+        elif start is not None:
+            pairs.append((start, end))
+            start = None
+    if start is not None:
+        pairs.append((start, end))
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in pairs)
+
+
+def display_covered(pc: float, precision: int) -> str:
+    """A percentage for display: "0" and "100" only when exactly so, never by rounding."""
+    near0 = 1.0 / 10**precision
+    if 0 < pc < near0:
+        pc = near0
+    elif (100.0 - near0) < pc < 100:
+        pc = 100.0 - near0
+    else:
+        pc = round(pc, precision)
+    return f"{pc:.{precision}f}"
+
+
+def _fail_under_precision(fail_under: float, precision: int) -> int:
+    if fail_under == int(fail_under):
+        return precision
+    exponent = Decimal(str(fail_under)).as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(precision, -exponent)
+
+
+def fail_under_reason(total: float, fail_under: float, precision: int) -> str | None:
+    """Why `total` fails `fail_under`, or None when it passes (coverage.py's rounding rules)."""
+    if fail_under <= 0:
+        return None
+    places = _fail_under_precision(fail_under, precision)
+    if fail_under == 100.0:
+        failed = total != 100.0
+        shown = display_covered(total, places)
+    else:
+        failed = round(total, places) < fail_under
+        shown = f"{round(total, places):.{places}f}"
+    if not failed:
+        return None
+    return f"total of {shown} is less than fail-under={fail_under:.{places}f}"
+
+
+def human_key(text: str) -> tuple[list[str | int], str]:
+    """Sort key that orders embedded numbers numerically: "a2" before "a10"."""
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+    return parts, text

@@ -1,0 +1,215 @@
+"""The façade: `Coverage` owns a measurement's lifecycle and builds its parts in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+from types import CodeType, TracebackType
+from typing import Any
+
+from tally.collect.engine import Engine, EngineChoice, choose_engine
+from tally.collect.filter import FileFilter
+from tally.config.readers import Config, load_config
+from tally.data.sqlite import CoverageData, Measurement, write_data
+from tally.paths import relative_name
+
+__all__ = ["Coverage"]
+
+
+class Coverage:
+    """Measure code, like `coverage.Coverage`: start(), stop(), save(), or use `with`.
+
+    Args:
+        data_file: where save() writes (default: config `[run] data_file`, `.coverage`).
+        config_file: a config file path, True to look for the usual files, False for none.
+        source, include, omit: what to measure (`[run]` options of the same names).
+        branch: ask for branch coverage (not measured yet: warns).
+        count: measure exact per-line execution counts.
+        engine: "auto", "monitor" or "count".
+        config: a ready Config, instead of reading files.
+        main_file: the program's main script, always measured unless omitted.
+    """
+
+    def __init__(
+        self,
+        data_file: str | None = None,
+        *,
+        config_file: str | bool = True,
+        source: list[str] | None = None,
+        include: list[str] | None = None,
+        omit: list[str] | None = None,
+        branch: bool | None = None,
+        count: bool | None = None,
+        engine: str | None = None,
+        config: Config | None = None,
+        main_file: str | None = None,
+    ) -> None:
+        if config is None:
+            overrides: dict[str, object] = {
+                "run:data_file": data_file,
+                "run:source": source,
+                "run:include": include,
+                "run:omit": omit,
+                "run:branch": branch,
+                "tally:counts": count,
+                "tally:engine": engine,
+            }
+            rcfile = config_file if isinstance(config_file, str) else None
+            config = load_config(rcfile, overrides=overrides) if config_file else Config()
+            if not config_file:
+                for key, value in overrides.items():
+                    if value is not None:
+                        config.set(key, value, "Coverage() argument")
+        self.config = config
+        self.cwd = os.getcwd()
+        self.main_file = main_file
+        self.choice: EngineChoice = choose_engine(
+            config.text("tally:engine"),
+            counts=config.flag("tally:counts"),
+            branch=config.flag("run:branch"),
+        )
+        self.warnings: list[str] = [*config.warnings, *self.choice.warnings]
+        self._engine: Engine | None = None
+        self._filter: FileFilter | None = None
+        self._started = False
+
+    @property
+    def data_file(self) -> str:
+        """The data file save() writes, made absolute against the starting directory."""
+        path = os.path.join(self.cwd, os.path.expanduser(self.config.text("run:data_file")))
+        if self.config.flag("run:parallel"):
+            path += f".{socket.gethostname()}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
+        return path
+
+    def _build(self) -> Engine:
+        """Build the file filter and the chosen engine (once)."""
+        if self._engine is None:
+            cfg = self.config
+            source = (
+                cfg.items("run:source")
+                + cfg.items("run:source_dirs")
+                + cfg.items("run:source_pkgs")
+            )
+            self._filter = FileFilter(
+                source=source,
+                include=cfg.items("run:include"),
+                omit=cfg.items("run:omit"),
+                cover_pylib=cfg.flag("run:cover_pylib"),
+                cwd=self.cwd,
+                extra_files=[self.main_file] if self.main_file else [],
+            )
+            if self.choice.name == "monitor":
+                from tally.collect.monitor import MonitorEngine
+
+                self._engine = MonitorEngine(self._filter)
+            else:
+                from tally.collect.counting import CountEngine
+
+                self._engine = CountEngine(self._filter)
+        return self._engine
+
+    def start(self) -> None:
+        """Start measuring."""
+        self._build().start()
+        self._started = True
+
+    def stop(self) -> None:
+        """Stop measuring; the data so far is kept for save()."""
+        if self._started and self._engine is not None:
+            self._engine.stop()
+            self._started = False
+
+    def compile_main(self, path: str, source: str) -> CodeType:
+        """Compile the program's main script for measurement by the current engine."""
+        return self._build().compile_main(path, source)
+
+    def measurement(self) -> Measurement:
+        """What has been measured so far, with run metadata."""
+        engine = self._build()
+        measured = engine.measurement()
+        measured.meta.update(
+            {
+                "tally_engine": engine.name,
+                "tally_branches": "0",
+                "tally_engine_reason": "; ".join(self.choice.reasons),
+            }
+        )
+        if self.config.flag("run:relative_files"):
+            measured = _relative(measured, self.cwd)
+        return measured
+
+    def save(self) -> str:
+        """Write the data file (and its JSON twin with `[tally] output_format = json`).
+
+        Returns the path written.
+        """
+        path = self.data_file
+        measured = self.measurement()
+        write_data(path, measured, append=self.config.flag("run:append"))
+        if self.config.text("tally:output_format") == "json":
+            _write_json(path + ".json", CoverageData(path))
+        return path
+
+    def erase(self) -> None:
+        """Delete the data file (and parallel ones beside it)."""
+        base = os.path.join(self.cwd, self.config.text("run:data_file"))
+        directory, name = os.path.split(base)
+        for entry in os.listdir(directory or "."):
+            if entry == name or (entry.startswith(name + ".") and not entry.endswith(".py")):
+                target = os.path.join(directory, entry)
+                if os.path.isfile(target):
+                    os.remove(target)
+
+    def get_data(self) -> CoverageData:
+        """The saved data file, read."""
+        return CoverageData(self.data_file)
+
+    def unmeasured_sources(self) -> list[str]:
+        """--source entries that named neither a directory nor an importable module."""
+        self._build()
+        assert self._filter is not None
+        return list(self._filter.unresolved_sources)
+
+    def debug_filter(self, path: str) -> str:
+        """Why `path` is (or isn't) measured."""
+        self._build()
+        assert self._filter is not None
+        return self._filter.reason(path)
+
+    def __enter__(self) -> Coverage:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self.save()
+
+
+def _relative(measured: Measurement, cwd: str) -> Measurement:
+    lines = {relative_name(p, cwd): s for p, s in measured.lines.items()}
+    counts = (
+        None
+        if measured.counts is None
+        else {relative_name(p, cwd): c for p, c in measured.counts.items()}
+    )
+    return Measurement(lines, counts, measured.meta)
+
+
+def _write_json(path: str, data: CoverageData) -> None:
+    doc: dict[str, Any] = {"meta": data.meta(), "files": {}}
+    for name in data.measured_files():
+        entry: dict[str, Any] = {"executed_lines": data.lines(name)}
+        if data.has_counts():
+            entry["counts"] = {str(k): v for k, v in sorted(data.counts(name).items())}
+        doc["files"][name] = entry
+    temp = path + ".tmp"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(doc, handle, indent=2)
+    os.replace(temp, path)

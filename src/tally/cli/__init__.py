@@ -1,0 +1,1 @@
+"""The command line: `tally <command>`, one module per command, built on the Python API."""

@@ -1,0 +1,68 @@
+"""`tally`'s entry point: parse the command line, run one command, set the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tally.exceptions import EXIT_ERROR, TallyError, UsageError
+
+__all__ = ["main"]
+
+DESCRIPTION = """\
+tally measures which lines of a Python program ran, and how many times.
+
+commands:
+  run      run a program (script, -m module, -c code) and measure it
+  report   print a coverage table (exit 2 under fail_under)
+  erase    delete the data file
+  debug    show sys, config or data details
+
+exit status: 0 ok; 1 an error (message on stderr); 2 coverage under fail_under.
+`tally run` exits with the program's own status.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a TallyError (exit 1), not its own exit 2,
+    which coverage.py reserves for fail_under."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    from tally import __version__
+    from tally.cli import debug, erase, report, run
+
+    parser = _Parser(
+        prog="tally", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"tally {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in (run, report, erase, debug):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the only place that decides it)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_ERROR
+        status: int = args.handler(args)
+        return status
+    except TallyError as err:
+        print(f"tally: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("tally: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR

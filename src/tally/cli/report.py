@@ -1,0 +1,81 @@
+"""`tally report`: the terminal table; exit status 2 when coverage is under fail_under."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tally.cli.options import add_common, add_table_flags, overrides_from
+from tally.exceptions import EXIT_FAIL_UNDER, ConfigError
+
+__all__ = ["register"]
+
+REPORT_KEYS = (
+    "report:show_missing",
+    "report:skip_covered",
+    "report:skip_empty",
+    "report:sort",
+    "report:precision",
+    "report:include",
+    "report:omit",
+    "report:fail_under",
+    "report:format",
+    "report:ignore_errors",
+)
+
+
+def register(commands: Any) -> None:
+    """Add the `report` command."""
+    parser = commands.add_parser("report", help="print a coverage table")
+    add_common(parser)
+    add_table_flags(parser, REPORT_KEYS)
+    parser.add_argument(
+        "--hot", type=int, metavar="N", help="also list the N most-executed lines (needs counts)"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Print the table; 2 if under fail_under."""
+    from tally.analysis.analyzer import analyze_data
+    from tally.analysis.results import fail_under_reason
+    from tally.config.readers import load_config
+    from tally.data.sqlite import CoverageData
+    from tally.report.text import TextOptions, hot_lines, render_table
+
+    config = load_config(args.rcfile, overrides=overrides_from(args))
+    for message in config.warnings:
+        print(f"tally: warning: {message}", file=sys.stderr)
+    if args.hot is not None and args.hot < 1:
+        raise ConfigError(f"--hot takes a positive number of lines, not {args.hot}")
+    data = CoverageData(config.text("run:data_file"))
+    results = analyze_data(
+        data,
+        exclude=config.exclude_regexes(),
+        include=config.items("report:include"),
+        omit=config.items("report:omit"),
+        ignore_errors=config.flag("report:ignore_errors"),
+        line_threshold=int(config.get("tally:line_threshold")),
+    )
+    for message in results.skipped_errors:
+        print(f"tally: warning: skipped: {message}", file=sys.stderr)
+    precision = int(config.get("report:precision"))
+    options = TextOptions(
+        show_missing=config.flag("report:show_missing"),
+        skip_covered=config.flag("report:skip_covered"),
+        skip_empty=config.flag("report:skip_empty"),
+        sort=config.text("report:sort"),
+        precision=precision,
+        format=config.text("report:format"),
+    )
+    sys.stdout.write(render_table(results, options))
+    if args.hot:
+        sys.stdout.write("\n" + hot_lines(results, args.hot))
+    reason = fail_under_reason(
+        results.total.pc_covered, config.number("report:fail_under"), precision
+    )
+    if reason:
+        print(f"tally: coverage failure: {reason}", file=sys.stderr)
+        return EXIT_FAIL_UNDER
+    return 0

@@ -1,0 +1,90 @@
+"""The engine interface, and the one place that chooses an engine and records why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import CodeType
+from typing import Protocol
+
+from tally import env
+from tally.data.sqlite import Measurement
+
+__all__ = ["Engine", "EngineChoice", "choose_engine"]
+
+
+class Engine(Protocol):
+    """A way of measuring: started, stopped, then asked what it saw."""
+
+    name: str
+    supports_counts: bool
+
+    def start(self) -> None:
+        """Begin measuring (again, after a stop)."""
+
+    def stop(self) -> None:
+        """Stop measuring; what was measured so far is kept."""
+
+    def measurement(self) -> Measurement:
+        """Everything measured between starts and stops so far."""
+
+    def compile_main(self, path: str, source: str) -> CodeType:
+        """Compile the program's main script so that it is measured like an imported module."""
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine picked, and the reasons and warnings that explain the pick."""
+
+    name: str  # "monitor" or "count"
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> EngineChoice:
+    """Pick the engine for a run. `requested` is "auto", "monitor" or "count".
+
+    The count engine can do everything; the monitor engine only binary line coverage, and only
+    where sys.monitoring exists (3.12+). A request that can't be met is never met silently
+    with less: it switches engine with a warning.
+    """
+    reasons: list[str] = []
+    warnings: list[str] = []
+    version = "{}.{}".format(*env.PYVERSION)
+    if branch:
+        warnings.append(
+            "branch coverage is not measured yet by tally; measuring lines only "
+            "(the data file records has_arcs = 0)"
+        )
+    if requested == "count":
+        reasons.append("engine 'count' requested")
+        return EngineChoice("count", reasons, warnings)
+    if requested == "monitor":
+        if not env.HAS_MONITORING:
+            warnings.append(
+                f"engine 'monitor' needs sys.monitoring (Python 3.12+), this is "
+                f"{version}; using engine 'count'"
+            )
+            reasons.append(f"sys.monitoring unavailable on {version}")
+            return EngineChoice("count", reasons, warnings)
+        if counts:
+            warnings.append(
+                "engine 'monitor' records each line once and can't count "
+                "executions; using engine 'count' because counts were requested"
+            )
+            reasons.append("counts requested")
+            return EngineChoice("count", reasons, warnings)
+        reasons.append("engine 'monitor' requested")
+        return EngineChoice("monitor", reasons, warnings)
+    if counts:
+        reasons.append("counts requested: only the count engine counts executions")
+        return EngineChoice("count", reasons, warnings)
+    if not env.HAS_MONITORING:
+        reasons.append(
+            f"sys.monitoring unavailable on {version}: the count engine is the only engine here"
+        )
+        return EngineChoice("count", reasons, warnings)
+    reasons.append(
+        f"binary line coverage on {version}: sys.monitoring costs one callback "
+        "per line for the whole run"
+    )
+    return EngineChoice("monitor", reasons, warnings)

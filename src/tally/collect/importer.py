@@ -1,0 +1,130 @@
+"""The import hook that instruments measured modules as they load, caching what it compiles.
+
+Like pytest's assertion rewriting, the instrumented code is cached beside the source in
+`__pycache__`, under a tag of its own (`<name>.<cache_tag>.tally-<version>.pyc`), so a
+second run pays nothing to instrument and plain Python never loads it.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import sys
+from collections.abc import Callable, Sequence
+from types import CodeType, ModuleType
+
+from tally import env
+from tally.analysis.source import raw_statement_lines
+from tally.collect.rewrite import instrument
+
+__all__ = ["InstrumentingFinder", "compile_instrumented"]
+
+_CACHE_MAGIC = b"TLY1" + importlib.util.MAGIC_NUMBER
+
+
+def _cache_path(source_path: str) -> str | None:
+    if env.CACHE_TAG is None or sys.dont_write_bytecode:
+        return None
+    from tally import __version__
+
+    directory, name = os.path.split(source_path)
+    stem = name.rsplit(".", 1)[0]
+    return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}.tally-{__version__}.pyc")
+
+
+def _read_cache(cache: str, path: str, stamp: tuple[int, int]) -> CodeType | None:
+    try:
+        with open(cache, "rb") as handle:
+            data = handle.read()
+        if not data.startswith(_CACHE_MAGIC):
+            return None
+        saved_path, mtime, size, code = marshal.loads(data[len(_CACHE_MAGIC) :])
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if (saved_path, mtime, size) != (path, *stamp) or not isinstance(code, CodeType):
+        return None
+    return code
+
+
+def _write_cache(cache: str, path: str, stamp: tuple[int, int], code: CodeType) -> None:
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        temp = f"{cache}.{os.getpid()}.tmp"
+        with open(temp, "wb") as handle:
+            handle.write(_CACHE_MAGIC + marshal.dumps((path, *stamp, code)))
+        os.replace(temp, cache)
+    except OSError:
+        pass  # a read-only tree just goes without the cache
+
+
+def instrument_tree(tree: ast.Module, source: str | bytes, path: str) -> ast.Module:
+    """Instrument an already-parsed module (also used on pytest's rewritten test files)."""
+    original = compile(source, path, "exec", dont_inherit=True)
+    return instrument(tree, path, raw_statement_lines(original)).tree
+
+
+def compile_instrumented(source: str | bytes, path: str) -> CodeType:
+    """Compile `source` (the file at `path`) with counters in it."""
+    tree = ast.parse(source, path)
+    return compile(instrument_tree(tree, source, path), path, "exec", dont_inherit=True)
+
+
+class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
+    """A SourceFileLoader whose code carries counters; `on_load(path, code)` registers them."""
+
+    on_load: Callable[[str, str], object]
+
+    def get_code(self, fullname: str) -> CodeType:
+        path = self.get_filename(fullname)
+        self.on_load(path, fullname)
+        try:
+            st = os.stat(path)
+            stamp = (int(st.st_mtime_ns), st.st_size)
+        except OSError:
+            stamp = (0, 0)
+        cache = _cache_path(path)
+        if cache is not None:
+            code = _read_cache(cache, path, stamp)
+            if code is not None:
+                return code
+        source = self.get_data(path)
+        code = compile_instrumented(source, path)
+        if cache is not None and stamp != (0, 0):
+            _write_cache(cache, path, stamp, code)
+        return code
+
+
+class InstrumentingFinder(importlib.abc.MetaPathFinder):
+    """Finds modules with the finders after it, and gives measured source files our loader."""
+
+    def __init__(
+        self, should_measure: Callable[[str], bool], on_load: Callable[[str, str], object]
+    ) -> None:
+        self.should_measure = should_measure
+        self.on_load = on_load
+        self._busy = False
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if self._busy:
+            return None
+        self._busy = True
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        finally:
+            self._busy = False
+        if spec is None or spec.origin is None:
+            return None
+        if not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            return None
+        if not self.should_measure(spec.origin):
+            return None
+        loader = _InstrumentingLoader(fullname, spec.origin)
+        loader.on_load = self.on_load
+        spec.loader = loader
+        return spec

@@ -1,0 +1,233 @@
+"""Read and write `.coverage` data files: atomic writes, clear errors for bad files."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tally.data.numbits import numbits_to_nums, nums_to_numbits, pack_counts, unpack_counts
+from tally.data.schema import COVERAGE_SCHEMA_VERSION, DDL, TALLY_SCHEMA_VERSION
+from tally.exceptions import DataError, NoDataError
+from tally.types import Count, LineNo
+
+__all__ = ["CoverageData", "Measurement", "write_data"]
+
+
+@dataclass
+class Measurement:
+    """What one run measured: executed lines per file, and counts when they were counted."""
+
+    lines: dict[str, set[LineNo]] = field(default_factory=dict)
+    counts: dict[str, dict[LineNo, Count]] | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def update(self, other: Measurement) -> None:
+        """Add `other` to this measurement: lines united, counts summed."""
+        for path, lines in other.lines.items():
+            self.lines.setdefault(path, set()).update(lines)
+        if other.counts is not None:
+            if self.counts is None:
+                self.counts = {}
+            for path, counts in other.counts.items():
+                mine = self.counts.setdefault(path, {})
+                for line, n in counts.items():
+                    mine[line] = mine.get(line, 0) + n
+        for key, value in other.meta.items():
+            self.meta.setdefault(key, value)
+
+
+def _connect_readonly(path: str) -> sqlite3.Connection:
+    uri = Path(os.path.abspath(path)).as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+class CoverageData:
+    """A data file, read whole when opened.
+
+    `CoverageData(".coverage")` raises NoDataError when the file doesn't exist and
+    DataError when it isn't a readable coverage data file of schema 7.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ".coverage") -> None:
+        self.path = os.fspath(path)
+        self._lines: dict[str, set[LineNo]] = {}
+        self._counts: dict[str, dict[LineNo, Count]] = {}
+        self._meta: dict[str, str] = {}
+        self._read()
+
+    def _read(self) -> None:
+        if not os.path.exists(self.path):
+            raise NoDataError(f"no data file {self.path}: run `tally run` first")
+        if os.path.isdir(self.path):
+            raise DataError(f"data file {self.path} is a directory, not a coverage data file")
+        try:
+            conn = _connect_readonly(self.path)
+            try:
+                self._read_tables(conn)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as err:
+            raise DataError(
+                f"couldn't read data file {self.path}: {err} (corrupt, truncated or not a "
+                "coverage data file; delete it with `tally erase` and measure again)"
+            ) from None
+        except ValueError as err:
+            raise DataError(f"couldn't read data file {self.path}: {err}") from None
+
+    def _read_tables(self, conn: sqlite3.Connection) -> None:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+        if "coverage_schema" not in tables:
+            raise DataError(
+                f"data file {self.path} is an SQLite database but not coverage "
+                "data (no coverage_schema table)"
+            )
+        row = conn.execute("select version from coverage_schema").fetchone()
+        if row is None or row[0] != COVERAGE_SCHEMA_VERSION:
+            found = None if row is None else row[0]
+            raise DataError(
+                f"data file {self.path} has schema version {found}; tally reads "
+                f"version {COVERAGE_SCHEMA_VERSION} (coverage.py 5.x-7.x)"
+            )
+        self._meta = dict(conn.execute("select key, value from meta"))
+        files = dict(conn.execute("select id, path from file"))
+        for file_id, blob in conn.execute("select file_id, numbits from line_bits"):
+            self._lines.setdefault(files[file_id], set()).update(numbits_to_nums(blob))
+        if "arc" in tables:
+            for file_id, fromno, tono in conn.execute("select file_id, fromno, tono from arc"):
+                lines = self._lines.setdefault(files[file_id], set())
+                lines.update(n for n in (fromno, tono) if n > 0)
+        if "tally_counts" in tables:
+            for file_id, blob in conn.execute("select file_id, counts from tally_counts"):
+                mine = self._counts.setdefault(files[file_id], {})
+                for line, n in unpack_counts(blob).items():
+                    mine[line] = mine.get(line, 0) + n
+        for path in files.values():
+            self._lines.setdefault(path, set())
+
+    def measured_files(self) -> list[str]:
+        """The files with data, sorted."""
+        return sorted(self._lines)
+
+    def lines(self, path: str) -> list[LineNo] | None:
+        """The executed lines of `path`, sorted; None when the file wasn't measured."""
+        lines = self._lines.get(path)
+        return None if lines is None else sorted(lines)
+
+    def counts(self, path: str) -> dict[LineNo, Count]:
+        """{line: times it began executing} for `path`; empty when counts weren't measured."""
+        return dict(self._counts.get(path, {}))
+
+    def has_counts(self) -> bool:
+        """Were execution counts measured?"""
+        return self._meta.get("tally_counts") == "1" or bool(self._counts)
+
+    def meta(self) -> dict[str, str]:
+        """The file's meta table: versions, engine, what was measured."""
+        return dict(self._meta)
+
+    def measurement(self) -> Measurement:
+        """Everything in this file, as a Measurement that can be added to."""
+        counts = {p: dict(c) for p, c in self._counts.items()} if self.has_counts() else None
+        return Measurement({p: set(s) for p, s in self._lines.items()}, counts, dict(self._meta))
+
+
+def write_data(path: str, measurement: Measurement, *, append: bool = False) -> None:
+    """Write `measurement` to `path` atomically (a new file renamed over the old one).
+
+    With `append`, the existing file's data is added in first. A reader never sees a half
+    written file, and a crash while writing leaves the old file as it was.
+    """
+    path = os.path.abspath(path)
+    if append and os.path.exists(path):
+        combined = CoverageData(path).measurement()
+        combined.update(measurement)
+        combined.meta.update(measurement.meta)
+        measurement = combined
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, temp = tempfile.mkstemp(
+            prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory
+        )
+    except OSError as err:
+        raise DataError(f"can't write data file {path}: {err.strerror}") from None
+    os.close(fd)
+    try:
+        _write_sqlite(temp, measurement)
+        os.replace(temp, path)
+    except (OSError, sqlite3.Error) as err:
+        message = getattr(err, "strerror", None) or str(err)
+        raise DataError(f"can't write data file {path}: {message}") from None
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _write_sqlite(temp: str, m: Measurement) -> None:
+    meta = {
+        "has_arcs": "0",
+        "version": _tally_version(),
+        "when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "sys_argv": str(getattr(sys, "argv", None)),
+        "tally_schema": str(TALLY_SCHEMA_VERSION),
+        "tally_version": _tally_version(),
+        "python_version": ".".join(map(str, sys.version_info[:3])),
+        "tally_counts": "1" if m.counts is not None else "0",
+        "tally_branches": "0",
+    }
+    meta.update(m.meta)
+    conn = sqlite3.connect(temp)
+    try:
+        # A fresh private file: no journal needed; we fsync before the rename instead.
+        conn.execute("pragma journal_mode = off")
+        conn.execute("pragma synchronous = off")
+        conn.executescript(DDL)
+        with conn:
+            conn.execute(
+                "insert into coverage_schema (version) values (?)", (COVERAGE_SCHEMA_VERSION,)
+            )
+            conn.executemany("insert into meta (key, value) values (?, ?)", meta.items())
+            conn.execute("insert into context (id, context) values (1, '')")
+            paths = sorted(m.lines)
+            conn.executemany("insert into file (id, path) values (?, ?)", enumerate(paths, start=1))
+            conn.executemany(
+                "insert into tracer (file_id, tracer) values (?, '')",
+                ((i,) for i in range(1, len(paths) + 1)),
+            )
+            conn.executemany(
+                "insert into line_bits (file_id, context_id, numbits) values (?, 1, ?)",
+                _line_rows(paths, m.lines),
+            )
+            if m.counts is not None:
+                counts = m.counts
+                conn.executemany(
+                    "insert into tally_counts (file_id, context_id, counts) values (?, 1, ?)",
+                    (
+                        (i, pack_counts(counts[p]))
+                        for i, p in enumerate(paths, start=1)
+                        if counts.get(p)
+                    ),
+                )
+    finally:
+        conn.close()
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _line_rows(
+    paths: Iterable[str], lines: Mapping[str, set[LineNo]]
+) -> Iterable[tuple[int, bytes]]:
+    for file_id, path in enumerate(paths, start=1):
+        yield file_id, nums_to_numbits(lines[path])
+
+
+def _tally_version() -> str:
+    from tally import __version__
+
+    return __version__

@@ -1,0 +1,26 @@
+"""Facts about the running interpreter, as named flags, each with the behaviour behind it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PYVERSION = sys.version_info[:2]
+
+# PEP 669: sys.monitoring exists from 3.12. A LINE callback that returns DISABLE is never
+# called again for that instruction, which is what makes the monitor engine nearly free.
+HAS_MONITORING = hasattr(sys, "monitoring")
+
+# PEP 709 (3.12): list/dict/set comprehensions are inlined into the enclosing code object
+# instead of running as a nested function. trace sees their loop in the enclosing frame.
+INLINED_COMPREHENSIONS = PYVERSION >= (3, 12)
+
+# PEP 703: a free-threaded build may run without the GIL. Our inline counters rely on the
+# GIL for exact counts under threads (see docs/counts.md), so we record which build this is.
+_gil_check = getattr(sys, "_is_gil_enabled", None)
+GIL_ENABLED = True if _gil_check is None else bool(_gil_check())
+
+WINDOWS = os.name == "nt"
+
+# The bytecode cache tag ("cpython-311"); None when the interpreter writes no .pyc files.
+CACHE_TAG = sys.implementation.cache_tag

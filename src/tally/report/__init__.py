@@ -1,0 +1,1 @@
+"""Reports: each format one module, each reading the same analysed results."""
