@@ -11,7 +11,7 @@ from typing import Any
 
 from tally.collect.filter import FileFilter
 from tally.collect.importer import InstrumentingFinder, compile_instrumented, instrument_tree
-from tally.collect.rewrite import HIT_HELPER, counter_name
+from tally.collect.rewrite import ENTRY_HELPER, HIT_HELPER, TICK_HELPER, counter_name
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
@@ -23,6 +23,18 @@ def _hit(counters: list[int], line: int, value: Any) -> Any:
     """Count an `except E:` test and hand back E (the rewriter wraps E in this call)."""
     counters[line] += 1
     return value
+
+
+def _tick(counters: list[int], line: int) -> bool:
+    """Count one call or iteration of nested code (a lambda or comprehension)."""
+    counters[line] += 1
+    return True
+
+
+def _entry(counters: list[int], line: int, iterable: Any) -> Any:
+    """Count the start of a comprehension's own code object; hand back its iterable."""
+    counters[line] += 1
+    return iterable
 
 
 def _line_count(path: str) -> int:
@@ -70,6 +82,8 @@ class CountEngine:
         for array in self._arrays.values():
             array[:] = [0] * len(array)
         builtins.__dict__[HIT_HELPER] = _hit
+        builtins.__dict__[TICK_HELPER] = _tick
+        builtins.__dict__[ENTRY_HELPER] = _entry
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
         self._running = True
@@ -107,7 +121,15 @@ class CountEngine:
         if not self.filter.should_measure(path):
             return compile(source, path, "exec", dont_inherit=True)
         self._register(path)
-        return compile_instrumented(source, path)
+        try:
+            return compile_instrumented(source, path)
+        except SyntaxError:
+            raise
+        except Exception as exc:
+            from tally.collect.importer import _warn_uninstrumented
+
+            _warn_uninstrumented(path, exc)
+            return compile(source, path, "exec", dont_inherit=True)
 
     def patch_pytest(self, rewrite: ModuleType) -> None:
         """Make pytest's assertion rewriting instrument measured test files too.

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from types import CodeType, ModuleType
 
 from tally import env
-from tally.analysis.source import raw_statement_lines
 from tally.collect.rewrite import instrument
 
 __all__ = ["InstrumentingFinder", "compile_instrumented"]
@@ -64,13 +63,21 @@ def _write_cache(cache: str, path: str, stamp: tuple[int, int], code: CodeType) 
 def instrument_tree(tree: ast.Module, source: str | bytes, path: str) -> ast.Module:
     """Instrument an already-parsed module (also used on pytest's rewritten test files)."""
     original = compile(source, path, "exec", dont_inherit=True)
-    return instrument(tree, path, raw_statement_lines(original)).tree
+    return instrument(tree, path, original).tree
 
 
 def compile_instrumented(source: str | bytes, path: str) -> CodeType:
     """Compile `source` (the file at `path`) with counters in it."""
     tree = ast.parse(source, path)
     return compile(instrument_tree(tree, source, path), path, "exec", dont_inherit=True)
+
+
+def _warn_uninstrumented(path: str, exc: BaseException) -> None:
+    print(
+        f"tally: warning: couldn't instrument {path} ({type(exc).__name__}: {exc}); "
+        "it runs unmeasured",
+        file=sys.stderr,
+    )
 
 
 class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
@@ -92,7 +99,15 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             if code is not None:
                 return code
         source = self.get_data(path)
-        code = compile_instrumented(source, path)
+        try:
+            code = compile_instrumented(source, path)
+        except SyntaxError:
+            raise
+        except Exception as exc:
+            _warn_uninstrumented(path, exc)
+            plain = super().get_code(fullname)
+            assert plain is not None  # a source file always compiles to code
+            return plain
         if cache is not None and stamp != (0, 0):
             _write_cache(cache, path, stamp, code)
         return code

@@ -1,17 +1,23 @@
 """Instrument a module's AST with inline counters: the count engine's measurement.
 
-Each statement that starts a line gets `__tally_<id>__[line] += 1` in front of it, where
+Each statement that starts a line gets `__tally_<id>__[line] += n` in front of it, where
 `__tally_<id>__` is a list in `builtins` (one per file, see counting.py). Counting inline
 costs ~2x on the tightest loop, against ~19x for a LINE callback that never disables and
-~22x for sys.settrace (measured on 3.11, DEVELOPERS notes and speed.py in docs/engines.md).
+~22x for sys.settrace (measured on 3.11: docs/engines.md).
 
-The counts mean what `python -m trace --count` reports: how many times a line began
-executing. Where trace's line events differ from "a statement started", the rewriter places
-counters to match it (docs/counts.md lists each case and what remains different):
+The counts mean what `python -m trace --count` reports: how many line events a line got,
+which is how many times it began executing, plus the times execution came back to it.
+The rewriter places counters to match (docs/counts.md lists each case and what remains):
 
+- `n` is the number of line events one execution of the statement makes on its first line,
+  read from the uninstrumented bytecode (events.py): 2 for `f(a,\\n  b)` and for each line
+  of a decorated definition, 2 for a `with` (entry, then the exit call), else 1;
 - a loop header is tested once per iteration plus once more when the loop ends by its
   test, so its counter goes at the start of the body and at the start of the `else`;
 - a line holding several statements (`a = 1; b = 2`, `if x: y()`) starts once;
+- a class body's code starts on the `class` line: one more event each time it runs;
+- a lambda or comprehension on the statement's first line adds an event per call or
+  iteration, and one when its own code object starts;
 - `except E:` is tested each time an exception reaches it, matched or not, so the test
   expression is wrapped in a call that counts;
 - `case P:` lines are tested until one matches; their counts are derived at save time
@@ -22,15 +28,32 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from collections.abc import Iterable
+from collections import Counter
 from dataclasses import dataclass, field
+from types import CodeType
 
+from tally import env
 from tally.types import LineNo
 
-__all__ = ["HIT_HELPER", "Instrumented", "counter_name", "instrument"]
+__all__ = [
+    "ENTRY_HELPER",
+    "HIT_HELPER",
+    "TICK_HELPER",
+    "Instrumented",
+    "counter_name",
+    "instrument",
+]
 
-# A builtin that counts an `except` test and returns the exception type unchanged.
+# Builtins the instrumented code calls (counting.py defines them): count an `except` test
+# and return the exception type; count one call or iteration of nested code and return
+# True; count the start of a nested code object and return its iterable unchanged.
 HIT_HELPER = "__tally_hit__"
+TICK_HELPER = "__tally_tick__"
+ENTRY_HELPER = "__tally_entry__"
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def counter_name(path: str) -> str:
@@ -48,28 +71,17 @@ class Instrumented:
 
     tree: ast.Module
     counted: set[LineNo] = field(default_factory=set)
-    # match line -> case lines in order, for the save-time derivation of case counts
-    matches: dict[LineNo, list[LineNo]] = field(default_factory=dict)
 
 
-def _bump(name: str, line: LineNo, at: ast.AST) -> ast.stmt:
-    target = ast.Subscript(
-        value=ast.Name(id=name, ctx=ast.Load()), slice=ast.Constant(line), ctx=ast.Store()
-    )
-    node = ast.AugAssign(target=target, op=ast.Add(), value=ast.Constant(1))
-    _locate(node, at, line)
-    return node
-
-
-def _locate(node: ast.AST, at: ast.AST, line: LineNo) -> None:
-    """Give `node` and its children a one-line location at `line` (where `at` starts)."""
-    col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
+def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
+    """Give `node` and everything under it without a location a one-line location."""
     for child in ast.walk(node):
-        if "lineno" in child._attributes:
+        if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
             child.lineno = line  # type: ignore[attr-defined]
             child.end_lineno = line  # type: ignore[attr-defined]
             child.col_offset = col  # type: ignore[attr-defined]
             child.end_col_offset = col  # type: ignore[attr-defined]
+    return node
 
 
 def _is_docstring(node: ast.stmt) -> bool:
@@ -84,18 +96,66 @@ def _is_future_import(node: ast.stmt) -> bool:
     return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
+def _always_true(test: ast.expr) -> bool:
+    return isinstance(test, ast.Constant) and bool(test.value)
+
+
+def _expressions(stmt: ast.stmt) -> list[ast.AST]:
+    """The expression nodes of `stmt` itself, not of the statements nested in it."""
+    found: list[ast.AST] = []
+    todo = [c for c in ast.iter_child_nodes(stmt) if not isinstance(c, ast.stmt)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+            continue
+        found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
 class _Rewriter:
     """Walks statement lists, inserting counters; lines come from the compiled line table."""
 
-    def __init__(self, name: str, code_lines: set[LineNo]) -> None:
+    def __init__(
+        self, name: str, code_lines: set[LineNo], events: dict[int, Counter[LineNo]]
+    ) -> None:
         self.name = name
         self.code_lines = code_lines
-        self.result_counted: set[LineNo] = set()
-        self.matches: dict[LineNo, list[LineNo]] = {}
+        self.events = events
+        self.counted: set[LineNo] = set()
 
-    def bump(self, line: LineNo, at: ast.AST) -> ast.stmt:
-        self.result_counted.add(line)
-        return _bump(self.name, line, at)
+    # -- building blocks ---------------------------------------------------------------
+
+    def bump(self, line: LineNo, at: ast.AST, by: int = 1) -> ast.stmt:
+        """`__tally_<id>__[line] += by`, located at `line`."""
+        self.counted.add(line)
+        target = ast.Subscript(
+            value=ast.Name(id=self.name, ctx=ast.Load()),
+            slice=ast.Constant(line),
+            ctx=ast.Store(),
+        )
+        node = ast.AugAssign(target=target, op=ast.Add(), value=ast.Constant(by))
+        col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
+        _locate(node, line, col)
+        return node
+
+    def call(self, helper: str, line: LineNo, *args: ast.expr) -> ast.expr:
+        """`helper(__tally_<id>__, line, *args)`, located at `line`."""
+        self.counted.add(line)
+        node = ast.Call(
+            func=ast.Name(id=helper, ctx=ast.Load()),
+            args=[ast.Name(id=self.name, ctx=ast.Load()), ast.Constant(line), *args],
+            keywords=[],
+        )
+        _locate(node, line)
+        return node
+
+    def events_on(self, stmt: ast.stmt, line: LineNo) -> int:
+        """Line events on `line` per execution of `stmt` (events.py), at least one."""
+        counter = self.events.get(id(stmt))
+        return max(1, counter[line]) if counter else 1
+
+    # -- statements ----------------------------------------------------------------------
 
     def body(
         self, stmts: list[ast.stmt], header_line: LineNo | None, new_frame: bool = False
@@ -104,7 +164,7 @@ class _Rewriter:
         out: list[ast.stmt] = []
         previous_line = None if new_frame else header_line
         for index, stmt in enumerate(stmts):
-            if index == 0 and _is_docstring(stmt) and new_frame:
+            if index == 0 and new_frame and _is_docstring(stmt):
                 out.append(stmt)  # a def/class docstring is not executed code
                 continue
             out.extend(self.statement(stmt, previous_line))
@@ -114,24 +174,51 @@ class _Rewriter:
     def statement(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[ast.stmt]:
         """The counters for `stmt`'s own lines, then `stmt` with its bodies instrumented."""
         before: list[ast.stmt] = []
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(stmt, _DEFS):
             for decorator in stmt.decorator_list:
-                if decorator.lineno in self.code_lines and decorator.lineno != previous_line:
-                    before.append(self.bump(decorator.lineno, stmt))
-                    previous_line = decorator.lineno
+                line = decorator.lineno
+                if line in self.code_lines and line != previous_line:
+                    before.append(self.bump(line, stmt, self.events_on(stmt, line)))
+                    previous_line = line
         line = stmt.lineno
-        if (
-            line in self.code_lines
-            and line != previous_line
-            and not isinstance(stmt, (ast.For, ast.AsyncFor, ast.While))
-        ):
-            before.append(self.bump(line, stmt))
+        if line in self.code_lines:
+            if line != previous_line and not isinstance(stmt, _LOOPS):
+                before.append(self.bump(line, stmt, self.entry_events(stmt)))
+            self.nested_code(stmt)
         self.inner(stmt)
         return [*before, stmt]
 
+    def entry_events(self, stmt: ast.stmt) -> int:
+        """Line events on the first line of `stmt` each time it runs."""
+        if isinstance(stmt, (ast.With, ast.AsyncWith)) and stmt.body[0].lineno != stmt.lineno:
+            # The exit (__exit__ call) runs code on the `with` line again, however the body
+            # ends: once on entry and once on exit.
+            return 2
+        return self.events_on(stmt, stmt.lineno)
+
+    def nested_code(self, stmt: ast.stmt) -> None:
+        """Count the line events of lambdas and comprehensions on the statement's first
+        line: one per call or iteration (a backward jump), and one when a code object of
+        their own starts (genexps always; comprehensions before PEP 709 inlined them)."""
+        line = stmt.lineno
+        for node in _expressions(stmt):
+            if getattr(node, "lineno", None) != line or getattr(node, "end_lineno", 0) != line:
+                continue
+            if isinstance(node, ast.Lambda):
+                node.body = ast.BoolOp(
+                    op=ast.And(), values=[self.call(TICK_HELPER, line), node.body]
+                )
+                _locate(node.body, line)
+            elif isinstance(node, _COMPREHENSIONS):
+                for generator in node.generators:
+                    generator.ifs.insert(0, self.call(TICK_HELPER, line))
+                if isinstance(node, ast.GeneratorExp) or not env.INLINED_COMPREHENSIONS:
+                    first = node.generators[0]
+                    first.iter = self.call(ENTRY_HELPER, line, first.iter)
+
     def loop_header(self, stmt: ast.For | ast.AsyncFor | ast.While) -> None:
-        # trace sees the header once per test: each iteration, plus the final failing test,
-        # which is exactly when the `else` clause runs.
+        """trace sees a loop header once per test: each iteration, plus the final failing
+        test, which is exactly when the `else` clause runs."""
         line = stmt.lineno
         if line not in self.code_lines:
             return
@@ -142,11 +229,14 @@ class _Rewriter:
     def inner(self, stmt: ast.stmt) -> None:
         """Instrument the statement lists inside a compound statement."""
         line = stmt.lineno
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(stmt, _DEFS):
             stmt.body = self.body(stmt.body, line, new_frame=True)
-        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            if isinstance(stmt, ast.ClassDef) and line in self.code_lines:
+                # The class body's code starts on the `class` line: one more event per run.
+                stmt.body.insert(0, self.bump(line, stmt))
+        elif isinstance(stmt, _LOOPS):
             stmt.body = self.body(stmt.body, line)
-            stmt.orelse = self.body(stmt.orelse, None) if stmt.orelse else []
+            stmt.orelse = self.body(stmt.orelse, None)
             self.loop_header(stmt)
         elif isinstance(stmt, ast.If):
             stmt.body = self.body(stmt.body, line)
@@ -160,17 +250,15 @@ class _Rewriter:
             stmt.orelse = self.body(stmt.orelse, None)
             stmt.finalbody = self.body(stmt.finalbody, None)
         elif isinstance(stmt, ast.Match):
-            cases: list[LineNo] = []
             for case in stmt.cases:
                 case_line = case.pattern.lineno
                 case.body = self.body(case.body, case_line)
                 if case_line in self.code_lines:
                     # Counts entries here; counting.py turns them into "times tested".
                     case.body.insert(0, self.bump(case_line, case.pattern))
-                    cases.append(case_line)
-            self.matches[line] = cases
 
     def handler(self, handler: ast.ExceptHandler) -> None:
+        """Count an except clause each time it is tested."""
         line = handler.lineno
         handler.body = self.body(handler.body, line)
         if line not in self.code_lines:
@@ -179,37 +267,30 @@ class _Rewriter:
             handler.body.insert(0, self.bump(line, handler))
             return
         # `except E:` is evaluated for every exception that reaches it, matched or not.
-        self.result_counted.add(line)
-        call = ast.Call(
-            func=ast.Name(id=HIT_HELPER, ctx=ast.Load()),
-            args=[ast.Name(id=self.name, ctx=ast.Load()), ast.Constant(line), handler.type],
-            keywords=[],
-        )
-        ast.copy_location(call, handler.type)
-        for child in (call.func, *call.args[:2]):
-            ast.copy_location(child, handler.type)
-        handler.type = call
+        handler.type = self.call(HIT_HELPER, line, handler.type)
 
 
-def _always_true(test: ast.expr) -> bool:
-    return isinstance(test, ast.Constant) and bool(test.value)
+def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
+    """Instrument `tree` (parsed from `path`) in place. `code` is the same source compiled
+    uninstrumented: its line table says which lines hold code, and its instructions how many
+    line events each statement makes."""
+    from tally.analysis.source import raw_statement_lines
+    from tally.collect.events import statement_events
 
-
-def instrument(tree: ast.Module, path: str, code_lines: Iterable[LineNo]) -> Instrumented:
-    """Instrument `tree` (parsed from `path`) in place; `code_lines` are the lines that the
-    uninstrumented module's line table holds, so only real statements get counters."""
-    rewriter = _Rewriter(counter_name(path), set(code_lines))
+    rewriter = _Rewriter(
+        counter_name(path), raw_statement_lines(code), statement_events(tree, code)
+    )
     body = tree.body
-    # Docstring and `from __future__` imports must stay first.
+    # A docstring and `from __future__` imports must stay first.
     head = 0
     while head < len(body) and (
         (head == 0 and _is_docstring(body[0])) or _is_future_import(body[head])
     ):
         head += 1
-    prefix = [s for s in body[:head] if not _is_docstring(s)]
-    tree.body = (
-        body[:head]
-        + [rewriter.bump(s.lineno, s) for s in prefix if s.lineno in rewriter.code_lines]
-        + rewriter.body(body[head:], None)
-    )
-    return Instrumented(tree, rewriter.result_counted, rewriter.matches)
+    futures = [
+        rewriter.bump(s.lineno, s)
+        for s in body[:head]
+        if not _is_docstring(s) and s.lineno in rewriter.code_lines
+    ]
+    tree.body = body[:head] + futures + rewriter.body(body[head:], None)
+    return Instrumented(tree, rewriter.counted)

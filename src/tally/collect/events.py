@@ -1,0 +1,128 @@
+"""How many line events one execution of a statement produces, read from its bytecode.
+
+`trace` counts line events, and CPython emits one each time execution moves to an
+instruction on a different line (PEP 626). A statement spread over several lines, or a
+decorated definition, can come back to its first line: `f(a,\\n  b)` runs line 1, line 2,
+then line 1 again for the call, so trace counts line 1 twice per execution; a decorated
+`def` visits each decorator line and the `def` line twice (evaluate, then apply).
+
+The number is a property of the compiled code, so we read it from the uninstrumented
+code object of the same interpreter, and the rewriter adds that many per execution instead
+of one. Each code object's instructions are matched to the statements of its own scope
+(module, function or class body), and only a statement's first run of instructions counts
+(`finally` bodies are compiled more than once). Walking instructions in order assumes the
+statement runs straight through, which fails only for statements with jumps inside spread
+over lines (`a if c\\n else b`); docs/counts.md lists that case.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+from collections import Counter
+from collections.abc import Iterator
+from types import CodeType
+
+from tally.analysis.source import code_objects
+from tally.types import LineNo
+
+__all__ = ["statement_events"]
+
+Span = tuple[int, int, int, int]  # start line, start col, end line, end col
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# Code objects of expressions: they hold no statements of their own.
+_EXPRESSION_CODE = {"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"}
+
+
+def _span(node: ast.stmt) -> Span:
+    if isinstance(node, _DEFS):
+        top = min([d.lineno for d in node.decorator_list] + [node.lineno])
+        return (top, 0, node.end_lineno or node.lineno, 10**9)
+    return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
+
+
+def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run in the code object holding `body`: simple statements and the
+    definition statements themselves, not what is inside nested definitions."""
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _DEFS):
+            yield node
+            continue
+        if not hasattr(node, "body"):
+            yield node
+            continue
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                todo.append(child)
+            elif isinstance(child, (ast.ExceptHandler, ast.match_case)):
+                todo.extend(child.body)
+
+
+def _scopes(tree: ast.Module) -> dict[tuple[str, int], list[ast.stmt]]:
+    """(code name, first line) -> the statements of that code object's scope."""
+    scopes: dict[tuple[str, int], list[ast.stmt]] = {
+        ("<module>", 1): list(_scope_statements(tree.body))
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, _DEFS):
+            statements = list(_scope_statements(node.body))
+            for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
+                scopes[(node.name, line)] = statements
+    return scopes
+
+
+def statement_events(tree: ast.Module, code: CodeType) -> dict[int, Counter[LineNo]]:
+    """{id(statement): {line: events per execution}} for statements whose execution produces
+    more than one event on some line. `code` is `tree` compiled, uninstrumented."""
+    scopes = _scopes(tree)
+    result: dict[int, Counter[LineNo]] = {}
+    for co in code_objects(code):
+        if co.co_name in _EXPRESSION_CODE:
+            continue
+        key = ("<module>", 1) if co.co_name == "<module>" else (co.co_name, co.co_firstlineno)
+        statements = scopes.get(key)
+        if statements:
+            _count_events(co, statements, result)
+    return {key: c for key, c in result.items() if any(n > 1 for n in c.values())}
+
+
+def _count_events(
+    co: CodeType, statements: list[ast.stmt], result: dict[int, Counter[LineNo]]
+) -> None:
+    by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
+    for node in statements:
+        span = _span(node)
+        for line in range(span[0], span[2] + 1):
+            by_line.setdefault(line, []).append((span, node))
+    finished: set[int] = set()  # statements whose first run of instructions has ended
+    current: ast.stmt | None = None
+    previous_line: int | None = None
+    instructions = list(dis.get_instructions(co))
+    start = next((i + 1 for i, ins in enumerate(instructions) if ins.opname == "RESUME"), 0)
+    for instruction in instructions[start:]:
+        positions = instruction.positions
+        if positions is None or positions.lineno is None:
+            continue
+        line: int = positions.lineno
+        owner = _owner(by_line.get(line, []), (line, positions.col_offset or 0))
+        if owner is not current:
+            if current is not None:
+                finished.add(id(current))
+            current = owner
+        if line != previous_line and owner is not None and id(owner) not in finished:
+            result.setdefault(id(owner), Counter())[line] += 1
+        previous_line = line
+
+
+def _owner(candidates: list[tuple[Span, ast.stmt]], start: tuple[int, int]) -> ast.stmt | None:
+    """The innermost candidate statement whose span holds `start`."""
+    best: ast.stmt | None = None
+    best_size: tuple[int, int] | None = None
+    for span, node in candidates:
+        if (span[0], span[1]) <= start <= (span[2], span[3]):
+            size = (span[2] - span[0], span[3] - span[1])
+            if best_size is None or size < best_size:
+                best, best_size = node, size
+    return best

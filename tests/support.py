@@ -1,0 +1,211 @@
+"""Helpers for the specification tests: run tally, coverage.py and trace on real programs."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import pickle
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+import tally
+from tally.analysis.source import analyze_source, read_source
+from tally.config.options import DEFAULT_EXCLUDE
+
+CORPUS = Path(__file__).parent / "corpus"
+PY = sys.executable
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for an oracle run: no coverage.py or tally settings leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "TALLY_"))}
+    env.update(extra)
+    return env
+
+
+def tally_env(**extra: str) -> dict[str, str]:
+    """The environment for a tally run: keeps coverage.py's subprocess hook, which measures
+    tally itself, but no tally settings from outside."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    env.pop("COVERAGE_FILE", None)
+    env.update(extra)
+    return env
+
+
+def run_tally(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tally ARGS` in `cwd`."""
+    return subprocess.run(
+        [PY, "-m", "tally", *args],
+        check=False,
+        cwd=cwd,
+        env=env or tally_env(),
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Oracle:
+    """coverage.py's and trace's view of one program's run, for one file."""
+
+    statements: set[int]
+    excluded: set[int]
+    executed: set[int]
+    trace_counts: dict[int, int]
+
+
+def coverage_view(script: Path, tmp: Path) -> tuple[set[int], set[int], set[int]]:
+    """Run `script` under coverage.py; its statements, excluded and executed lines."""
+    data = tmp / "oracle.coverage"
+    rc = tmp / "empty.rc"
+    rc.write_text("[run]\n")
+    subprocess.run(
+        [PY, "-m", "coverage", "run", f"--rcfile={rc}", f"--data-file={data}", str(script)],
+        cwd=script.parent,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+    )
+    out = tmp / "oracle.json"
+    subprocess.run(
+        [
+            PY,
+            "-m",
+            "coverage",
+            "json",
+            f"--rcfile={rc}",
+            f"--data-file={data}",
+            "-o",
+            str(out),
+            f"--include={script}",
+        ],
+        cwd=script.parent,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+    )
+    report = json.loads(out.read_text())
+    (entry,) = report["files"].values()
+    executed = set(entry["executed_lines"])
+    missing = set(entry["missing_lines"])
+    return executed | missing, set(entry["excluded_lines"]), executed
+
+
+def trace_counts(script: Path, tmp: Path) -> dict[int, int]:
+    """Run `script` under `python -m trace --count`; its per-line counts."""
+    out = tmp / "trace.pickle"
+    ignore = os.pathsep.join(
+        {sysconfig.get_paths()["stdlib"], sys.prefix, sys.exec_prefix, sys.base_prefix}
+    )
+    subprocess.run(
+        [
+            PY,
+            "-m",
+            "trace",
+            "--count",
+            f"--coverdir={tmp / 'cover'}",
+            f"--file={out}",
+            f"--ignore-dir={ignore}",
+            str(script),
+        ],
+        cwd=script.parent,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+    )
+    with open(out, "rb") as handle:
+        counts = pickle.load(handle)[0]
+    target = str(script)
+    return {line: n for (name, line), n in counts.items() if name == target}
+
+
+def oracle(script: Path, tmp: Path) -> Oracle:
+    """Both oracles' views of `script`."""
+    statements, excluded, executed = coverage_view(script, tmp)
+    return Oracle(statements, excluded, executed, trace_counts(script, tmp))
+
+
+def tally_view(script: Path, tmp: Path, *flags: str) -> tuple[set[int], dict[int, int]]:
+    """Run `script` under `tally run FLAGS`; executed lines (as statements) and counts."""
+    data = tmp / "tally.coverage"
+    result = run_tally(
+        "run", f"--data-file={data}", "--rcfile=", *flags, str(script), cwd=script.parent
+    )
+    assert result.returncode == 0, result.stderr
+    stored = tally.CoverageData(str(data))
+    path = str(script.resolve())
+    facts = analyze_source(read_source(path), path, "|".join(f"(?:{r})" for r in DEFAULT_EXCLUDE))
+    executed = facts.first_lines(stored.lines(path) or []) & facts.statements
+    return executed, stored.counts(path)
+
+
+def count_difference_kinds(source: str) -> dict[int, set[str]]:
+    """The documented reasons (docs/counts.md) why trace's count for a line may differ from
+    the number of times the statement on it began executing.
+
+    Returns {line: {reason, ...}} for lines where a reason applies.
+    """
+    tree = ast.parse(source)
+    kinds: dict[int, set[str]] = {}
+
+    def mark(line: int, kind: str) -> None:
+        kinds.setdefault(line, set()).add(kind)
+
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.stmt)
+            and (node.end_lineno or node.lineno) > node.lineno
+            and not isinstance(
+                node,
+                (
+                    ast.FunctionDef,
+                    ast.AsyncFunctionDef,
+                    ast.ClassDef,
+                    ast.If,
+                    ast.For,
+                    ast.AsyncFor,
+                    ast.While,
+                    ast.Try,
+                    ast.With,
+                    ast.AsyncWith,
+                    ast.Match,
+                ),
+            )
+        ):
+            mark(node.lineno, "multi-line statement")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for decorator in node.decorator_list:
+                mark(decorator.lineno, "decorator")
+            if node.decorator_list:
+                mark(node.lineno, "decorator")
+            args = getattr(node, "args", None)
+            if args is not None and (node.end_lineno or 0) > node.lineno:
+                mark(node.lineno, "definition")
+        if isinstance(node, ast.ClassDef):
+            mark(node.lineno, "class body")
+        if isinstance(
+            node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        ):
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                mark(line, "nested code")
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            mark(node.lineno, "with exit")
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            mark(node.lineno, "resumed")
+        if isinstance(node, (ast.AsyncFor,)):
+            mark(node.lineno, "resumed")
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            mark(node.lineno, "except cleanup")
+    return kinds
