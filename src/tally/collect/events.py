@@ -94,8 +94,8 @@ def _count_events(
     by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
     for node in statements:
         span = _span(node)
-        for line in range(span[0], span[2] + 1):
-            by_line.setdefault(line, []).append((span, node))
+        for number in range(span[0], span[2] + 1):
+            by_line.setdefault(number, []).append((span, node))
     finished: set[int] = set()  # statements whose first run of instructions has ended
     current: ast.stmt | None = None
     previous_line: int | None = None
@@ -105,7 +105,7 @@ def _count_events(
         positions = instruction.positions
         if positions is None or positions.lineno is None:
             continue
-        line: int = positions.lineno
+        line = positions.lineno
         owner = _owner(by_line.get(line, []), (line, positions.col_offset or 0))
         if owner is not current:
             if current is not None:

@@ -106,7 +106,7 @@ class FileFilter:
             return False, "tally never measures itself"
         if self.omit and self.omit.match(path):
             return False, "matches omit"
-        if path in self.extra_files:
+        if path in self.extra_files and not self.has_source:
             return True, "the program being run"
         if self.has_source:
             if path in self.source_files or any(is_under(path, d) for d in self.source_dirs):

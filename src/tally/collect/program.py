@@ -145,6 +145,8 @@ def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
 
 def _show_exception(exc: BaseException) -> None:
     tb = _user_traceback(exc.__traceback__)
+    # The default hook prints the exception's own __traceback__, so trim that too.
+    exc.__traceback__ = tb
     try:
         sys.excepthook(type(exc), exc, tb)
     except Exception:

@@ -194,7 +194,12 @@ class _Rewriter:
             # The exit (__exit__ call) runs code on the `with` line again, however the body
             # ends: once on entry and once on exit.
             return 2
-        return self.events_on(stmt, stmt.lineno)
+        events = self.events_on(stmt, stmt.lineno)
+        if getattr(stmt, "type_params", None):
+            # PEP 695: the type parameters get a code object of their own, which starts on
+            # the definition's line each time the definition runs.
+            events += 1
+        return events
 
     def nested_code(self, stmt: ast.stmt) -> None:
         """Count the line events of lambdas and comprehensions on the statement's first
