@@ -1,0 +1,67 @@
+"""The Python API: `tally.Coverage` measures in-process; `tally.CoverageData` reads."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import tally
+
+
+@pytest.fixture
+def module_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "apimod.py").write_text(
+        textwrap.dedent("""\
+        def tri(n):
+            total = 0
+            for i in range(n):
+                total += i
+            return total
+        """)
+    )
+    yield tmp_path
+    sys.modules.pop("apimod", None)
+
+
+def test_count_engine_in_process_as_context_manager(module_dir: Path) -> None:
+    with tally.Coverage(
+        count=True, engine="count", config_file=False, source=[str(module_dir)]
+    ) as cov:
+        module = importlib.import_module("apimod")
+        module.tri(5)
+    data = tally.CoverageData(cov.data_file)
+    path = str((module_dir / "apimod.py").resolve())
+    assert data.measured_files() == [path]
+    assert data.counts(path) == {1: 1, 2: 1, 3: 6, 4: 5, 5: 1}
+    assert data.lines(path) == [1, 2, 3, 4, 5]
+
+
+def test_stop_then_start_accumulates_only_measured_time(module_dir: Path) -> None:
+    cov = tally.Coverage(engine="count", count=True, config_file=False, source=[str(module_dir)])
+    cov.start()
+    module = importlib.import_module("apimod")
+    module.tri(2)
+    cov.stop()
+    module.tri(100)  # not measured
+    cov.start()
+    module.tri(1)
+    cov.stop()
+    counts = cov.measurement().counts or {}
+    path = str((module_dir / "apimod.py").resolve())
+    assert counts[path][3] == 3 + 2  # range(2): 3 tests; range(1): 2 tests
+
+
+def test_erase_and_missing_data(module_dir: Path) -> None:
+    cov = tally.Coverage(config_file=False)
+    cov.save()
+    assert Path(".coverage").exists()
+    cov.erase()
+    assert not Path(".coverage").exists()
+    with pytest.raises(tally.TallyError):
+        cov.get_data()
