@@ -1,0 +1,55 @@
+"""Engine choice: one function decides, says why, and never silently measures less."""
+
+from __future__ import annotations
+
+import pytest
+
+from tally import env
+from tally.collect import engine as engine_module
+from tally.collect.engine import choose_engine
+
+
+@pytest.fixture(params=[False, True], ids=["py311", "py312+"])
+def monitoring(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    monkeypatch.setattr(engine_module.env, "HAS_MONITORING", request.param)
+    return bool(request.param)
+
+
+def test_auto_prefers_monitor_for_binary_lines_where_it_exists(monitoring: bool) -> None:
+    choice = choose_engine("auto", counts=False)
+    assert choice.name == ("monitor" if monitoring else "count")
+    assert choice.warnings == []
+    assert choice.reasons
+
+
+def test_counts_always_use_the_count_engine(monitoring: bool) -> None:
+    choice = choose_engine("auto", counts=True)
+    assert choice.name == "count"
+    assert choice.reasons == ["counts requested: only the count engine counts executions"]
+
+
+def test_monitor_request_falls_back_with_a_warning(monitoring: bool) -> None:
+    choice = choose_engine("monitor", counts=False)
+    if monitoring:
+        assert (choice.name, choice.warnings) == ("monitor", [])
+    else:
+        assert choice.name == "count"
+        assert "needs sys.monitoring (Python 3.12+)" in choice.warnings[0]
+
+
+def test_monitor_with_counts_switches_to_count_and_says_so(monitoring: bool) -> None:
+    choice = choose_engine("monitor", counts=True)
+    assert choice.name == "count"
+    assert len(choice.warnings) == 1
+
+
+def test_branch_request_is_warned_about_not_dropped_silently() -> None:
+    choice = choose_engine("count", counts=False, branch=True)
+    assert "branch coverage is not measured yet" in choice.warnings[0]
+
+
+def test_env_flags_describe_this_interpreter() -> None:
+    import sys
+
+    assert env.HAS_MONITORING == (sys.version_info >= (3, 12))
+    assert env.INLINED_COMPREHENSIONS == (sys.version_info >= (3, 12))
