@@ -16,7 +16,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "pkg").mkdir()
     (root / "pkg" / "__init__.py").write_text("")
     (root / "pkg" / "full.py").write_text("def f():\n    return 1\n\n\nf()\n")
-    (root / "pkg" / "half.py").write_text(textwrap.dedent("""\
+    (root / "pkg" / "half.py").write_text(
+        textwrap.dedent("""\
         def g(x):
             if x:
                 return 1
@@ -24,7 +25,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
         g(1)
-        """))
+        """)
+    )
     (root / "main.py").write_text("import pkg.full\nimport pkg.half\n")
     result = run_tally("run", "--count", "main.py", cwd=root)
     assert result.returncode == 0, result.stderr
