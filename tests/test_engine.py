@@ -51,5 +51,5 @@ def test_branch_request_is_warned_about_not_dropped_silently() -> None:
 def test_env_flags_describe_this_interpreter() -> None:
     import sys
 
-    assert env.HAS_MONITORING == (sys.version_info >= (3, 12))
-    assert env.INLINED_COMPREHENSIONS == (sys.version_info >= (3, 12))
+    assert (sys.version_info >= (3, 12)) == env.HAS_MONITORING
+    assert (sys.version_info >= (3, 12)) == env.INLINED_COMPREHENSIONS

@@ -35,7 +35,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def rows(text: str) -> list[list[str]]:
     """The table's rows (header, files, TOTAL), split into cells."""
-    table = text.split("\n\n")[0]
+    table = text.split("\n\n", maxsplit=1)[0]
     return [line.split() for line in table.splitlines() if not line.startswith("-")]
 
 
