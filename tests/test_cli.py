@@ -269,3 +269,17 @@ def test_source_option_limits_measurement(tmp_path: Path) -> None:
     data = tally.CoverageData(str(tmp_path / ".coverage"))
     assert [os.path.basename(p) for p in data.measured_files()] == ["lib.py"]
     assert data.counts(data.measured_files()[0]) == {1: 1, 2: 1}
+
+
+def test_no_command_prints_help_and_exits_1(tmp_path: Path) -> None:
+    result = run_tally(cwd=tmp_path)
+    assert result.returncode == 1 and "commands:" in result.stdout
+
+
+def test_main_in_process_reports_errors_as_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tally.cli.main import main
+
+    assert main(["report", f"--data-file={tmp_path / 'none'}"]) == 1
+    assert capsys.readouterr().err.startswith("tally: no data file ")

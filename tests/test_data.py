@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import coverage
@@ -108,7 +109,7 @@ def test_truncated(tmp_path: Path) -> None:
 
 def test_other_sqlite_database(tmp_path: Path) -> None:
     path = tmp_path / ".coverage"
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("create table t (x)")
     with pytest.raises(DataError, match="SQLite database but not coverage data"):
         CoverageData(path)
@@ -117,7 +118,7 @@ def test_other_sqlite_database(tmp_path: Path) -> None:
 def test_wrong_schema_version(tmp_path: Path) -> None:
     path = tmp_path / ".coverage"
     write_data(str(path), _measurement())
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("update coverage_schema set version = 6")
     with pytest.raises(DataError, match="schema version 6; tally reads version 7"):
         CoverageData(path)

@@ -116,11 +116,12 @@ class FileFilter:
             if self.include.match(path):
                 return True, "matches include"
             return False, "doesn't match include"
-        if not self.cover_pylib and any(is_under(path, d) for d in self.stdlib):
-            # A venv's site-packages lives under its prefix, which may be under stdlib dirs.
-            return False, "in the standard library"
+        # Third-party first: in a venv, sysconfig's platstdlib is the venv's lib/pythonX.Y,
+        # which holds its site-packages.
         if any(is_under(path, d) for d in self.third_party):
             return False, "an installed third-party package"
+        if not self.cover_pylib and any(is_under(path, d) for d in self.stdlib):
+            return False, "in the standard library"
         if is_under(path, self.cwd):
             return True, "under the current directory"
         return False, "outside the current directory"
