@@ -1,0 +1,71 @@
+"""The count engine's import hook: instrumented code cached beside the source, safely."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from tally.collect import counting, importer
+from tally.collect.filter import FileFilter
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> counting.CountEngine:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    (tmp_path / "hooked.py").write_text("X = 1\nfor i in range(2):\n    X += i\n")
+    engine = counting.CountEngine(FileFilter(source=[str(tmp_path)], cwd=str(tmp_path)))
+    yield engine
+    engine.stop()
+    sys.modules.pop("hooked", None)
+
+
+def _import_and_count(engine: counting.CountEngine, tmp_path: Path) -> dict[int, int]:
+    sys.modules.pop("hooked", None)
+    engine.start()
+    importlib.import_module("hooked")
+    engine.stop()
+    counts = engine.measurement().counts or {}
+    return counts[str((tmp_path / "hooked.py").resolve())]
+
+
+def test_second_import_uses_the_cache_and_counts_the_same(
+    engine: counting.CountEngine, tmp_path: Path
+) -> None:
+    first = _import_and_count(engine, tmp_path)
+    (cache,) = (tmp_path / "__pycache__").glob("hooked.*tally*.pyc")
+    assert first == {1: 1, 2: 3, 3: 2}
+    assert _import_and_count(engine, tmp_path) == {1: 2, 2: 6, 3: 4}  # banked twice
+    assert cache.exists()
+
+
+def test_a_corrupt_cache_is_ignored_and_replaced(
+    engine: counting.CountEngine, tmp_path: Path
+) -> None:
+    _import_and_count(engine, tmp_path)
+    (cache,) = (tmp_path / "__pycache__").glob("hooked.*tally*.pyc")
+    cache.write_bytes(b"TLY1garbage")
+    assert _import_and_count(engine, tmp_path)[2] == 6
+    assert cache.read_bytes() != b"TLY1garbage"
+
+
+def test_instrumentation_failure_warns_and_runs_unmeasured(
+    engine: counting.CountEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def broken(source: object, path: str) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(importer, "compile_instrumented", broken)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    sys.modules.pop("hooked", None)
+    engine.start()
+    module = importlib.import_module("hooked")
+    engine.stop()
+    assert module.X == 2  # the module ran, plainly
+    assert "couldn't instrument" in capsys.readouterr().err
