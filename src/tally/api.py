@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
@@ -203,6 +202,8 @@ def _relative(measured: Measurement, cwd: str) -> Measurement:
 
 
 def _write_json(path: str, data: CoverageData) -> None:
+    import json
+
     doc: dict[str, Any] = {"meta": data.meta(), "files": {}}
     for name in data.measured_files():
         entry: dict[str, Any] = {"executed_lines": data.lines(name)}

@@ -74,8 +74,8 @@ def prep_patterns(patterns: Iterable[str], cwd: str | None = None) -> list[str]:
 # Glob syntax, token by token, with coverage.py's meanings (coverage/files.py): `*` stays
 # inside one directory, `**/` crosses any number, `/` matches either slash, a pattern with
 # no slash matches a file name anywhere.
-_TOKENS: list[tuple[re.Pattern[str], str | None]] = [
-    (re.compile(rx), sub)
+_TOKEN_SOURCES: list[tuple[str, str | None]] = [
+    (rx, sub)
     for rx, sub in [
         (r"\*\*\*+", None),
         (r"[^/]+\*\*+", None),
@@ -95,8 +95,13 @@ _TOKENS: list[tuple[re.Pattern[str], str | None]] = [
 ]
 
 
+_TOKENS: list[tuple[re.Pattern[str], str | None]] = []
+
+
 def glob_to_regex(pattern: str) -> str:
     """The regex source for one file-path glob."""
+    if not _TOKENS:  # compiled on first use: most runs never match a glob
+        _TOKENS.extend((re.compile(rx), sub) for rx, sub in _TOKEN_SOURCES)
     pattern = pattern.replace("\\", "/")
     if "/" not in pattern:
         pattern = f"**/{pattern}"

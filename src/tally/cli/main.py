@@ -32,18 +32,25 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line."""
+COMMANDS = ("run", "report", "erase", "debug")
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line; only the named command's parser when `argv` names one, so that
+    `tally run` doesn't pay to build (and import) every other command."""
+    import importlib
+
     from tally import __version__
-    from tally.cli import debug, erase, report, run
 
     parser = _Parser(
         prog="tally", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"tally {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (run, report, erase, debug):
-        module.register(commands)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    names = [first] if first in COMMANDS else list(COMMANDS)
+    for name in names:
+        importlib.import_module(f"tally.cli.{name}").register(commands)
     return parser
 
 
@@ -51,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the only place that decides it)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(args_list)
         args = parser.parse_args(args_list)
         if args.command is None:
             parser.print_help()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import builtins
 import sys
 from collections.abc import Callable
 from types import CodeType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tally.collect.filter import FileFilter
 from tally.collect.importer import InstrumentingFinder, compile_instrumented, instrument_tree
@@ -15,6 +14,9 @@ from tally.collect.rewrite import ENTRY_HELPER, HIT_HELPER, TICK_HELPER, counter
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
+
+if TYPE_CHECKING:
+    import ast
 
 __all__ = ["CountEngine", "derive_case_counts"]
 
@@ -222,6 +224,8 @@ def derive_case_counts(path: str, counts: dict[LineNo, Count]) -> None:
         return
     if b"match" not in data:
         return
+    import ast
+
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError):

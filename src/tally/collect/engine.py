@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import CodeType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from tally import env
 from tally.data.sqlite import Measurement
@@ -31,13 +30,12 @@ class Engine(Protocol):
         """Compile the program's main script so that it is measured like an imported module."""
 
 
-@dataclass(frozen=True)
-class EngineChoice:
+class EngineChoice(NamedTuple):
     """The engine picked, and the reasons and warnings that explain the pick."""
 
     name: str  # "monitor" or "count"
-    reasons: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    reasons: list[str]
+    warnings: list[str]
 
 
 def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> EngineChoice:

@@ -7,8 +7,6 @@ second run pays nothing to instrument and plain Python never loads it.
 
 from __future__ import annotations
 
-import ast
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import marshal
@@ -16,9 +14,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import CodeType, ModuleType
+from typing import TYPE_CHECKING
 
 from tally import env
-from tally.collect.rewrite import instrument
+
+if TYPE_CHECKING:
+    import ast
 
 __all__ = ["InstrumentingFinder", "compile_instrumented"]
 
@@ -62,12 +63,16 @@ def _write_cache(cache: str, path: str, stamp: tuple[int, int], code: CodeType) 
 
 def instrument_tree(tree: ast.Module, source: str | bytes, path: str) -> ast.Module:
     """Instrument an already-parsed module (also used on pytest's rewritten test files)."""
+    from tally.collect.rewrite import instrument
+
     original = compile(source, path, "exec", dont_inherit=True)
     return instrument(tree, path, original).tree
 
 
 def compile_instrumented(source: str | bytes, path: str) -> CodeType:
     """Compile `source` (the file at `path`) with counters in it."""
+    import ast
+
     tree = ast.parse(source, path)
     return compile(instrument_tree(tree, source, path), path, "exec", dont_inherit=True)
 
@@ -113,7 +118,7 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
         return code
 
 
-class InstrumentingFinder(importlib.abc.MetaPathFinder):
+class InstrumentingFinder:  # a meta path finder: find_spec() is all the protocol asks
     """Finds modules with the finders after it, and gives measured source files our loader."""
 
     def __init__(

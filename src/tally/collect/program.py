@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 import types
 from collections.abc import Callable
 from types import CodeType, TracebackType
 
-from tally.analysis.source import read_source
 from tally.exceptions import NoSourceError, ProgramError
 
 __all__ = ["Program", "exit_status"]
@@ -111,6 +109,8 @@ class Program:
         else:
             sys.path[0] = os.path.dirname(path)
         sys.argv = list(self.args)
+        from tally.analysis.source import read_source
+
         try:
             source = read_source(path)
         except NoSourceError as err:
@@ -150,4 +150,6 @@ def _show_exception(exc: BaseException) -> None:
     try:
         sys.excepthook(type(exc), exc, tb)
     except Exception:
+        import traceback
+
         traceback.print_exception(type(exc), exc, tb)

@@ -27,10 +27,9 @@ The rewriter places counters to match (docs/counts.md lists each case and what r
 from __future__ import annotations
 
 import ast
-import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
 from types import CodeType
+from typing import NamedTuple
 
 from tally import env
 from tally.types import LineNo
@@ -61,16 +60,17 @@ def counter_name(path: str) -> str:
 
     It starts and ends with two underscores, so class bodies never mangle it.
     """
+    import hashlib  # here, not at import: it loads OpenSSL, and start-up time counts
+
     digest = hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"__tally_{digest}__"
 
 
-@dataclass
-class Instrumented:
+class Instrumented(NamedTuple):
     """The result of instrumenting one module."""
 
     tree: ast.Module
-    counted: set[LineNo] = field(default_factory=set)
+    counted: set[LineNo]
 
 
 def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:

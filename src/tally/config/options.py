@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = ["ALIASES", "DEFAULT_EXCLUDE", "OPTIONS", "Option", "OptionType", "find_option"]
 
@@ -18,8 +17,7 @@ DEFAULT_EXCLUDE = (
 )
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One setting: where it lives in a config file, what it holds, and how to override it."""
 
     section: str

@@ -6,8 +6,7 @@ import configparser
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tally.config.options import OPTIONS, Option, find_option
 from tally.exceptions import ConfigError
@@ -29,25 +28,22 @@ _TRAILING_COMMENT = re.compile(r"\s+#.*$")
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name1>\w+)(?:-(?P<default>[^}]*))?\}|\$(?P<name2>\w+)")
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     """A configuration file tally read, and how its sections are named."""
 
     path: str
     kind: str  # "ini" (our own file), "cfg" (setup.cfg/tox.ini: coverage: prefix), "toml"
 
 
-@dataclass
 class Config:
     """The effective settings: a value and where it came from for every option."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    origins: dict[str, str] = field(default_factory=dict)
-    paths: dict[str, list[str]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.origins: dict[str, str] = {}
+        self.paths: dict[str, list[str]] = {}
+        self.files: list[str] = []
+        self.warnings: list[str] = []
         for option in OPTIONS:
             if option.key not in self.values:
                 default = option.default

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
 import os
-import sqlite3
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from tally.data.numbits import numbits_to_nums, nums_to_numbits, pack_counts, unpack_counts
 from tally.data.schema import COVERAGE_SCHEMA_VERSION, DDL, TALLY_SCHEMA_VERSION
@@ -19,13 +15,18 @@ from tally.types import Count, LineNo
 __all__ = ["CoverageData", "Measurement", "write_data"]
 
 
-@dataclass
 class Measurement:
     """What one run measured: executed lines per file, and counts when they were counted."""
 
-    lines: dict[str, set[LineNo]] = field(default_factory=dict)
-    counts: dict[str, dict[LineNo, Count]] | None = None
-    meta: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self,
+        lines: dict[str, set[LineNo]] | None = None,
+        counts: dict[str, dict[LineNo, Count]] | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> None:
+        self.lines: dict[str, set[LineNo]] = {} if lines is None else lines
+        self.counts = counts
+        self.meta: dict[str, str] = {} if meta is None else meta
 
     def update(self, other: Measurement) -> None:
         """Add `other` to this measurement: lines united, counts summed."""
@@ -42,7 +43,10 @@ class Measurement:
             self.meta.setdefault(key, value)
 
 
-def _connect_readonly(path: str) -> sqlite3.Connection:
+def _connect_readonly(path: str) -> Any:
+    import sqlite3
+    from pathlib import Path
+
     uri = Path(os.path.abspath(path)).as_uri() + "?mode=ro"
     return sqlite3.connect(uri, uri=True)
 
@@ -64,6 +68,8 @@ class CoverageData:
     def _read(self) -> None:
         if not os.path.exists(self.path):
             raise NoDataError(f"no data file {self.path}: run `tally run` first")
+        import sqlite3
+
         if os.path.isdir(self.path):
             raise DataError(f"data file {self.path} is a directory, not a coverage data file")
         try:
@@ -80,7 +86,7 @@ class CoverageData:
         except ValueError as err:
             raise DataError(f"couldn't read data file {self.path}: {err}") from None
 
-    def _read_tables(self, conn: sqlite3.Connection) -> None:
+    def _read_tables(self, conn: Any) -> None:
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
         if "coverage_schema" not in tables:
             raise DataError(
@@ -143,6 +149,9 @@ def write_data(path: str, measurement: Measurement, *, append: bool = False) -> 
     With `append`, the existing file's data is added in first. A reader never sees a half
     written file, and a crash while writing leaves the old file as it was.
     """
+    import sqlite3
+    import tempfile
+
     path = os.path.abspath(path)
     if append and os.path.exists(path):
         combined = CoverageData(path).measurement()
@@ -170,6 +179,9 @@ def write_data(path: str, measurement: Measurement, *, append: bool = False) -> 
 
 
 def _write_sqlite(temp: str, m: Measurement) -> None:
+    import datetime
+    import sqlite3
+
     meta = {
         "has_arcs": "0",
         "version": _tally_version(),
