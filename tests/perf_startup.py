@@ -19,7 +19,10 @@ def median_ms(cmd: list[str], n: int = 21) -> float:
 
 if __name__ == "__main__":
     plain = median_ms([sys.executable, "-c", "pass"])
-    tally = median_ms([sys.executable, "-m", "tally", "run", "--data-file=/tmp/startup.cov",
-                       "-c", "pass"])
-    print(f"python -c pass: {plain:.1f} ms; tally run -c pass: {tally:.1f} ms; "
-          f"added {tally - plain:.1f} ms")
+    tally = median_ms(
+        [sys.executable, "-m", "tally", "run", "--data-file=/tmp/startup.cov", "-c", "pass"]
+    )
+    print(
+        f"python -c pass: {plain:.1f} ms; tally run -c pass: {tally:.1f} ms; "
+        f"added {tally - plain:.1f} ms"
+    )

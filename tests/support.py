@@ -185,6 +185,16 @@ def count_difference_kinds(source: str) -> dict[int, set[str]]:
             )
         ):
             mark(node.lineno, "multi-line statement")
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.stmt)
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.stmt)
+            and body[0].lineno > node.lineno + 1
+            and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ):
+            mark(node.lineno, "multi-line statement")  # a header spread over lines
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for decorator in node.decorator_list:
                 mark(decorator.lineno, "decorator")

@@ -93,3 +93,10 @@ value = (1 if data else
 
 if __name__ == "__main__":
     print("main", add(1, 2))
+if (
+    value
+    and data
+):
+    assert (
+        value == 1
+    )

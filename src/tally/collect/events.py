@@ -38,6 +38,11 @@ def _span(node: ast.stmt) -> Span:
     if isinstance(node, _DEFS):
         top = min([d.lineno for d in node.decorator_list] + [node.lineno])
         return (top, 0, node.end_lineno or node.lineno, 10**9)
+    body = getattr(node, "body", None)
+    if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+        # A compound statement owns its header: up to where its first body statement starts.
+        first = body[0]
+        return (node.lineno, node.col_offset, first.lineno, first.col_offset - 1)
     return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
@@ -50,8 +55,8 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         if isinstance(node, _DEFS):
             yield node
             continue
+        yield node
         if not hasattr(node, "body"):
-            yield node
             continue
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):

@@ -150,6 +150,22 @@ class _Rewriter:
         _locate(node, line)
         return node
 
+    def has_code(self, stmt: ast.stmt) -> bool:
+        """Does the statement's own part (a compound statement's header) hold code? Its first
+        line may hold none: in `if (\n    a\n):` the code is on the next line, which
+        coverage.py maps back to the statement's first line."""
+        first = stmt.lineno
+        if first in self.code_lines:
+            return True
+        body = getattr(stmt, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            last = body[0].lineno - 1
+        elif isinstance(stmt, ast.Match):
+            last = stmt.cases[0].pattern.lineno - 1 if stmt.cases else first
+        else:
+            last = stmt.end_lineno or first
+        return any(line in self.code_lines for line in range(first + 1, last + 1))
+
     def events_on(self, stmt: ast.stmt, line: LineNo) -> int:
         """Line events on `line` per execution of `stmt` (events.py), at least one."""
         counter = self.events.get(id(stmt))
@@ -181,7 +197,7 @@ class _Rewriter:
                     before.append(self.bump(line, stmt, self.events_on(stmt, line)))
                     previous_line = line
         line = stmt.lineno
-        if line in self.code_lines:
+        if self.has_code(stmt):
             if line != previous_line and not isinstance(stmt, _LOOPS):
                 before.append(self.bump(line, stmt, self.entry_events(stmt)))
             self.nested_code(stmt)
@@ -225,7 +241,7 @@ class _Rewriter:
         """trace sees a loop header once per test: each iteration, plus the final failing
         test, which is exactly when the `else` clause runs."""
         line = stmt.lineno
-        if line not in self.code_lines:
+        if not self.has_code(stmt):
             return
         stmt.body.insert(0, self.bump(line, stmt))
         if not (isinstance(stmt, ast.While) and _always_true(stmt.test)):

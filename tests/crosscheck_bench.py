@@ -1,0 +1,52 @@
+"""Compare tally's executed statements (and counts vs trace, when given) with coverage.py's on
+bench output: `python tests/crosscheck_bench.py OUT_DIR` where OUT_DIR/<workload>/{coverage,
+tally-count}/.coverage come from one bench run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import coverage
+
+import tally
+from tally.analysis.source import analyze_source, read_source
+from tally.config.options import DEFAULT_EXCLUDE
+
+REGEX = "|".join(f"(?:{r})" for r in DEFAULT_EXCLUDE)
+
+
+def compare(workload: Path, tool: str) -> tuple[int, int, list[str]]:
+    ours = tally.CoverageData(str(workload / tool / ".coverage"))
+    theirs = coverage.CoverageData(str(workload / "coverage" / ".coverage"))
+    theirs.read()
+    total = same = 0
+    notes: list[str] = []
+    for path in sorted(set(theirs.measured_files()) | set(ours.measured_files())):
+        try:
+            facts = analyze_source(read_source(path), path, REGEX)
+        except Exception as exc:
+            notes.append(f"{path}: {exc}")
+            continue
+        a = facts.first_lines(ours.lines(path) or []) & facts.statements
+        b = facts.first_lines(theirs.lines(path) or []) & facts.statements
+        total += len(a | b)
+        same += len(a & b)
+        if a != b:
+            notes.append(
+                f"{path}: only tally {sorted(a - b)[:8]} only coverage {sorted(b - a)[:8]}"
+            )
+    return same, total, notes
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    tool = sys.argv[2] if len(sys.argv) > 2 else "tally-count"
+    for workload in sorted(p for p in out.iterdir() if (p / tool / ".coverage").exists()):
+        same, total, notes = compare(workload, tool)
+        print(
+            f"{workload.name}: {same}/{total} executed statements agree "
+            f"({100 * same / max(total, 1):.2f}%)"
+        )
+        for note in notes[:6]:
+            print("   ", note)
