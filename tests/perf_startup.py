@@ -1,4 +1,4 @@
-"""Measure `tally run -c pass` against `python -c pass` (median of N runs): a benchmark, not a test."""
+"""Measure `tally run -c pass` against `python -c pass`, median of N runs (a benchmark)."""
 
 from __future__ import annotations
 
