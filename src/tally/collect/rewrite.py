@@ -135,9 +135,22 @@ class _Rewriter:
             ctx=ast.Store(),
         )
         node = ast.AugAssign(target=target, op=ast.Add(), value=ast.Constant(by))
+        # At interpreter shutdown CPython clears builtins before the last __del__ methods
+        # run (seen on 3.14 with pyparsing), so the counter list can be gone: skip counting
+        # then. A try costs nothing until it catches (zero-cost exceptions, 3.11+).
+        guarded = ast.Try(
+            body=[node],
+            handlers=[
+                ast.ExceptHandler(
+                    type=ast.Name(id="NameError", ctx=ast.Load()), name=None, body=[ast.Pass()]
+                )
+            ],
+            orelse=[],
+            finalbody=[],
+        )
         col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
-        _locate(node, line, col)
-        return node
+        _locate(guarded, line, col)
+        return guarded
 
     def call(self, helper: str, line: LineNo, *args: ast.expr) -> ast.expr:
         """`helper(__tally_<id>__, line, *args)`, located at `line`."""
