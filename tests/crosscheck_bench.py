@@ -10,10 +10,10 @@ from pathlib import Path
 import coverage
 
 import tally
-from tally.analysis.source import analyze_source, read_source
+from tally.analysis.source import analyze_source, join_regex, read_source
 from tally.config.options import DEFAULT_EXCLUDE
 
-REGEX = "|".join(f"(?:{r})" for r in DEFAULT_EXCLUDE)
+REGEX = join_regex(DEFAULT_EXCLUDE)
 
 
 def compare(workload: Path, tool: str) -> tuple[int, int, list[str]]:

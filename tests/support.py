@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tally
-from tally.analysis.source import analyze_source, read_source
+from tally.analysis.source import analyze_source, join_regex, read_source
 from tally.config.options import DEFAULT_EXCLUDE
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -146,7 +146,7 @@ def tally_view(script: Path, tmp: Path, *flags: str) -> tuple[set[int], dict[int
     assert result.returncode == 0, result.stderr
     stored = tally.CoverageData(str(data))
     path = str(script.resolve())
-    facts = analyze_source(read_source(path), path, "|".join(f"(?:{r})" for r in DEFAULT_EXCLUDE))
+    facts = analyze_source(read_source(path), path, join_regex(DEFAULT_EXCLUDE))
     executed = facts.first_lines(stored.lines(path) or []) & facts.statements
     return executed, stored.counts(path)
 

@@ -33,14 +33,12 @@ def test_executed_lines_equal_coverage_py(name: str, engine: str, tmp_path: Path
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_statements_and_exclusions_equal_coverage_py(name: str, tmp_path: Path) -> None:
     """Static analysis finds coverage.py's statements and excluded lines."""
-    from tally.analysis.source import analyze_source, read_source
+    from tally.analysis.source import analyze_source, join_regex, read_source
     from tally.config.options import DEFAULT_EXCLUDE
 
     script = corpus_file(name, tmp_path)
     statements, excluded, _ = coverage_view(script, tmp_path)
-    facts = analyze_source(
-        read_source(str(script)), str(script), "|".join(f"(?:{r})" for r in DEFAULT_EXCLUDE)
-    )
+    facts = analyze_source(read_source(str(script)), str(script), join_regex(DEFAULT_EXCLUDE))
     assert sorted(facts.statements) == sorted(statements)
     assert sorted(facts.excluded & set(range(1, 10_000))) == sorted(excluded)
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tally.analysis.results import FileAnalysis, Numbers
-from tally.analysis.source import analyze_source, read_source
+from tally.analysis.source import analyze_source, join_regex, read_source
 from tally.data.sqlite import CoverageData
-from tally.exceptions import NoDataError, NoSourceError, TallyError
+from tally.exceptions import NoDataError, TallyError
 from tally.paths import GlobMatcher, prep_patterns, relative_name
 
 __all__ = ["Analyses", "analyze_data"]
@@ -33,15 +33,6 @@ class Analyses:
         return total
 
 
-def _join_regex(regexes: Iterable[str]) -> str | None:
-    regexes = list(regexes)
-    if not regexes:
-        return None
-    if len(regexes) == 1:
-        return regexes[0]
-    return "|".join(f"(?:{r})" for r in regexes)
-
-
 def analyze_data(
     data: CoverageData,
     *,
@@ -60,7 +51,7 @@ def analyze_data(
     cwd = cwd or os.getcwd()
     include_m = GlobMatcher(prep_patterns(include, cwd)) if include else None
     omit_m = GlobMatcher(prep_patterns(omit, cwd)) if omit else None
-    regex = _join_regex(exclude)
+    regex = join_regex(exclude)
     result = Analyses(has_counts=data.has_counts())
     for stored in data.measured_files():
         path = stored if os.path.isabs(stored) else os.path.join(cwd, stored)
@@ -98,8 +89,6 @@ def _analyze_file(
             + " (use --ignore-errors to skip it)",
             slug="not-python",
         ) from None
-    except NoSourceError:
-        raise
     executed = facts.first_lines(data.lines(stored) or ()) & facts.statements
     counts = data.counts(stored) if data.has_counts() else None
     return FileAnalysis(

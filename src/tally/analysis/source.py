@@ -18,14 +18,24 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import CodeType
 
+from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.exceptions import NoSourceError
 from tally.types import LineNo
 
-__all__ = ["SourceFacts", "analyze_source", "code_objects", "read_source"]
+__all__ = ["SourceFacts", "analyze_source", "code_objects", "join_regex", "read_source"]
 
 # Nodes that can hold statements: anything else is an expression we needn't descend into.
 _STMT_CONTAINERS = (ast.stmt, ast.ExceptHandler, ast.match_case, ast.Module)
-_DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def join_regex(regexes: Iterable[str]) -> str | None:
+    """One regex matching any of `regexes` (None for none), as coverage.py combines them."""
+    regexes = list(regexes)
+    if not regexes:
+        return None
+    if len(regexes) == 1:
+        return regexes[0]
+    return "|".join(f"(?:{r})" for r in regexes)
 
 
 def read_source(path: str) -> str:
@@ -140,14 +150,6 @@ def _walk_statements(root: ast.AST) -> Iterator[ast.AST]:
         todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, _STMT_CONTAINERS))
 
 
-def _is_docstring(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    )
-
-
 def _case_is_irrefutable(case: ast.match_case) -> bool:
     if case.guard is not None:
         return False
@@ -202,10 +204,14 @@ def analyze_source(
     excluded = facts.first_lines(excluded)
     docstrings: set[LineNo] = set()
     for node in _walk_statements(tree):
-        if isinstance(node, (*_DEFS, ast.Module)) and node.body and _is_docstring(node.body[0]):
+        if (
+            isinstance(node, (*DEFINITIONS, ast.Module))
+            and node.body
+            and is_docstring(node.body[0])
+        ):
             first = node.body[0]
             docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
-        if isinstance(node, _DEFS):
+        if isinstance(node, DEFINITIONS):
             top = min((d.lineno for d in node.decorator_list), default=node.lineno)
             if excluded.intersection(range(top, node.lineno + 1)):
                 excluded.update(range(top, (node.end_lineno or node.lineno) + 1))

@@ -23,19 +23,19 @@ from collections import Counter
 from collections.abc import Iterator
 from types import CodeType
 
+from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
 from tally.types import LineNo
 
 __all__ = ["statement_events"]
 
 Span = tuple[int, int, int, int]  # start line, start col, end line, end col
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # Code objects of expressions: they hold no statements of their own.
 _EXPRESSION_CODE = {"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"}
 
 
 def _span(node: ast.stmt) -> Span:
-    if isinstance(node, _DEFS):
+    if isinstance(node, DEFINITIONS):
         top = min([d.lineno for d in node.decorator_list] + [node.lineno])
         return (top, 0, node.end_lineno or node.lineno, 10**9)
     body = getattr(node, "body", None)
@@ -52,7 +52,7 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     todo = list(body)
     while todo:
         node = todo.pop()
-        if isinstance(node, _DEFS):
+        if isinstance(node, DEFINITIONS):
             yield node
             continue
         yield node
@@ -71,7 +71,7 @@ def _scopes(tree: ast.Module) -> dict[tuple[str, int], list[ast.stmt]]:
         ("<module>", 1): list(_scope_statements(tree.body))
     }
     for node in ast.walk(tree):
-        if isinstance(node, _DEFS):
+        if isinstance(node, DEFINITIONS):
             statements = list(_scope_statements(node.body))
             for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
                 scopes[(node.name, line)] = statements

@@ -32,6 +32,7 @@ from types import CodeType
 from typing import NamedTuple
 
 from tally import env
+from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.types import LineNo
 
 __all__ = [
@@ -50,7 +51,6 @@ HIT_HELPER = "__tally_hit__"
 TICK_HELPER = "__tally_tick__"
 ENTRY_HELPER = "__tally_entry__"
 
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -82,14 +82,6 @@ def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
             child.col_offset = col  # type: ignore[attr-defined]
             child.end_col_offset = col  # type: ignore[attr-defined]
     return node
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    )
 
 
 def _is_future_import(node: ast.stmt) -> bool:
@@ -193,7 +185,7 @@ class _Rewriter:
         out: list[ast.stmt] = []
         previous_line = None if new_frame else header_line
         for index, stmt in enumerate(stmts):
-            if index == 0 and new_frame and _is_docstring(stmt):
+            if index == 0 and new_frame and is_docstring(stmt):
                 out.append(stmt)  # a def/class docstring is not executed code
                 continue
             out.extend(self.statement(stmt, previous_line))
@@ -203,7 +195,7 @@ class _Rewriter:
     def statement(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[ast.stmt]:
         """The counters for `stmt`'s own lines, then `stmt` with its bodies instrumented."""
         before: list[ast.stmt] = []
-        if isinstance(stmt, _DEFS):
+        if isinstance(stmt, DEFINITIONS):
             for decorator in stmt.decorator_list:
                 line = decorator.lineno
                 if line in self.code_lines and line != previous_line:
@@ -263,7 +255,7 @@ class _Rewriter:
     def inner(self, stmt: ast.stmt) -> None:
         """Instrument the statement lists inside a compound statement."""
         line = stmt.lineno
-        if isinstance(stmt, _DEFS):
+        if isinstance(stmt, DEFINITIONS):
             stmt.body = self.body(stmt.body, line, new_frame=True)
             if isinstance(stmt, ast.ClassDef) and line in self.code_lines:
                 # The class body's code starts on the `class` line: one more event per run.
@@ -318,13 +310,13 @@ def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
     # A docstring and `from __future__` imports must stay first.
     head = 0
     while head < len(body) and (
-        (head == 0 and _is_docstring(body[0])) or _is_future_import(body[head])
+        (head == 0 and is_docstring(body[0])) or _is_future_import(body[head])
     ):
         head += 1
     futures = [
         rewriter.bump(s.lineno, s)
         for s in body[:head]
-        if not _is_docstring(s) and s.lineno in rewriter.code_lines
+        if not is_docstring(s) and s.lineno in rewriter.code_lines
     ]
     tree.body = body[:head] + futures + rewriter.body(body[head:], None)
     return Instrumented(tree, rewriter.counted)
