@@ -12,6 +12,7 @@ from types import ModuleType
 from tally.exceptions import ConfigError
 
 __all__ = [
+    "TALLY_DIR",
     "GlobMatcher",
     "canonical",
     "flavor_of",
@@ -20,6 +21,10 @@ __all__ = [
     "prep_patterns",
     "relative_name",
 ]
+
+
+# tally's own package directory: never measured, and hidden from the program's tracebacks.
+TALLY_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 def flavor_of(path: str) -> ModuleType:

@@ -9,7 +9,7 @@ from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tally.collect.filter import FileFilter
-from tally.collect.importer import InstrumentingFinder, compile_instrumented, instrument_tree
+from tally.collect.importer import InstrumentingFinder, instrument_tree, instrumented_or_none
 from tally.collect.rewrite import ENTRY_HELPER, HIT_HELPER, TICK_HELPER, counter_name
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
@@ -123,15 +123,8 @@ class CountEngine:
         if not self.filter.should_measure(path):
             return compile(source, path, "exec", dont_inherit=True)
         self._register(path)
-        try:
-            return compile_instrumented(source, path)
-        except SyntaxError:
-            raise
-        except Exception as exc:
-            from tally.collect.importer import _warn_uninstrumented
-
-            _warn_uninstrumented(path, exc)
-            return compile(source, path, "exec", dont_inherit=True)
+        code = instrumented_or_none(source, path)
+        return compile(source, path, "exec", dont_inherit=True) if code is None else code
 
     def patch_pytest(self, rewrite: ModuleType) -> None:
         """Make pytest's assertion rewriting instrument measured test files too.

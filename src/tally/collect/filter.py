@@ -9,11 +9,9 @@ import sys
 import sysconfig
 from collections.abc import Iterable
 
-from tally.paths import GlobMatcher, canonical, is_under, prep_patterns
+from tally.paths import TALLY_DIR, GlobMatcher, canonical, is_under, prep_patterns
 
 __all__ = ["FileFilter"]
-
-_TALLY_DIR = os.path.dirname(os.path.dirname(canonical(__file__)))
 
 
 def _stdlib_dirs() -> list[str]:
@@ -102,7 +100,7 @@ class FileFilter:
         if not filename or filename.startswith("<") or not filename.endswith((".py", ".pyw")):
             return False, "not a Python source file"
         path = canonical(filename, self.cwd)
-        if is_under(path, _TALLY_DIR):
+        if is_under(path, TALLY_DIR):
             return False, "tally never measures itself"
         if self.omit and self.omit.match(path):
             return False, "matches omit"

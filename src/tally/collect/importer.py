@@ -21,7 +21,7 @@ from tally import env
 if TYPE_CHECKING:
     import ast
 
-__all__ = ["InstrumentingFinder", "compile_instrumented"]
+__all__ = ["InstrumentingFinder", "compile_instrumented", "instrumented_or_none"]
 
 _CACHE_MAGIC = b"TLY1" + importlib.util.MAGIC_NUMBER
 
@@ -77,12 +77,21 @@ def compile_instrumented(source: str | bytes, path: str) -> CodeType:
     return compile(instrument_tree(tree, source, path), path, "exec", dont_inherit=True)
 
 
-def _warn_uninstrumented(path: str, exc: BaseException) -> None:
-    print(
-        f"tally: warning: couldn't instrument {path} ({type(exc).__name__}: {exc}); "
-        "it runs unmeasured",
-        file=sys.stderr,
-    )
+def instrumented_or_none(source: str | bytes, path: str) -> CodeType | None:
+    """`source` compiled with counters; None (after one warning) if instrumenting fails for
+    any reason but the user's own syntax error, which is raised as Python raises it, so the
+    caller can run the module plainly instead of breaking the user's program."""
+    try:
+        return compile_instrumented(source, path)
+    except SyntaxError:
+        raise
+    except Exception as exc:
+        print(
+            f"tally: warning: couldn't instrument {path} ({type(exc).__name__}: {exc}); "
+            "it runs unmeasured",
+            file=sys.stderr,
+        )
+        return None
 
 
 class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
@@ -103,13 +112,8 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             code = _read_cache(cache, path, stamp)
             if code is not None:
                 return code
-        source = self.get_data(path)
-        try:
-            code = compile_instrumented(source, path)
-        except SyntaxError:
-            raise
-        except Exception as exc:
-            _warn_uninstrumented(path, exc)
+        code = instrumented_or_none(self.get_data(path), path)
+        if code is None:
             plain = super().get_code(fullname)
             assert plain is not None  # a source file always compiles to code
             return plain

@@ -9,10 +9,9 @@ from collections.abc import Callable
 from types import CodeType, TracebackType
 
 from tally.exceptions import NoSourceError, ProgramError
+from tally.paths import TALLY_DIR, canonical, is_under
 
 __all__ = ["Program", "exit_status"]
-
-_TALLY_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def exit_status(code: object) -> int:
@@ -135,7 +134,7 @@ def _fresh_main(path: str | None) -> types.ModuleType:
 
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_TALLY_DIR):
+    while tb is not None and is_under(canonical(tb.tb_frame.f_code.co_filename), TALLY_DIR):
         tb = tb.tb_next
     # runpy's frames are Python's machinery, not the program's.
     while tb is not None and tb.tb_frame.f_code.co_filename.endswith(os.sep + "runpy.py"):
