@@ -65,3 +65,11 @@ def test_erase_and_missing_data(module_dir: Path) -> None:
     assert not Path(".coverage").exists()
     with pytest.raises(tally.TallyError):
         cov.get_data()
+
+
+def test_parallel_data_file_name_is_chosen_once(module_dir: Path) -> None:
+    cov = tally.Coverage(config_file=False)
+    cov.config.set("run:parallel", True, "test")
+    assert cov.data_file == cov.data_file
+    assert cov.save() == cov.data_file
+    assert Path(cov.data_file).name.startswith(".coverage.")

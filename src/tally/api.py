@@ -73,13 +73,19 @@ class Coverage:
         self._engine: Engine | None = None
         self._filter: FileFilter | None = None
         self._started = False
+        self._suffix: str | None = None
+        self.last_saved: Measurement | None = None  # what save() last wrote
 
     @property
     def data_file(self) -> str:
         """The data file save() writes, made absolute against the starting directory."""
         path = os.path.join(self.cwd, os.path.expanduser(self.config.text("run:data_file")))
         if self.config.flag("run:parallel"):
-            path += f".{socket.gethostname()}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
+            if self._suffix is None:  # chosen once, so every look at the path agrees
+                self._suffix = (
+                    f"{socket.gethostname()}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
+                )
+            path += "." + self._suffix
         return path
 
     def _build(self) -> Engine:
@@ -147,6 +153,7 @@ class Coverage:
         path = self.data_file
         measured = self.measurement()
         write_data(path, measured, append=self.config.flag("run:append"))
+        self.last_saved = measured
         if self.config.text("tally:output_format") == "json":
             _write_json(path + ".json", CoverageData(path))
         return path

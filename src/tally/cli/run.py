@@ -125,8 +125,7 @@ class _Saver:
         except TallyError as err:
             print(f"tally: {err.message}", file=sys.stderr)
             return
-        data = self.cov.measurement()
-        if not any(data.lines.values()):
+        if not any(self.cov.last_saved.lines.values()):
             _warn(
                 f"no data was collected (data file {path}); check --source/--include "
                 "and that the program imports the code you meant to measure"
