@@ -69,3 +69,26 @@ def test_instrumentation_failure_warns_and_runs_unmeasured(
     engine.stop()
     assert module.X == 2  # the module ran, plainly
     assert "couldn't instrument" in capsys.readouterr().err
+
+
+def test_instrumented_modules_keep_their_docstrings(
+    engine: counting.CountEngine, tmp_path: Path
+) -> None:
+    """Counters and guards go after a docstring, so modules, classes and functions keep it."""
+    (tmp_path / "hooked.py").write_text(
+        '"""module doc"""\n'
+        "class A:\n"
+        '    """class doc"""\n'
+        "    def f(self):\n"
+        '        """function doc"""\n'
+        "        return 1\n"
+    )
+    sys.modules.pop("hooked", None)
+    engine.start()
+    module = importlib.import_module("hooked")
+    engine.stop()
+    assert (module.__doc__, module.A.__doc__, module.A.f.__doc__) == (
+        "module doc",
+        "class doc",
+        "function doc",
+    )

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from tally.collect.filter import FileFilter
 from tally.collect.importer import InstrumentingFinder, instrument_tree, instrumented_or_none
-from tally.collect.rewrite import ENTRY_HELPER, HIT_HELPER, TICK_HELPER, counter_name
+from tally.collect.rewrite import (
+    BLOCKS_HELPER,
+    ENTRY_HELPER,
+    FIX_HELPER,
+    HIT_HELPER,
+    TICK_HELPER,
+    Member,
+    counter_name,
+)
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
@@ -21,30 +29,92 @@ if TYPE_CHECKING:
 __all__ = ["CountEngine", "derive_case_counts"]
 
 
-def _hit(counters: list[int], line: int, value: Any) -> Any:
+def _hit(counters: list[int], slot: int, value: Any) -> Any:
     """Count an `except E:` test and hand back E (the rewriter wraps E in this call)."""
-    counters[line] += 1
+    counters[slot] += 1
     return value
 
 
-def _tick(counters: list[int], line: int) -> bool:
+def _tick(counters: list[int], slot: int) -> bool:
     """Count one call or iteration of nested code (a lambda or comprehension)."""
-    counters[line] += 1
+    counters[slot] += 1
     return True
 
 
-def _entry(counters: list[int], line: int, iterable: Any) -> Any:
+def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
     """Count the start of a comprehension's own code object; hand back its iterable."""
-    counters[line] += 1
+    counters[slot] += 1
     return iterable
 
 
-def _line_count(path: str) -> int:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().count(b"\n") + 2
-    except OSError:
-        return 2
+class _File:
+    """One instrumented file: its counters (one per slot), the slot table the module gave at
+    import, what earlier start/stop periods banked, and corrections for cut-short blocks."""
+
+    __slots__ = ("banked", "counters", "fixes", "line_map", "slots")
+
+    def __init__(self, counters: list[int]) -> None:
+        self.counters = counters
+        self.slots: tuple[tuple[Member, ...], ...] = ()
+        self.banked: list[int] = []
+        self.fixes: dict[LineNo, Count] = {}
+        self.line_map: dict[LineNo, dict[int, int]] | None = None
+
+    def set_slots(self, slots: tuple[tuple[Member, ...], ...]) -> None:
+        self.slots = slots
+        self.line_map = None
+        if len(self.counters) < len(slots):
+            self.counters.extend([0] * (len(slots) - len(self.counters)))
+
+    def bank(self) -> None:
+        """Move the live counters into the banked totals."""
+        counters, banked = self.counters, self.banked
+        if len(banked) < len(counters):
+            banked.extend([0] * (len(counters) - len(banked)))
+        for slot, n in enumerate(counters):
+            if n:
+                banked[slot] += n
+                counters[slot] = 0
+
+    def fix(self, line: LineNo, region: range, done: set[tuple[int, int]], tb_id: int) -> None:
+        """An exception left the code of slots `region` at `line`: the members after it of
+        each block holding that line never ran, though the block's counter counted them.
+        `done` holds the (traceback entry, slot) pairs already fixed."""
+        if self.line_map is None:
+            self.line_map = self._map_lines()
+        for slot, index in self.line_map.get(line, {}).items():
+            if slot not in region or (tb_id, slot) in done:
+                continue
+            done.add((tb_id, slot))
+            for member_line, _, events in self.slots[slot][index + 1 :]:
+                if events:
+                    self.fixes[member_line] = self.fixes.get(member_line, 0) - events
+
+    def _map_lines(self) -> dict[LineNo, dict[int, int]]:
+        """line -> {slot: index of the last member of that slot's block spanning the line}."""
+        found: dict[LineNo, dict[int, int]] = {}
+        for slot, members in enumerate(self.slots):
+            for index, (line, last, _) in enumerate(members[:-1]):
+                for number in range(line, last + 1):
+                    found.setdefault(number, {})[slot] = index
+        return found
+
+    def line_counts(self) -> dict[LineNo, Count]:
+        """Counts by line: each slot's count spread over the lines it stands for."""
+        counts: dict[LineNo, Count] = dict(self.fixes)
+        slots = self.slots
+        for slot, n in enumerate(self.banked):
+            if n and slot < len(slots):
+                for line, _, events in slots[slot]:
+                    counts[line] = counts.get(line, 0) + n * events
+        return {line: n for line, n in counts.items() if n > 0}
+
+
+# Marks an exception whose trip through a frame has been fixed: (traceback entry id, slot)
+# pairs handled. An exception re-raised in the same frame keeps its entry and must not cut
+# the same block twice; the entries stay alive in the exception's own traceback, so their
+# ids are unique.
+_FIXED = "__tally_fixed__"
 
 
 class CountEngine:
@@ -58,8 +128,8 @@ class CountEngine:
 
     def __init__(self, file_filter: FileFilter) -> None:
         self.filter = file_filter
-        self._arrays: dict[str, list[int]] = {}  # canonical path -> counters by line
-        self._totals: dict[str, dict[LineNo, Count]] = {}
+        self._files: dict[str, _File] = {}  # canonical path -> its counters
+        self._by_name: dict[str, _File] = {}  # counter name -> the same
         self._finder = InstrumentingFinder(file_filter.should_measure, self._register)
         self._running = False
         self._pytest_patched = False
@@ -68,24 +138,53 @@ class CountEngine:
         """The counter list for the file at `path`, created in builtins on first use."""
         key = canonical(path, self.filter.cwd)
         name = counter_name(path)
-        array = self._arrays.get(key)
-        existing = builtins.__dict__.get(name)
-        size = _line_count(path)
-        if array is None:
-            array = existing if isinstance(existing, list) else [0] * size
-            self._arrays[key] = array
-        if len(array) < size:
-            array.extend([0] * (size - len(array)))
-        builtins.__dict__[name] = array
-        return array
+        file = self._files.get(key)
+        if file is None:
+            file = self._by_name.get(name)
+            if file is None:
+                existing = builtins.__dict__.get(name)
+                file = _File(existing if isinstance(existing, list) else [])
+            self._files[key] = file
+        self._by_name[name] = file
+        builtins.__dict__[name] = file.counters
+        return file.counters
+
+    def _take_slots(self, name: str, slots: tuple[tuple[Member, ...], ...]) -> None:
+        """An instrumented module starts: size its counters to its slot table."""
+        file = self._by_name.get(name)
+        if file is None:  # instrumented code from elsewhere: count it, but it has no path
+            file = self._by_name[name] = _File([])
+        file.set_slots(slots)
+        builtins.__dict__[name] = file.counters
+
+    def _fix(self, name: str, first: int, end: int) -> None:
+        """Called from the handler that caught an exception leaving slots first..end-1 of
+        an instrumented frame."""
+        try:
+            exc = sys.exc_info()[1]
+            file = self._by_name.get(name)
+            if exc is None or file is None:
+                return
+            frame = sys._getframe(1)  # the frame whose handler called us
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_frame is not frame:
+                tb = tb.tb_next
+            if tb is None or tb.tb_lineno is None:
+                return
+            done: set[tuple[int, int]] = exc.__dict__.setdefault(_FIXED, set())
+            file.fix(tb.tb_lineno, range(first, end), done, id(tb))
+        except Exception:
+            return
 
     def start(self) -> None:
         """Install the import hook; zero the counters of files seen before."""
-        for array in self._arrays.values():
-            array[:] = [0] * len(array)
+        for file in self._files.values():
+            file.counters[:] = [0] * len(file.counters)
         builtins.__dict__[HIT_HELPER] = _hit
         builtins.__dict__[TICK_HELPER] = _tick
         builtins.__dict__[ENTRY_HELPER] = _entry
+        builtins.__dict__[BLOCKS_HELPER] = self._take_slots
+        builtins.__dict__[FIX_HELPER] = self._fix
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
         self._running = True
@@ -95,24 +194,17 @@ class CountEngine:
         """Remove the import hook and bank the counts so far."""
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
-        self._bank()
+        for file in self._files.values():
+            file.bank()
         self._running = False
-
-    def _bank(self) -> None:
-        for path, array in self._arrays.items():
-            totals = self._totals.setdefault(path, {})
-            for line, n in enumerate(array):
-                if n:
-                    totals[line] = totals.get(line, 0) + n
-            array[:] = [0] * len(array)
 
     def measurement(self) -> Measurement:
         """Counts (and so executed lines) for every instrumented file."""
-        if self._running:
-            self._bank()
         counts: dict[str, dict[LineNo, Count]] = {}
-        for path in self._arrays:
-            file_counts = dict(self._totals.get(path, {}))
+        for path, file in self._files.items():
+            if self._running:
+                file.bank()
+            file_counts = file.line_counts()
             derive_case_counts(path, file_counts)
             counts[path] = file_counts
         lines = {path: set(c) for path, c in counts.items()}

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InstrumentingFinder", "compile_instrumented", "instrumented_or_none"]
 
-_CACHE_MAGIC = b"TLY1" + importlib.util.MAGIC_NUMBER
+_CACHE_MAGIC = b"TLY2" + importlib.util.MAGIC_NUMBER
 
 
 def _cache_path(source_path: str) -> str | None:

@@ -1,19 +1,32 @@
 """Instrument a module's AST with inline counters: the count engine's measurement.
 
-Each statement that starts a line gets `__tally_<id>__[line] += n` in front of it, where
-`__tally_<id>__` is a list in `builtins` (one per file, see counting.py). Counting inline
-costs ~2x on the tightest loop, against ~19x for a LINE callback that never disables and
-~22x for sys.settrace (measured on 3.11: docs/engines.md).
+Counting inline costs ~2x on the tightest loop, against ~19x for a LINE callback that never
+disables and ~22x for sys.settrace (measured on 3.11: docs/engines.md). To pay that as
+rarely as possible, one counter serves a whole *block*: a run of statements in one
+statement list that, barring exceptions, all run whenever the first does. Each counter is
+`__tally_<id>__[slot] += 1`, where `__tally_<id>__` is a list in `builtins` (one per file,
+see counting.py), and the module's first statement hands the engine its *slot table*: for
+each slot, the lines it stands for and how many line events each gets per run.
+
+A block ends after a compound statement (its header is the block's last member; its bodies
+are blocks of their own), a `return`, `raise`, `break` or `continue`, a statement that can
+suspend (`yield`, `await`), and a decorated definition. An exception raised in the middle
+of a block means the members after it never ran: every place in a frame where an exception
+can stop (a `try` body with handlers, a `with` body, a `finally` that jumps) and the frame's
+body itself are wrapped in `try: ... except BaseException: __tally_fix__(...); raise`, which
+costs nothing until it catches (zero-cost exceptions, 3.11+), and the fix subtracts the
+members after the line the traceback names. Wrappers go only where a block has a member that
+can raise with members after it.
 
 The counts mean what `python -m trace --count` reports: how many line events a line got,
 which is how many times it began executing, plus the times execution came back to it.
-The rewriter places counters to match (docs/counts.md lists each case and what remains):
+The members' event numbers match it (docs/counts.md lists each case and what remains):
 
-- `n` is the number of line events one execution of the statement makes on its first line,
-  read from the uninstrumented bytecode (events.py): 2 for `f(a,\\n  b)` and for each line
-  of a decorated definition, 2 for a `with` (entry, then the exit call), else 1;
+- a statement's number of events on its first line is read from the uninstrumented bytecode
+  (events.py): 2 for `f(a,\\n  b)` and for each line of a decorated definition, 2 for a
+  `with` (entry, then the exit call), else 1;
 - a loop header is tested once per iteration plus once more when the loop ends by its
-  test, so its counter goes at the start of the body and at the start of the `else`;
+  test, so it is the first member of its body's first block and of its `else` block;
 - a line holding several statements (`a = 1; b = 2`, `if x: y()`) starts once;
 - a class body's code starts on the `class` line: one more event each time it runs;
 - a lambda or comprehension on the statement's first line adds an event per call or
@@ -36,23 +49,47 @@ from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.types import LineNo
 
 __all__ = [
+    "BLOCKS_HELPER",
     "ENTRY_HELPER",
+    "FIX_HELPER",
     "HIT_HELPER",
     "TICK_HELPER",
     "Instrumented",
+    "Member",
     "counter_name",
     "instrument",
 ]
 
 # Builtins the instrumented code calls (counting.py defines them): count an `except` test
 # and return the exception type; count one call or iteration of nested code and return
-# True; count the start of a nested code object and return its iterable unchanged.
+# True; count the start of a nested code object and return its iterable unchanged; take a
+# module's slot table; correct the counts of a block an exception cut short.
 HIT_HELPER = "__tally_hit__"
 TICK_HELPER = "__tally_tick__"
 ENTRY_HELPER = "__tally_entry__"
+BLOCKS_HELPER = "__tally_blocks__"
+FIX_HELPER = "__tally_fix__"
+
+# One line a slot stands for: (line, last line of the statement, events per run). The last
+# line is 0 for members an exception can't cut a block at: block enders and entry events.
+Member = tuple[int, int, int]
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+_COMPOUND = (
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Try,
+    ast.TryStar,
+    ast.Match,
+)
+_SUSPENDS = (ast.Yield, ast.YieldFrom, ast.Await)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
 def counter_name(path: str) -> str:
@@ -67,10 +104,10 @@ def counter_name(path: str) -> str:
 
 
 class Instrumented(NamedTuple):
-    """The result of instrumenting one module."""
+    """The result of instrumenting one module: the tree and its slot table."""
 
     tree: ast.Module
-    counted: set[LineNo]
+    slots: tuple[tuple[Member, ...], ...]
 
 
 def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
@@ -105,8 +142,79 @@ def _expressions(stmt: ast.stmt) -> list[ast.AST]:
     return found
 
 
+def _in_scope(nodes: list[ast.stmt]) -> list[ast.AST]:
+    """Every node under `nodes` that runs in their frame (not inside nested scopes)."""
+    found: list[ast.AST] = []
+    todo: list[ast.AST] = list(nodes)
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if not isinstance(node, _SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _leaves(node: ast.AST, in_loop: bool) -> bool:
+    """Can running `node` end other than by finishing or raising: a `return`, a `break` or
+    `continue` aimed outside it, or a suspension (`yield`, `await`, `async for/with`)?
+    `in_loop` says whether a `break` here stays inside `node`'s statement."""
+    if isinstance(node, _SCOPES):
+        return False
+    if isinstance(node, (ast.Return, *_SUSPENDS, ast.AsyncFor, ast.AsyncWith)):
+        return True
+    if isinstance(node, (ast.Break, ast.Continue)):
+        return not in_loop
+    if isinstance(node, (ast.For, ast.While)):
+        inner = [node.target, node.iter] if isinstance(node, ast.For) else [node.test]
+        return any(_leaves(child, in_loop) for child in [*inner, *node.orelse]) or any(
+            _leaves(child, True) for child in node.body
+        )
+    return any(_leaves(child, in_loop) for child in ast.iter_child_nodes(node))
+
+
+def _loops_forever(stmt: ast.stmt) -> bool:
+    """Is `stmt` a `while True:` loop with no `break` of its own (so nothing after it runs)?"""
+    if not (isinstance(stmt, ast.While) and _always_true(stmt.test)):
+        return False
+    todo: list[ast.AST] = list(stmt.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Break):
+            return False
+        if not isinstance(node, (*_SCOPES, ast.For, ast.AsyncFor, ast.While)):
+            todo.extend(ast.iter_child_nodes(node))
+    return True
+
+
+def _ends_block(stmt: ast.stmt) -> bool:
+    """Can the statement after `stmt` run a different number of times than `stmt`, even
+    without an exception? (And so must it start a block of its own.) A compound statement
+    that always comes out at its end, like most `if`s and loops, doesn't end the block:
+    an exception inside it is corrected like one in the block itself."""
+    if isinstance(stmt, ast.ClassDef):
+        return True
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return bool(stmt.decorator_list)  # applying a decorator runs on its line again
+    if isinstance(stmt, _JUMPS):
+        return True
+    return _leaves(stmt, False) or _loops_forever(stmt)
+
+
+def _own_last_line(stmt: ast.stmt) -> LineNo:
+    """The last line of `stmt` that runs in its own frame: a definition's header only."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return max(stmt.lineno, stmt.body[0].lineno - 1)
+    return stmt.end_lineno or stmt.lineno
+
+
+def _jumps_out(stmts: list[ast.stmt]) -> bool:
+    """Does a `return`, `break` or `continue` in `stmts` (a `finally` body) exist? One there
+    can swallow an exception on its way through."""
+    return any(isinstance(node, (ast.Return, ast.Break, ast.Continue)) for node in _in_scope(stmts))
+
+
 class _Rewriter:
-    """Walks statement lists, inserting counters; lines come from the compiled line table."""
+    """Walks statement lists, opening blocks and inserting their counters."""
 
     def __init__(
         self, name: str, code_lines: set[LineNo], events: dict[int, Counter[LineNo]]
@@ -114,24 +222,32 @@ class _Rewriter:
         self.name = name
         self.code_lines = code_lines
         self.events = events
-        self.counted: set[LineNo] = set()
+        self.slots: list[list[Member]] = []
 
     # -- building blocks ---------------------------------------------------------------
 
-    def bump(self, line: LineNo, at: ast.AST, by: int = 1) -> ast.stmt:
-        """`__tally_<id>__[line] += by`, located at `line`."""
-        self.counted.add(line)
+    def counter(self, members: list[Member], line: LineNo, at: ast.AST) -> ast.stmt:
+        """A new slot standing for `members` and `__tally_<id>__[slot] += 1`, located at
+        `line`. `members` stays open: the caller adds the rest of the block to it."""
+        slot = len(self.slots)
+        self.slots.append(members)
         target = ast.Subscript(
             value=ast.Name(id=self.name, ctx=ast.Load()),
-            slice=ast.Constant(line),
+            slice=ast.Constant(slot),
             ctx=ast.Store(),
         )
-        node = ast.AugAssign(target=target, op=ast.Add(), value=ast.Constant(by))
+        node = ast.AugAssign(target=target, op=ast.Add(), value=ast.Constant(1))
         # At interpreter shutdown CPython clears builtins before the last __del__ methods
         # run (seen on 3.14 with pyparsing), so the counter list can be gone: skip counting
         # then. A try costs nothing until it catches (zero-cost exceptions, 3.11+).
+        col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
+        return self.ignoring_name_error([node], line, col)
+
+    @staticmethod
+    def ignoring_name_error(body: list[ast.stmt], line: LineNo, col: int = 0) -> ast.stmt:
+        """`try: body except NameError: pass`, located at `line`."""
         guarded = ast.Try(
-            body=[node],
+            body=body,
             handlers=[
                 ast.ExceptHandler(
                     type=ast.Name(id="NameError", ctx=ast.Load()), name=None, body=[ast.Pass()]
@@ -140,20 +256,48 @@ class _Rewriter:
             orelse=[],
             finalbody=[],
         )
-        col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
         _locate(guarded, line, col)
         return guarded
 
     def call(self, helper: str, line: LineNo, *args: ast.expr) -> ast.expr:
-        """`helper(__tally_<id>__, line, *args)`, located at `line`."""
-        self.counted.add(line)
+        """`helper(__tally_<id>__, slot, *args)` with a slot of its own for `line`."""
+        slot = len(self.slots)
+        self.slots.append([(line, 0, 1)])
         node = ast.Call(
             func=ast.Name(id=helper, ctx=ast.Load()),
-            args=[ast.Name(id=self.name, ctx=ast.Load()), ast.Constant(line), *args],
+            args=[ast.Name(id=self.name, ctx=ast.Load()), ast.Constant(slot), *args],
             keywords=[],
         )
         _locate(node, line)
         return node
+
+    def guarded(self, stmts: list[ast.stmt], first_slot: int) -> list[ast.stmt]:
+        """`stmts` wrapped so an exception leaving them corrects the counts of a block it
+        cut short; unchanged when no block opened since `first_slot` can be cut short."""
+        if not stmts or not any(
+            any(end for _, end, _ in members[:-1]) for members in self.slots[first_slot:]
+        ):
+            return stmts
+        line = stmts[0].lineno
+        fix = ast.Expr(
+            ast.Call(
+                func=ast.Name(id=FIX_HELPER, ctx=ast.Load()),
+                args=[
+                    ast.Constant(self.name),
+                    ast.Constant(first_slot),
+                    ast.Constant(len(self.slots)),
+                ],
+                keywords=[],
+            )
+        )
+        handler = ast.ExceptHandler(
+            type=ast.Name(id="BaseException", ctx=ast.Load()),
+            name=None,
+            body=[self.ignoring_name_error([fix], line), ast.Raise(exc=None, cause=None)],
+        )
+        wrapper = ast.Try(body=stmts, handlers=[handler], orelse=[], finalbody=[])
+        _locate(wrapper, line, getattr(stmts[0], "col_offset", 0))
+        return [wrapper]
 
     def has_code(self, stmt: ast.stmt) -> bool:
         """Does the statement's own part (a compound statement's header) hold code? Its first
@@ -179,35 +323,61 @@ class _Rewriter:
     # -- statements ----------------------------------------------------------------------
 
     def body(
-        self, stmts: list[ast.stmt], header_line: LineNo | None, new_frame: bool = False
+        self, stmts: list[ast.stmt], header_line: LineNo | None, entry: Member | None = None
     ) -> list[ast.stmt]:
-        """Instrument one statement list. `header_line` is the owning header's line, if any."""
+        """Instrument one statement list. `header_line` is the owning header's line, if any;
+        `entry` is a member that starts the list's first block (a loop or case test)."""
         out: list[ast.stmt] = []
-        previous_line = None if new_frame else header_line
-        for index, stmt in enumerate(stmts):
-            if index == 0 and new_frame and is_docstring(stmt):
-                out.append(stmt)  # a def/class docstring is not executed code
-                continue
-            out.extend(self.statement(stmt, previous_line))
+        block: list[Member] | None = None
+        if entry is not None:
+            block = [entry]
+            out.append(self.counter(block, entry[0], stmts[0] if stmts else ast.Pass()))
+        previous_line = header_line
+        for stmt in stmts:
+            members = self.members(stmt, previous_line)
+            if members:
+                if block is None:
+                    block = []
+                    out.append(self.counter(block, members[0][0], stmt))
+                block.extend(members)
+            self.inner(stmt)
+            out.append(stmt)
             previous_line = stmt.lineno
+            if _ends_block(stmt):
+                block = None
         return out
 
-    def statement(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[ast.stmt]:
-        """The counters for `stmt`'s own lines, then `stmt` with its bodies instrumented."""
-        before: list[ast.stmt] = []
+    def frame_body(
+        self, stmts: list[ast.stmt], header_line: LineNo | None, entry: Member | None = None
+    ) -> list[ast.stmt]:
+        """Instrument the body of a module, function or class: its docstring stays first
+        (it is not executed code), and the rest is guarded."""
+        head = 1 if stmts and is_docstring(stmts[0]) else 0
+        first_slot = len(self.slots)
+        rest = self.body(stmts[head:], header_line, entry)
+        return stmts[:head] + self.guarded(rest, first_slot)
+
+    def members(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[Member]:
+        """The lines `stmt` itself counts (decorators and its first line), with events each."""
+        found: list[Member] = []
+        ends = _ends_block(stmt)
         if isinstance(stmt, DEFINITIONS):
             for decorator in stmt.decorator_list:
                 line = decorator.lineno
                 if line in self.code_lines and line != previous_line:
-                    before.append(self.bump(line, stmt, self.events_on(stmt, line)))
+                    found.append((line, 0, self.events_on(stmt, line)))
                     previous_line = line
         line = stmt.lineno
+        last = 0 if ends else _own_last_line(stmt)
         if self.has_code(stmt):
             if line != previous_line and not isinstance(stmt, _LOOPS):
-                before.append(self.bump(line, stmt, self.entry_events(stmt)))
+                found.append((line, last, self.entry_events(stmt)))
             self.nested_code(stmt)
-        self.inner(stmt)
-        return [*before, stmt]
+        if not found and last and isinstance(stmt, _COMPOUND):
+            # A loop header counts inside the loop, and a header may hold no code; the
+            # statement still belongs to the block, so an exception in it cuts the block.
+            found.append((line, last, 0))
+        return found
 
     def entry_events(self, stmt: ast.stmt) -> int:
         """Line events on the first line of `stmt` each time it runs."""
@@ -242,58 +412,73 @@ class _Rewriter:
                     first = node.generators[0]
                     first.iter = self.call(ENTRY_HELPER, line, first.iter)
 
-    def loop_header(self, stmt: ast.For | ast.AsyncFor | ast.While) -> None:
+    def loop(self, stmt: ast.For | ast.AsyncFor | ast.While) -> None:
         """trace sees a loop header once per test: each iteration, plus the final failing
-        test, which is exactly when the `else` clause runs."""
+        test, which is exactly when the `else` clause runs. So the header is the first
+        member of the body's first block and of the `else` block."""
         line = stmt.lineno
-        if not self.has_code(stmt):
-            return
-        stmt.body.insert(0, self.bump(line, stmt))
-        if not (isinstance(stmt, ast.While) and _always_true(stmt.test)):
-            stmt.orelse.insert(0, self.bump(line, stmt))
+        entry: Member | None = (line, 0, 1) if self.has_code(stmt) else None
+        stmt.body = self.body(stmt.body, line, entry)
+        if entry is not None and isinstance(stmt, ast.While) and _always_true(stmt.test):
+            entry = None  # `while True:` is never tested false
+        stmt.orelse = self.body(stmt.orelse, None, entry)
 
     def inner(self, stmt: ast.stmt) -> None:
         """Instrument the statement lists inside a compound statement."""
         line = stmt.lineno
-        if isinstance(stmt, DEFINITIONS):
-            stmt.body = self.body(stmt.body, line, new_frame=True)
-            if isinstance(stmt, ast.ClassDef) and line in self.code_lines:
-                # The class body's code starts on the `class` line: one more event per run.
-                stmt.body.insert(0, self.bump(line, stmt))
+        if isinstance(stmt, ast.ClassDef):
+            # The class body's code starts on the `class` line: one more event per run.
+            entry: Member | None = (line, 0, 1) if line in self.code_lines else None
+            stmt.body = self.frame_body(stmt.body, line if entry else None, entry)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stmt.body = self.frame_body(stmt.body, None)
         elif isinstance(stmt, _LOOPS):
-            stmt.body = self.body(stmt.body, line)
-            stmt.orelse = self.body(stmt.orelse, None)
-            self.loop_header(stmt)
+            self.loop(stmt)
         elif isinstance(stmt, ast.If):
             stmt.body = self.body(stmt.body, line)
             stmt.orelse = self.body(stmt.orelse, None)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            stmt.body = self.body(stmt.body, line)
+            # A context manager can swallow the exception that cut a block short.
+            first_slot = len(self.slots)
+            stmt.body = self.guarded(self.body(stmt.body, line), first_slot)
         elif isinstance(stmt, (ast.Try, ast.TryStar)):
-            stmt.body = self.body(stmt.body, line)
-            for handler in stmt.handlers:
-                self.handler(handler)
-            stmt.orelse = self.body(stmt.orelse, None)
-            stmt.finalbody = self.body(stmt.finalbody, None)
+            self.try_statement(stmt)
         elif isinstance(stmt, ast.Match):
             for case in stmt.cases:
                 case_line = case.pattern.lineno
-                case.body = self.body(case.body, case_line)
-                if case_line in self.code_lines:
-                    # Counts entries here; counting.py turns them into "times tested".
-                    case.body.insert(0, self.bump(case_line, case.pattern))
+                # Counts entries here; counting.py turns them into "times tested".
+                entry = (case_line, 0, 1) if case_line in self.code_lines else None
+                case.body = self.body(case.body, case_line, entry)
+
+    def try_statement(self, stmt: ast.Try | ast.TryStar) -> None:
+        """Instrument a try statement; its handlers stop exceptions, so its body is guarded."""
+        # A `finally` that jumps out can swallow an exception from the body, a handler or
+        # the `else`, so then they are all guarded.
+        swallows = _jumps_out(stmt.finalbody)
+        first_slot = len(self.slots)
+        body = self.body(stmt.body, stmt.lineno)
+        stmt.body = self.guarded(body, first_slot) if stmt.handlers or swallows else body
+        for handler in stmt.handlers:
+            first_slot = len(self.slots)
+            self.handler(handler)
+            if swallows:
+                handler.body = self.guarded(handler.body, first_slot)
+        first_slot = len(self.slots)
+        orelse = self.body(stmt.orelse, None)
+        stmt.orelse = self.guarded(orelse, first_slot) if swallows else orelse
+        stmt.finalbody = self.body(stmt.finalbody, None)
 
     def handler(self, handler: ast.ExceptHandler) -> None:
         """Count an except clause each time it is tested."""
         line = handler.lineno
-        handler.body = self.body(handler.body, line)
         if line not in self.code_lines:
-            return
-        if handler.type is None:
-            handler.body.insert(0, self.bump(line, handler))
-            return
-        # `except E:` is evaluated for every exception that reaches it, matched or not.
-        handler.type = self.call(HIT_HELPER, line, handler.type)
+            handler.body = self.body(handler.body, line)
+        elif handler.type is None:
+            handler.body = self.body(handler.body, line, (line, 0, 1))
+        else:
+            # `except E:` is evaluated for every exception that reaches it, matched or not.
+            handler.body = self.body(handler.body, line)
+            handler.type = self.call(HIT_HELPER, line, handler.type)
 
 
 def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
@@ -314,9 +499,24 @@ def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
     ):
         head += 1
     futures = [
-        rewriter.bump(s.lineno, s)
+        (s.lineno, 0, 1)
         for s in body[:head]
         if not is_docstring(s) and s.lineno in rewriter.code_lines
     ]
-    tree.body = body[:head] + futures + rewriter.body(body[head:], None)
-    return Instrumented(tree, rewriter.counted)
+    rest = rewriter.frame_body(body[head:], None)
+    prologue: list[ast.stmt] = []
+    if futures:
+        prologue.append(rewriter.counter(futures, futures[0][0], body[0]))
+    slots = tuple(tuple(members) for members in rewriter.slots)
+    register = ast.Expr(
+        ast.Call(
+            func=ast.Name(id=BLOCKS_HELPER, ctx=ast.Load()),
+            # The AST takes a tuple of constants as one constant; typeshed doesn't say so.
+            args=[ast.Constant(rewriter.name), ast.Constant(slots)],  # type: ignore[arg-type]
+            keywords=[],
+        )
+    )
+    line = body[head].lineno if head < len(body) else 1
+    _locate(register, line)
+    tree.body = [*body[:head], register, *prologue, *rest]
+    return Instrumented(tree, slots)
