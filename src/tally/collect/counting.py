@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,9 @@ from tally.collect.rewrite import (
     FIX_HELPER,
     HIT_HELPER,
     TICK_HELPER,
-    Member,
     counter_name,
 )
+from tally.collect.slots import FLAG_CASES, Member, spread_counts, table_header, unpack_slots
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
@@ -49,22 +49,28 @@ def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
 
 class _File:
     """One instrumented file: its counters (one per slot), the slot table the module gave at
-    import, what earlier start/stop periods banked, and corrections for cut-short blocks."""
+    import (slots.py), what earlier start/stop periods banked, and corrections for blocks an
+    exception cut short."""
 
-    __slots__ = ("banked", "counters", "fixes", "line_map", "slots")
+    __slots__ = ("banked", "counters", "fixes", "flags", "line_map", "slots", "table")
 
     def __init__(self, counters: list[int]) -> None:
         self.counters = counters
-        self.slots: tuple[tuple[Member, ...], ...] = ()
+        self.table = b""
+        self.flags = 0
         self.banked: list[int] = []
         self.fixes: dict[LineNo, Count] = {}
+        # Unpacked only once an exception needs fixing in this file.
+        self.slots: list[tuple[Member, ...]] | None = None
         self.line_map: dict[LineNo, dict[int, int]] | None = None
 
-    def set_slots(self, slots: tuple[tuple[Member, ...], ...]) -> None:
-        self.slots = slots
-        self.line_map = None
-        if len(self.counters) < len(slots):
-            self.counters.extend([0] * (len(slots) - len(self.counters)))
+    def set_table(self, table: bytes) -> None:
+        """The module started (again): size the counters to its table."""
+        self.table = table
+        self.slots = self.line_map = None
+        self.flags, size = table_header(table)
+        if len(self.counters) < size:
+            self.counters.extend([0] * (size - len(self.counters)))
 
     def bank(self) -> None:
         """Move the live counters into the banked totals."""
@@ -80,8 +86,9 @@ class _File:
         """An exception left the code of slots `region` at `line`: the members after it of
         each block holding that line never ran, though the block's counter counted them.
         `done` holds the (traceback entry, slot) pairs already fixed."""
-        if self.line_map is None:
-            self.line_map = self._map_lines()
+        if self.slots is None or self.line_map is None:
+            self.slots = unpack_slots(self.table)
+            self.line_map = _map_lines(self.slots)
         for slot, index in self.line_map.get(line, {}).items():
             if slot not in region or (tb_id, slot) in done:
                 continue
@@ -90,24 +97,63 @@ class _File:
                 if events:
                     self.fixes[member_line] = self.fixes.get(member_line, 0) - events
 
-    def _map_lines(self) -> dict[LineNo, dict[int, int]]:
-        """line -> {slot: index of the last member of that slot's block spanning the line}."""
-        found: dict[LineNo, dict[int, int]] = {}
-        for slot, members in enumerate(self.slots):
-            for index, (line, last, _) in enumerate(members[:-1]):
-                for number in range(line, last + 1):
-                    found.setdefault(number, {})[slot] = index
-        return found
-
-    def line_counts(self) -> dict[LineNo, Count]:
+    def line_counts(self, path: str) -> dict[LineNo, Count]:
         """Counts by line: each slot's count spread over the lines it stands for."""
-        counts: dict[LineNo, Count] = dict(self.fixes)
-        slots = self.slots
-        for slot, n in enumerate(self.banked):
-            if n and slot < len(slots):
-                for line, _, events in slots[slot]:
-                    counts[line] = counts.get(line, 0) + n * events
-        return {line: n for line, n in counts.items() if n > 0}
+        counts = spread_counts(self.table, self.banked)
+        for line, n in self.fixes.items():
+            counts[line] = counts.get(line, 0) + n
+        counts = {line: n for line, n in counts.items() if n > 0}
+        if self.flags & FLAG_CASES:
+            derive_case_counts(path, counts)
+        return counts
+
+
+def _map_lines(slots: list[tuple[Member, ...]]) -> dict[LineNo, dict[int, int]]:
+    """line -> {slot: index of the last member of that slot's block spanning the line}."""
+    found: dict[LineNo, dict[int, int]] = {}
+    for slot, members in enumerate(slots):
+        for index, (line, last, _) in enumerate(members[:-1]):
+            for number in range(line, last + 1):
+                found.setdefault(number, {})[slot] = index
+    return found
+
+
+class _Counts(Mapping[str, dict[LineNo, Count]]):
+    """Each file's counts by line, worked out when asked for: saving 10,000 files then holds
+    one file's dictionary at a time, not all of them."""
+
+    def __init__(self, files: dict[str, _File]) -> None:
+        self._files = files
+        self._last: tuple[str, dict[LineNo, Count]] | None = None  # lines, then counts
+
+    def __getitem__(self, path: str) -> dict[LineNo, Count]:
+        if self._last is not None and self._last[0] == path:
+            return self._last[1]
+        counts = self._files[path].line_counts(path)
+        self._last = (path, counts)
+        return counts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+class _Lines(Mapping[str, set[LineNo]]):
+    """Each file's executed lines: those with a count."""
+
+    def __init__(self, counts: _Counts) -> None:
+        self._counts = counts
+
+    def __getitem__(self, path: str) -> set[LineNo]:
+        return set(self._counts[path])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._counts)
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 # Marks an exception whose trip through a frame has been fixed: (traceback entry id, slot)
@@ -149,12 +195,12 @@ class CountEngine:
         builtins.__dict__[name] = file.counters
         return file.counters
 
-    def _take_slots(self, name: str, slots: tuple[tuple[Member, ...], ...]) -> None:
+    def _take_table(self, name: str, table: bytes) -> None:
         """An instrumented module starts: size its counters to its slot table."""
         file = self._by_name.get(name)
         if file is None:  # instrumented code from elsewhere: count it, but it has no path
             file = self._by_name[name] = _File([])
-        file.set_slots(slots)
+        file.set_table(table)
         builtins.__dict__[name] = file.counters
 
     def _fix(self, name: str, first: int, end: int) -> None:
@@ -183,7 +229,7 @@ class CountEngine:
         builtins.__dict__[HIT_HELPER] = _hit
         builtins.__dict__[TICK_HELPER] = _tick
         builtins.__dict__[ENTRY_HELPER] = _entry
-        builtins.__dict__[BLOCKS_HELPER] = self._take_slots
+        builtins.__dict__[BLOCKS_HELPER] = self._take_table
         builtins.__dict__[FIX_HELPER] = self._fix
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
@@ -200,15 +246,11 @@ class CountEngine:
 
     def measurement(self) -> Measurement:
         """Counts (and so executed lines) for every instrumented file."""
-        counts: dict[str, dict[LineNo, Count]] = {}
-        for path, file in self._files.items():
-            if self._running:
+        if self._running:
+            for file in self._files.values():
                 file.bank()
-            file_counts = file.line_counts()
-            derive_case_counts(path, file_counts)
-            counts[path] = file_counts
-        lines = {path: set(c) for path, c in counts.items()}
-        return Measurement(lines, counts, {"tally_engine": self.name})
+        counts = _Counts(self._files)
+        return Measurement(_Lines(counts), counts, {"tally_engine": self.name})
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """The main script, instrumented when it is measured."""

@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 from tally import env
 from tally.analysis.nodes import DEFINITIONS, is_docstring
+from tally.collect.slots import FLAG_CASES, Member, pack_slots
 from tally.types import LineNo
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
     "HIT_HELPER",
     "TICK_HELPER",
     "Instrumented",
-    "Member",
     "counter_name",
     "instrument",
 ]
@@ -69,10 +69,6 @@ TICK_HELPER = "__tally_tick__"
 ENTRY_HELPER = "__tally_entry__"
 BLOCKS_HELPER = "__tally_blocks__"
 FIX_HELPER = "__tally_fix__"
-
-# One line a slot stands for: (line, last line of the statement, events per run). The last
-# line is 0 for members an exception can't cut a block at: block enders and entry events.
-Member = tuple[int, int, int]
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -104,10 +100,10 @@ def counter_name(path: str) -> str:
 
 
 class Instrumented(NamedTuple):
-    """The result of instrumenting one module: the tree and its slot table."""
+    """The result of instrumenting one module: the tree and its slot table (slots.py)."""
 
     tree: ast.Module
-    slots: tuple[tuple[Member, ...], ...]
+    table: bytes
 
 
 def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
@@ -223,6 +219,7 @@ class _Rewriter:
         self.code_lines = code_lines
         self.events = events
         self.slots: list[list[Member]] = []
+        self.flags = 0
 
     # -- building blocks ---------------------------------------------------------------
 
@@ -448,6 +445,7 @@ class _Rewriter:
                 case_line = case.pattern.lineno
                 # Counts entries here; counting.py turns them into "times tested".
                 entry = (case_line, 0, 1) if case_line in self.code_lines else None
+                self.flags |= FLAG_CASES
                 case.body = self.body(case.body, case_line, entry)
 
     def try_statement(self, stmt: ast.Try | ast.TryStar) -> None:
@@ -507,16 +505,15 @@ def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
     prologue: list[ast.stmt] = []
     if futures:
         prologue.append(rewriter.counter(futures, futures[0][0], body[0]))
-    slots = tuple(tuple(members) for members in rewriter.slots)
+    table = pack_slots(rewriter.slots, rewriter.flags)
     register = ast.Expr(
         ast.Call(
             func=ast.Name(id=BLOCKS_HELPER, ctx=ast.Load()),
-            # The AST takes a tuple of constants as one constant; typeshed doesn't say so.
-            args=[ast.Constant(rewriter.name), ast.Constant(slots)],  # type: ignore[arg-type]
+            args=[ast.Constant(rewriter.name), ast.Constant(table)],
             keywords=[],
         )
     )
     line = body[head].lineno if head < len(body) else 1
     _locate(register, line)
     tree.body = [*body[:head], register, *prologue, *rest]
-    return Instrumented(tree, slots)
+    return Instrumented(tree, table)

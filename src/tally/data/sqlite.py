@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from tally.data.numbits import numbits_to_nums, nums_to_numbits, pack_counts, unpack_counts
@@ -16,29 +16,35 @@ __all__ = ["CoverageData", "Measurement", "write_data"]
 
 
 class Measurement:
-    """What one run measured: executed lines per file, and counts when they were counted."""
+    """What one run measured: executed lines per file, and counts when they were counted.
+
+    The mappings may work each file out when asked (the count engine's do), so a caller
+    that wants to keep a snapshot copies them.
+    """
 
     def __init__(
         self,
-        lines: dict[str, set[LineNo]] | None = None,
-        counts: dict[str, dict[LineNo, Count]] | None = None,
+        lines: Mapping[str, set[LineNo]] | None = None,
+        counts: Mapping[str, Mapping[LineNo, Count]] | None = None,
         meta: dict[str, str] | None = None,
     ) -> None:
-        self.lines: dict[str, set[LineNo]] = {} if lines is None else lines
+        self.lines: Mapping[str, set[LineNo]] = {} if lines is None else lines
         self.counts = counts
         self.meta: dict[str, str] = {} if meta is None else meta
 
     def update(self, other: Measurement) -> None:
         """Add `other` to this measurement: lines united, counts summed."""
-        for path, lines in other.lines.items():
-            self.lines.setdefault(path, set()).update(lines)
+        lines = {path: set(found) for path, found in self.lines.items()}
+        for path, found in other.lines.items():
+            lines.setdefault(path, set()).update(found)
+        self.lines = lines
         if other.counts is not None:
-            if self.counts is None:
-                self.counts = {}
-            for path, counts in other.counts.items():
-                mine = self.counts.setdefault(path, {})
-                for line, n in counts.items():
+            counts = {path: dict(c) for path, c in (self.counts or {}).items()}
+            for path, theirs in other.counts.items():
+                mine = counts.setdefault(path, {})
+                for line, n in theirs.items():
                     mine[line] = mine.get(line, 0) + n
+            self.counts = counts
         for key, value in other.meta.items():
             self.meta.setdefault(key, value)
 
@@ -212,31 +218,22 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
                 "insert into tracer (file_id, tracer) values (?, '')",
                 ((i,) for i in range(1, len(paths) + 1)),
             )
-            conn.executemany(
-                "insert into line_bits (file_id, context_id, numbits) values (?, 1, ?)",
-                _line_rows(paths, m.lines),
-            )
-            if m.counts is not None:
-                counts = m.counts
-                conn.executemany(
-                    "insert into tally_counts (file_id, context_id, counts) values (?, 1, ?)",
-                    (
-                        (i, pack_counts(counts[p]))
-                        for i, p in enumerate(paths, start=1)
-                        if counts.get(p)
-                    ),
+            # One pass over the files: a measurement may work each file out when asked.
+            for file_id, path in enumerate(paths, start=1):
+                conn.execute(
+                    "insert into line_bits (file_id, context_id, numbits) values (?, 1, ?)",
+                    (file_id, nums_to_numbits(m.lines[path])),
                 )
+                counts = m.counts.get(path) if m.counts is not None else None
+                if counts:
+                    conn.execute(
+                        "insert into tally_counts (file_id, context_id, counts) values (?, 1, ?)",
+                        (file_id, pack_counts(counts)),
+                    )
     finally:
         conn.close()
     with open(temp, "rb+") as handle:
         os.fsync(handle.fileno())
-
-
-def _line_rows(
-    paths: Iterable[str], lines: Mapping[str, set[LineNo]]
-) -> Iterable[tuple[int, bytes]]:
-    for file_id, path in enumerate(paths, start=1):
-        yield file_id, nums_to_numbits(lines[path])
 
 
 def _tally_version() -> str:

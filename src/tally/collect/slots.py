@@ -1,0 +1,89 @@
+"""The slot table of an instrumented file: which lines each of its counters stands for.
+
+rewrite.py writes it and the instrumented module hands it to the engine when it starts
+(counting.py reads it). It is a bytes constant in the module's code, packed as unsigned
+32-bit little-endian numbers, so it costs 4 bytes a number in memory and in the cache
+where tuples of ints would cost ~30:
+
+    flags (FLAG_CASES: the file has `case` entries), number of slots
+    for each slot: member count, then (line, last line, events) for each member
+
+A member is a line the slot's count is added to `events` times. `last` is the last line
+of the member's statement when an exception there cuts the block short (0 when it can't),
+and `events` 0 marks a statement that only cuts blocks (a loop, counted inside itself).
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Sequence
+
+__all__ = ["FLAG_CASES", "Member", "pack_slots", "spread_counts", "table_header", "unpack_slots"]
+
+Member = tuple[int, int, int]  # (line, last line or 0, line events per run)
+
+FLAG_CASES = 1  # `case` lines count entries; counting.py derives the times tested
+
+_CODE = "I" if array("I").itemsize == 4 else "L"
+
+
+def pack_slots(slots: Sequence[Sequence[Member]], flags: int = 0) -> bytes:
+    """The table for `slots` (slot i is `slots[i]`, its members in order)."""
+    numbers = array(_CODE, [flags, len(slots)])
+    for members in slots:
+        numbers.append(len(members))
+        for member in members:
+            numbers.extend(member)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers.tobytes()
+
+
+def _numbers(data: bytes) -> array[int]:
+    numbers = array(_CODE)
+    numbers.frombytes(data)
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers
+
+
+def table_header(data: bytes) -> tuple[int, int]:
+    """(flags, number of slots) of a table, without unpacking the rest."""
+    numbers = _numbers(data[:8])
+    return (numbers[0], numbers[1]) if len(numbers) == 2 else (0, 0)
+
+
+def unpack_slots(data: bytes) -> list[tuple[Member, ...]]:
+    """The slots of a table made by pack_slots: slot i's members are item i."""
+    numbers = _numbers(data)
+    slots: list[tuple[Member, ...]] = []
+    index = 2
+    end = len(numbers)
+    while index < end:
+        size = numbers[index]
+        start = index + 1
+        index = start + 3 * size
+        slots.append(
+            tuple((numbers[i], numbers[i + 1], numbers[i + 2]) for i in range(start, index, 3))
+        )
+    return slots
+
+
+def spread_counts(data: bytes, slot_counts: Sequence[int]) -> dict[int, int]:
+    """{line: count} from each slot's count, added to its members' lines `events` times.
+    Works on the packed table directly: saving reads every file's table once."""
+    numbers = _numbers(data)
+    counts: dict[int, int] = {}
+    index = 2
+    end = len(numbers)
+    for n in slot_counts:
+        if index >= end:
+            break
+        stop = index + 1 + 3 * numbers[index]
+        if n:
+            for i in range(index + 1, stop, 3):
+                line = numbers[i]
+                counts[line] = counts.get(line, 0) + n * numbers[i + 2]
+        index = stop
+    return counts
