@@ -9,7 +9,12 @@ from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tally.collect.filter import FileFilter
-from tally.collect.importer import InstrumentingFinder, instrument_tree, instrumented_or_none
+from tally.collect.importer import (
+    InstrumentingFinder,
+    cache_suffix,
+    instrument_tree,
+    instrumented_or_none,
+)
 from tally.collect.rewrite import (
     BLOCKS_HELPER,
     ENTRY_HELPER,
@@ -284,10 +289,8 @@ class CountEngine:
         setattr(rewrite, "rewrite_asserts", rewrite_asserts)  # noqa: B010
         tail = getattr(rewrite, "PYC_TAIL", None)
         if isinstance(tail, str):
-            from tally import __version__
-
             # pytest reads this module constant at each cache lookup.
-            setattr(rewrite, "PYC_TAIL", tail.replace(".pyc", f".tally-{__version__}.pyc"))  # noqa: B010
+            setattr(rewrite, "PYC_TAIL", tail.replace(".pyc", f"{cache_suffix()}.pyc"))  # noqa: B010
         hook = getattr(rewrite, "AssertionRewritingHook", None)
         if hook is not None and hasattr(hook, "exec_module"):
             exec_module: Callable[[Any, ModuleType], None] = hook.exec_module

@@ -21,19 +21,27 @@ from tally import env
 if TYPE_CHECKING:
     import ast
 
-__all__ = ["InstrumentingFinder", "compile_instrumented", "instrumented_or_none"]
+__all__ = ["InstrumentingFinder", "cache_suffix", "compile_instrumented", "instrumented_or_none"]
 
-_CACHE_MAGIC = b"TLY2" + importlib.util.MAGIC_NUMBER
+# The instrumentation's format: bump it whenever instrumented code changes shape, so no
+# cache (ours, or pytest's under CACHE_SUFFIX) hands old code to a new engine.
+_FORMAT = 2
+_CACHE_MAGIC = b"TLY%d" % _FORMAT + importlib.util.MAGIC_NUMBER
+
+
+def cache_suffix() -> str:
+    """What instrumented .pyc names carry before `.pyc`: tally's version and format."""
+    from tally import __version__
+
+    return f".tally-{__version__}-{_FORMAT}"
 
 
 def _cache_path(source_path: str) -> str | None:
     if env.CACHE_TAG is None or sys.dont_write_bytecode:
         return None
-    from tally import __version__
-
     directory, name = os.path.split(source_path)
     stem = name.rsplit(".", 1)[0]
-    return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}.tally-{__version__}.pyc")
+    return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{cache_suffix()}.pyc")
 
 
 def _read_cache(cache: str, path: str, stamp: tuple[int, int]) -> CodeType | None:
