@@ -40,7 +40,7 @@ if __name__ == "__main__":
         ]
         for number, name in enumerate(paths):
             file = _File([])
-            file.set_table(pack_slots(slots))
+            file.set_table(pack_slots([(0, members) for members in slots]))
             file.banked = [number % 7 + slot * 3 for slot in range(len(file.counters))]
             engine._files[name] = file
     else:

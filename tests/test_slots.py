@@ -9,13 +9,13 @@ from tally.collect.slots import FLAG_CASES, pack_slots, spread_counts, table_hea
 
 numbers = st.integers(min_value=0, max_value=2**32 - 1)
 members = st.tuples(numbers, numbers, st.integers(min_value=0, max_value=8))
-tables = st.lists(st.lists(members, max_size=6).map(tuple), max_size=30)
+slots = st.tuples(st.integers(min_value=0, max_value=50), st.lists(members, max_size=6).map(tuple))
+tables = st.lists(slots, max_size=30)
+Table = list[tuple[int, tuple[tuple[int, int, int], ...]]]
 
 
 @given(tables, st.sampled_from([0, FLAG_CASES]))
-def test_a_table_unpacks_to_what_was_packed(
-    slots: list[tuple[tuple[int, int, int], ...]], flags: int
-) -> None:
+def test_a_table_unpacks_to_what_was_packed(slots: Table, flags: int) -> None:
     table = pack_slots(slots, flags)
     assert unpack_slots(table) == slots
     assert table_header(table) == (flags, len(slots))
@@ -23,14 +23,14 @@ def test_a_table_unpacks_to_what_was_packed(
 
 @given(tables, st.data())
 def test_spreading_adds_each_slot_count_to_its_lines_events_times(
-    slots: list[tuple[tuple[int, int, int], ...]], data: st.DataObject
+    slots: Table, data: st.DataObject
 ) -> None:
     slot_counts = data.draw(
         st.lists(st.integers(0, 10**6), min_size=len(slots), max_size=len(slots))
     )
     expected: dict[int, int] = {}
-    for n, slot in zip(slot_counts, slots, strict=True):
-        for line, _, events in slot:
+    for n, (_, members) in zip(slot_counts, slots, strict=True):
+        for line, _, events in members:
             if n:
                 expected[line] = expected.get(line, 0) + n * events
     assert spread_counts(pack_slots(slots), slot_counts) == expected

@@ -54,25 +54,22 @@ def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
 
 class _File:
     """One instrumented file: its counters (one per slot), the slot table the module gave at
-    import (slots.py), what earlier start/stop periods banked, and corrections for blocks an
-    exception cut short."""
+    import (slots.py), what earlier start/stop periods banked, and the exceptions that cut
+    its blocks short."""
 
-    __slots__ = ("banked", "counters", "fixes", "flags", "line_map", "slots", "table")
+    __slots__ = ("banked", "counters", "cuts", "flags", "table")
 
     def __init__(self, counters: list[int]) -> None:
         self.counters = counters
         self.table = b""
         self.flags = 0
         self.banked: list[int] = []
-        self.fixes: dict[LineNo, Count] = {}
-        # Unpacked only once an exception needs fixing in this file.
-        self.slots: list[tuple[Member, ...]] | None = None
-        self.line_map: dict[LineNo, dict[int, int]] | None = None
+        # (guard, line) -> how many exceptions left that guard's blocks at that line.
+        self.cuts: dict[tuple[int, LineNo], int] = {}
 
     def set_table(self, table: bytes) -> None:
         """The module started (again): size the counters to its table."""
         self.table = table
-        self.slots = self.line_map = None
         self.flags, size = table_header(table)
         if len(self.counters) < size:
             self.counters.extend([0] * (size - len(self.counters)))
@@ -87,40 +84,43 @@ class _File:
                 banked[slot] += n
                 counters[slot] = 0
 
-    def fix(self, line: LineNo, region: range, done: set[tuple[int, int]], tb_id: int) -> None:
-        """An exception left the code of slots `region` at `line`: the members after it of
-        each block holding that line never ran, though the block's counter counted them.
-        `done` holds the (traceback entry, slot) pairs already fixed."""
-        if self.slots is None or self.line_map is None:
-            self.slots = unpack_slots(self.table)
-            self.line_map = _map_lines(self.slots)
-        for slot, index in self.line_map.get(line, {}).items():
-            if slot not in region or (tb_id, slot) in done:
-                continue
-            done.add((tb_id, slot))
-            for member_line, _, events in self.slots[slot][index + 1 :]:
-                if events:
-                    self.fixes[member_line] = self.fixes.get(member_line, 0) - events
-
     def line_counts(self, path: str) -> dict[LineNo, Count]:
-        """Counts by line: each slot's count spread over the lines it stands for."""
+        """Counts by line: each slot's count spread over the lines it stands for, less the
+        members that exceptions kept from running."""
         counts = spread_counts(self.table, self.banked)
-        for line, n in self.fixes.items():
-            counts[line] = counts.get(line, 0) + n
+        if self.cuts:
+            for line, n in _uncounted(unpack_slots(self.table), self.cuts).items():
+                counts[line] = counts.get(line, 0) - n
         counts = {line: n for line, n in counts.items() if n > 0}
         if self.flags & FLAG_CASES:
             derive_case_counts(path, counts)
         return counts
 
 
-def _map_lines(slots: list[tuple[Member, ...]]) -> dict[LineNo, dict[int, int]]:
-    """line -> {slot: index of the last member of that slot's block spanning the line}."""
-    found: dict[LineNo, dict[int, int]] = {}
-    for slot, members in enumerate(slots):
+def _uncounted(
+    slots: list[tuple[int, tuple[Member, ...]]], cuts: dict[tuple[int, LineNo], int]
+) -> dict[LineNo, Count]:
+    """Line events counted but never run: for each exception that left guard g's blocks at
+    line L, the members after L of each of g's blocks holding L (a block holds the lines of
+    its members' statements, a compound statement's whole body included)."""
+    holding: dict[tuple[int, LineNo], list[tuple[int, int]]] = {}
+    for slot, (guard, members) in enumerate(slots):
+        if not guard:
+            continue
         for index, (line, last, _) in enumerate(members[:-1]):
             for number in range(line, last + 1):
-                found.setdefault(number, {})[slot] = index
-    return found
+                if (guard, number) in cuts:
+                    holding.setdefault((guard, number), []).append((slot, index))
+    missed: dict[LineNo, Count] = {}
+    for key, n in cuts.items():
+        latest: dict[int, int] = {}  # slot -> the last member holding the line
+        for slot, index in holding.get(key, ()):
+            latest[slot] = index
+        for slot, index in latest.items():
+            for line, _, events in slots[slot][1][index + 1 :]:
+                if events:
+                    missed[line] = missed.get(line, 0) + n * events
+    return missed
 
 
 class _Counts(Mapping[str, dict[LineNo, Count]]):
@@ -159,13 +159,6 @@ class _Lines(Mapping[str, set[LineNo]]):
 
     def __len__(self) -> int:
         return len(self._counts)
-
-
-# Marks an exception whose trip through a frame has been fixed: (traceback entry id, slot)
-# pairs handled. An exception re-raised in the same frame keeps its entry and must not cut
-# the same block twice; the entries stay alive in the exception's own traceback, so their
-# ids are unique.
-_FIXED = "__tally_fixed__"
 
 
 class CountEngine:
@@ -208,22 +201,15 @@ class CountEngine:
         file.set_table(table)
         builtins.__dict__[name] = file.counters
 
-    def _fix(self, name: str, first: int, end: int) -> None:
-        """Called from the handler that caught an exception leaving slots first..end-1 of
-        an instrumented frame."""
+    def _cut(self, name: str, guard: int) -> None:
+        """Called from a guard's handler: an exception is leaving its blocks. Only counted
+        here (exception-heavy code calls this a lot); save time works out which lines."""
         try:
-            exc = sys.exc_info()[1]
-            file = self._by_name.get(name)
-            if exc is None or file is None:
-                return
-            frame = sys._getframe(1)  # the frame whose handler called us
-            tb = exc.__traceback__
-            while tb is not None and tb.tb_frame is not frame:
-                tb = tb.tb_next
-            if tb is None or tb.tb_lineno is None:
-                return
-            done: set[tuple[int, int]] = exc.__dict__.setdefault(_FIXED, set())
-            file.fix(tb.tb_lineno, range(first, end), done, id(tb))
+            tb = sys.exc_info()[2]
+            cuts = self._by_name[name].cuts
+            # At a handler the traceback's first entry is its own frame's.
+            key = (guard, tb.tb_lineno)  # type: ignore[union-attr]
+            cuts[key] = cuts.get(key, 0) + 1
         except Exception:
             return
 
@@ -235,7 +221,7 @@ class CountEngine:
         builtins.__dict__[TICK_HELPER] = _tick
         builtins.__dict__[ENTRY_HELPER] = _entry
         builtins.__dict__[BLOCKS_HELPER] = self._take_table
-        builtins.__dict__[FIX_HELPER] = self._fix
+        builtins.__dict__[FIX_HELPER] = self._cut
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
         self._running = True

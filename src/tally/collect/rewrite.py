@@ -8,15 +8,17 @@ statement list that, barring exceptions, all run whenever the first does. Each c
 see counting.py), and the module's first statement hands the engine its *slot table*: for
 each slot, the lines it stands for and how many line events each gets per run.
 
-A block ends after a compound statement (its header is the block's last member; its bodies
-are blocks of their own), a `return`, `raise`, `break` or `continue`, a statement that can
-suspend (`yield`, `await`), and a decorated definition. An exception raised in the middle
+A block continues over compound statements that always come out at their end (their
+bodies are blocks of their own) and ends after any other compound statement, a `return`,
+`raise`, `break` or `continue`, a statement that can suspend (`yield`, `await`), and a
+decorated definition. An exception raised in the middle
 of a block means the members after it never ran: every place in a frame where an exception
 can stop (a `try` body with handlers, a `with` body, a `finally` that jumps) and the frame's
-body itself are wrapped in `try: ... except BaseException: __tally_fix__(...); raise`, which
-costs nothing until it catches (zero-cost exceptions, 3.11+), and the fix subtracts the
-members after the line the traceback names. Wrappers go only where a block has a member that
-can raise with members after it.
+body itself are wrapped in a numbered guard, `try: ... except BaseException:
+__tally_fix__(name, guard); raise`, which costs nothing until it catches (zero-cost
+exceptions, 3.11+); the engine records the line the traceback names, and at save time
+subtracts the members after it. Guards go only where a block has a member with members
+after it (docs/engines.md, "One counter per block").
 
 The counts mean what `python -m trace --count` reports: how many line events a line got,
 which is how many times it began executing, plus the times execution came back to it.
@@ -219,6 +221,8 @@ class _Rewriter:
         self.code_lines = code_lines
         self.events = events
         self.slots: list[list[Member]] = []
+        self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
+        self.guard_count = 0
         self.flags = 0
 
     # -- building blocks ---------------------------------------------------------------
@@ -228,6 +232,7 @@ class _Rewriter:
         `line`. `members` stays open: the caller adds the rest of the block to it."""
         slot = len(self.slots)
         self.slots.append(members)
+        self.guards.append(0)
         target = ast.Subscript(
             value=ast.Name(id=self.name, ctx=ast.Load()),
             slice=ast.Constant(slot),
@@ -260,6 +265,7 @@ class _Rewriter:
         """`helper(__tally_<id>__, slot, *args)` with a slot of its own for `line`."""
         slot = len(self.slots)
         self.slots.append([(line, 0, 1)])
+        self.guards.append(0)
         node = ast.Call(
             func=ast.Name(id=helper, ctx=ast.Load()),
             args=[ast.Name(id=self.name, ctx=ast.Load()), ast.Constant(slot), *args],
@@ -275,15 +281,18 @@ class _Rewriter:
             any(end for _, end, _ in members[:-1]) for members in self.slots[first_slot:]
         ):
             return stmts
+        # The guard answers for the blocks opened inside it that no inner guard answers for:
+        # an exception passes the inner guards first, so each block is fixed once.
+        self.guard_count += 1
+        guard = self.guard_count
+        for slot in range(first_slot, len(self.slots)):
+            if not self.guards[slot]:
+                self.guards[slot] = guard
         line = stmts[0].lineno
         fix = ast.Expr(
             ast.Call(
                 func=ast.Name(id=FIX_HELPER, ctx=ast.Load()),
-                args=[
-                    ast.Constant(self.name),
-                    ast.Constant(first_slot),
-                    ast.Constant(len(self.slots)),
-                ],
+                args=[ast.Constant(self.name), ast.Constant(guard)],
                 keywords=[],
             )
         )
@@ -505,7 +514,7 @@ def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
     prologue: list[ast.stmt] = []
     if futures:
         prologue.append(rewriter.counter(futures, futures[0][0], body[0]))
-    table = pack_slots(rewriter.slots, rewriter.flags)
+    table = pack_slots(list(zip(rewriter.guards, rewriter.slots, strict=True)), rewriter.flags)
     register = ast.Expr(
         ast.Call(
             func=ast.Name(id=BLOCKS_HELPER, ctx=ast.Load()),

@@ -6,11 +6,13 @@ rewrite.py writes it and the instrumented module hands it to the engine when it 
 where tuples of ints would cost ~30:
 
     flags (FLAG_CASES: the file has `case` entries), number of slots
-    for each slot: member count, then (line, last line, events) for each member
+    for each slot: member count, guard, then (line, last line, events) for each member
 
 A member is a line the slot's count is added to `events` times. `last` is the last line
 of the member's statement when an exception there cuts the block short (0 when it can't),
 and `events` 0 marks a statement that only cuts blocks (a loop, counted inside itself).
+The guard is the number of the `try` wrapper whose handler reports exceptions that cut the
+block short (0: none can).
 """
 
 from __future__ import annotations
@@ -19,20 +21,29 @@ import sys
 from array import array
 from collections.abc import Sequence
 
-__all__ = ["FLAG_CASES", "Member", "pack_slots", "spread_counts", "table_header", "unpack_slots"]
+__all__ = [
+    "FLAG_CASES",
+    "Member",
+    "Slot",
+    "pack_slots",
+    "spread_counts",
+    "table_header",
+    "unpack_slots",
+]
 
 Member = tuple[int, int, int]  # (line, last line or 0, line events per run)
+Slot = tuple[int, Sequence[Member]]  # (guard, members)
 
 FLAG_CASES = 1  # `case` lines count entries; counting.py derives the times tested
 
 _CODE = "I" if array("I").itemsize == 4 else "L"
 
 
-def pack_slots(slots: Sequence[Sequence[Member]], flags: int = 0) -> bytes:
-    """The table for `slots` (slot i is `slots[i]`, its members in order)."""
+def pack_slots(slots: Sequence[Slot], flags: int = 0) -> bytes:
+    """The table for `slots` (slot i is `slots[i]`: its guard and its members in order)."""
     numbers = array(_CODE, [flags, len(slots)])
-    for members in slots:
-        numbers.append(len(members))
+    for guard, members in slots:
+        numbers.extend((len(members), guard))
         for member in members:
             numbers.extend(member)
     if sys.byteorder == "big":
@@ -54,19 +65,20 @@ def table_header(data: bytes) -> tuple[int, int]:
     return (numbers[0], numbers[1]) if len(numbers) == 2 else (0, 0)
 
 
-def unpack_slots(data: bytes) -> list[tuple[Member, ...]]:
-    """The slots of a table made by pack_slots: slot i's members are item i."""
+def unpack_slots(data: bytes) -> list[tuple[int, tuple[Member, ...]]]:
+    """The slots of a table made by pack_slots: (guard, members) for each."""
     numbers = _numbers(data)
-    slots: list[tuple[Member, ...]] = []
+    slots: list[tuple[int, tuple[Member, ...]]] = []
     index = 2
     end = len(numbers)
     while index < end:
-        size = numbers[index]
-        start = index + 1
+        size, guard = numbers[index], numbers[index + 1]
+        start = index + 2
         index = start + 3 * size
-        slots.append(
-            tuple((numbers[i], numbers[i + 1], numbers[i + 2]) for i in range(start, index, 3))
+        members = tuple(
+            (numbers[i], numbers[i + 1], numbers[i + 2]) for i in range(start, index, 3)
         )
+        slots.append((guard, members))
     return slots
 
 
@@ -80,9 +92,9 @@ def spread_counts(data: bytes, slot_counts: Sequence[int]) -> dict[int, int]:
     for n in slot_counts:
         if index >= end:
             break
-        stop = index + 1 + 3 * numbers[index]
+        stop = index + 2 + 3 * numbers[index]
         if n:
-            for i in range(index + 1, stop, 3):
+            for i in range(index + 2, stop, 3):
                 line = numbers[i]
                 counts[line] = counts.get(line, 0) + n * numbers[i + 2]
         index = stop
