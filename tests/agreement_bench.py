@@ -23,13 +23,12 @@ from tally.config.options import DEFAULT_EXCLUDE
 
 
 def trace_counts(args: list[str]) -> dict[tuple[str, int], int]:
-    import pytest
-
     paths = sysconfig.get_paths()
     tracer = trace.Trace(
         count=1, trace=0, ignoredirs=[paths["stdlib"], paths["purelib"], paths["platlib"]]
     )
-    tracer.runfunc(pytest.main, args)
+    # Import pytest under the tracer too: plugins it loads may import measured modules.
+    tracer.runctx("import pytest; pytest.main(args)", {"args": args}, {})
     return dict(tracer.results().counts)
 
 
@@ -41,20 +40,41 @@ def main() -> None:
     regex = join_regex(DEFAULT_EXCLUDE)
     same = total = 0
     shown: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
     for path in data.measured_files():
         source = read_source(path)
         facts = analyze_source(source, path, regex)
         text = source.splitlines()
         ours = data.counts(path)
+        spans = _statement_spans(source)
         for line in sorted(set(ours) & facts.statements):
             theirs = counted.get((path, line), 0)
             total += 1
             if ours[line] == theirs:
                 same += 1
-            elif shown[path] < 5:
+                continue
+            kinds["multi-line statement" if spans.get(line, line) > line else "one line"] += 1
+            if shown[path] < 5:
                 shown[path] += 1
                 print(f"{path}:{line}: tally {ours[line]} trace {theirs}: {text[line - 1].strip()}")
     print(f"agree {same}/{total} = {100 * same / max(total, 1):.3f}%")
+    print("differing lines by statement shape:", dict(kinds))
+
+
+def _statement_spans(source: str) -> dict[int, int]:
+    """first line -> last line of each simple statement (a compound one's header)."""
+    import ast
+
+    spans: dict[int, int] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.stmt):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                last = max(node.lineno, body[0].lineno - 1)
+            else:
+                last = node.end_lineno or node.lineno
+            spans[node.lineno] = max(spans.get(node.lineno, 0), last)
+    return spans
 
 
 if __name__ == "__main__":
