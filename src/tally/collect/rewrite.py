@@ -140,18 +140,6 @@ def _expressions(stmt: ast.stmt) -> list[ast.AST]:
     return found
 
 
-def _in_scope(nodes: list[ast.stmt]) -> list[ast.AST]:
-    """Every node under `nodes` that runs in their frame (not inside nested scopes)."""
-    found: list[ast.AST] = []
-    todo: list[ast.AST] = list(nodes)
-    while todo:
-        node = todo.pop()
-        found.append(node)
-        if not isinstance(node, _SCOPES):
-            todo.extend(ast.iter_child_nodes(node))
-    return found
-
-
 def _leaves(node: ast.AST, in_loop: bool) -> bool:
     """Can running `node` end other than by finishing or raising: a `return`, a `break` or
     `continue` aimed outside it, or a suspension (`yield`, `await`, `async for/with`)?
@@ -206,9 +194,9 @@ def _own_last_line(stmt: ast.stmt) -> LineNo:
 
 
 def _jumps_out(stmts: list[ast.stmt]) -> bool:
-    """Does a `return`, `break` or `continue` in `stmts` (a `finally` body) exist? One there
-    can swallow an exception on its way through."""
-    return any(isinstance(node, (ast.Return, ast.Break, ast.Continue)) for node in _in_scope(stmts))
+    """Can `stmts` (a `finally` body) end other than by finishing or raising? A `return`, or
+    a `break` or `continue` aimed outside it, swallows an exception on its way through."""
+    return any(_leaves(stmt, False) for stmt in stmts)
 
 
 class _Rewriter:
