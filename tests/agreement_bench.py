@@ -1,80 +1,121 @@
 """Compare tally's counts with trace's on a bench suite, line by line.
 
-Run with the workload's Python, from its directory, after a bench run of tally-count:
+Run with the workload's Python, from its directory:
 
-    VENV/bin/python tests/agreement_bench.py DATA_FILE -- PYTEST_ARGS...
+    VENV/bin/python tests/agreement_bench.py [--data-file F] [--out DIFFS] -- PYTEST_ARGS...
 
-It runs pytest in this process under `trace.Trace(count=1)` (the same counting as
-`python -m trace --count`), then compares trace's count with tally's (from DATA_FILE) on
-every executed statement line tally measured. Differences are printed with their source
-line, to classify them against docs/counts.md.
+Without `--data-file` it first runs `tally run --count --source . -m pytest PYTEST_ARGS` in
+a subprocess, so both sides run the same tally and the same tests. Then it runs pytest in
+this process under `trace.Trace(count=1)` (the same counting as `python -m trace --count`)
+and compares trace's count with tally's on every executed statement line tally measured.
+Each difference is written to DIFFS (default stdout) with its source line and the shape
+of its statement, to classify against docs/counts.md.
+
+trace decides whether to trace a file by its module's *base name*, cached: once a
+`__init__.py` or `utils.py` under an ignored directory is seen, every file of that base
+name is skipped. That is not counting, only choosing, so here a file is traced when it is
+under the current directory, which is what `--source .` measures.
 """
 
 from __future__ import annotations
 
+import argparse
+import ast
+import os
+import subprocess
 import sys
-import sysconfig
+import tempfile
 import trace
 from collections import Counter
+from pathlib import Path
 
 import tally
 from tally.analysis.source import analyze_source, join_regex, read_source
 from tally.config.options import DEFAULT_EXCLUDE
 
 
+class _UnderRoot:
+    """trace's ignore test, by directory only: trace files under `root`."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.join(os.path.realpath(root), "")
+
+    def names(self, filename: str, modulename: str) -> bool:
+        return not os.path.realpath(filename).startswith(self.root)
+
+
 def trace_counts(args: list[str]) -> dict[tuple[str, int], int]:
-    paths = sysconfig.get_paths()
-    tracer = trace.Trace(
-        count=1, trace=0, ignoredirs=[paths["stdlib"], paths["purelib"], paths["platlib"]]
-    )
+    tracer = trace.Trace(count=1, trace=0)
+    tracer.ignore = _UnderRoot(os.getcwd())  # type: ignore[assignment]
     # Import pytest under the tracer too: plugins it loads may import measured modules.
     tracer.runctx("import pytest; pytest.main(args)", {"args": args}, {})
-    return dict(tracer.results().counts)
+    return {
+        (os.path.realpath(path), line): n for (path, line), n in tracer.results().counts.items()
+    }
+
+
+def tally_counts(args: list[str], data_file: str) -> None:
+    command = [sys.executable, "-m", "tally", "run", "--count", "--source", "."]
+    command += ["--data-file", data_file, "-m", "pytest", *args]
+    subprocess.run(command, check=False)
+
+
+def shape(tree: ast.Module, line: int) -> str:
+    """What kind of statement starts on `line`, for sorting differences into classes."""
+    kinds = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or node.lineno != line:
+            continue
+        body = getattr(node, "body", None)
+        compound = isinstance(body, list) and body and isinstance(body[0], ast.stmt)
+        last = max(node.lineno, body[0].lineno - 1) if compound else node.end_lineno
+        kinds.append(type(node).__name__ + ("/multi-line" if last and last > line else ""))
+        if getattr(node, "decorator_list", None):
+            kinds.append("decorated")
+        for sub in ast.walk(node) if not compound else ():
+            if isinstance(sub, (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp)):
+                kinds.append(type(sub).__name__)
+            elif isinstance(sub, ast.DictComp):
+                kinds.append("DictComp")
+    return ",".join(sorted(set(kinds))) or "?"
 
 
 def main() -> None:
-    data_file = sys.argv[1]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-file")
+    parser.add_argument("--out")
+    mine, _, args = " ".join(sys.argv[1:]).partition("--")
+    options = parser.parse_args(mine.split())
     args = sys.argv[sys.argv.index("--") + 1 :]
-    counted = trace_counts(args)
-    data = tally.CoverageData(data_file)
-    regex = join_regex(DEFAULT_EXCLUDE)
-    same = total = 0
-    shown: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    for path in data.measured_files():
-        source = read_source(path)
-        facts = analyze_source(source, path, regex)
-        text = source.splitlines()
-        ours = data.counts(path)
-        spans = _statement_spans(source)
-        for line in sorted(set(ours) & facts.statements):
-            theirs = counted.get((path, line), 0)
-            total += 1
-            if ours[line] == theirs:
-                same += 1
-                continue
-            kinds["multi-line statement" if spans.get(line, line) > line else "one line"] += 1
-            if shown[path] < 5:
-                shown[path] += 1
-                print(f"{path}:{line}: tally {ours[line]} trace {theirs}: {text[line - 1].strip()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        data_file = options.data_file or str(Path(scratch, ".coverage"))
+        if not options.data_file:
+            tally_counts(args, data_file)
+        data = tally.CoverageData(data_file)
+        counted = trace_counts(args)
+        out = open(options.out, "w") if options.out else sys.stdout  # noqa: SIM115
+        same = total = 0
+        kinds: Counter[str] = Counter()
+        regex = join_regex(DEFAULT_EXCLUDE)
+        for path in sorted(data.measured_files()):
+            source = read_source(path)
+            facts = analyze_source(source, path, regex)
+            tree = ast.parse(source)
+            text = source.splitlines()
+            ours = data.counts(path)
+            for line in sorted(set(ours) & facts.statements):
+                theirs = counted.get((path, line), 0)
+                total += 1
+                if ours[line] == theirs:
+                    same += 1
+                    continue
+                kind = shape(tree, line)
+                kinds[kind] += 1
+                code = text[line - 1].strip()
+                print(f"{path}:{line}: tally {ours[line]} trace {theirs} [{kind}] {code}", file=out)
     print(f"agree {same}/{total} = {100 * same / max(total, 1):.3f}%")
-    print("differing lines by statement shape:", dict(kinds))
-
-
-def _statement_spans(source: str) -> dict[int, int]:
-    """first line -> last line of each simple statement (a compound one's header)."""
-    import ast
-
-    spans: dict[int, int] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.stmt):
-            body = getattr(node, "body", None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-                last = max(node.lineno, body[0].lineno - 1)
-            else:
-                last = node.end_lineno or node.lineno
-            spans[node.lineno] = max(spans.get(node.lineno, 0), last)
-    return spans
+    for kind, n in kinds.most_common():
+        print(f"{n:6} {kind}")
 
 
 if __name__ == "__main__":

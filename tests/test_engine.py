@@ -52,4 +52,3 @@ def test_env_flags_describe_this_interpreter() -> None:
     import sys
 
     assert (sys.version_info >= (3, 12)) == env.HAS_MONITORING
-    assert (sys.version_info >= (3, 12)) == env.INLINED_COMPREHENSIONS

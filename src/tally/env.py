@@ -11,10 +11,6 @@ PYVERSION = sys.version_info[:2]
 # called again for that instruction, which is what makes the monitor engine nearly free.
 HAS_MONITORING = hasattr(sys, "monitoring")
 
-# PEP 709 (3.12): list/dict/set comprehensions are inlined into the enclosing code object
-# instead of running as a nested function. trace sees their loop in the enclosing frame.
-INLINED_COMPREHENSIONS = PYVERSION >= (3, 12)
-
 # PEP 703: a free-threaded build may run without the GIL. Our inline counters rely on the
 # GIL for exact counts under threads (see docs/counts.md), so we record which build this is.
 _gil_check = getattr(sys, "_is_gil_enabled", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from itertools import chain
 from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,19 @@ from tally.collect.rewrite import (
     BLOCKS_HELPER,
     ENTRY_HELPER,
     FIX_HELPER,
+    GENERATOR_HELPER,
     HIT_HELPER,
     TICK_HELPER,
     counter_name,
 )
-from tally.collect.slots import FLAG_CASES, Member, spread_counts, table_header, unpack_slots
+from tally.collect.slots import (
+    FLAG_CASES,
+    LOOP_TEST,
+    Member,
+    spread_counts,
+    table_header,
+    unpack_slots,
+)
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
@@ -44,6 +53,31 @@ def _tick(counters: list[int], slot: int) -> bool:
     """Count one call or iteration of nested code (a lambda or comprehension)."""
     counters[slot] += 1
     return True
+
+
+class _RunOut:
+    """The end of a generator expression's first iterable: counts it running out."""
+
+    __slots__ = ("counters", "slot")
+
+    def __init__(self, counters: list[int], slot: int) -> None:
+        self.counters = counters
+        self.slot = slot
+
+    def __iter__(self) -> _RunOut:
+        return self
+
+    def __next__(self) -> Any:
+        self.counters[self.slot] += 1
+        raise StopIteration
+
+
+def _generator(counters: list[int], slot: int, iterable: Any) -> Any:
+    """Count a generator expression's creation (`slot`) and hand back its iterable, which
+    counts in the next slot when it runs out. `iter()` here keeps a non-iterable's error
+    where Python raises it, at creation."""
+    counters[slot] += 1
+    return chain(iter(iterable), _RunOut(counters, slot + 1))
 
 
 def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
@@ -102,23 +136,29 @@ def _uncounted(
 ) -> dict[LineNo, Count]:
     """Line events counted but never run: for each exception that left guard g's blocks at
     line L, the members after L of each of g's blocks holding L (a block holds the lines of
-    its members' statements, a compound statement's whole body included)."""
+    its members' statements, a compound statement's whole body included). An exception
+    that left at a loop header's own line came from the loop's test, which trace counts
+    and the loop's blocks did not: that line is short of one per exception (negative)."""
     holding: dict[tuple[int, LineNo], list[tuple[int, int]]] = {}
     for slot, (guard, members) in enumerate(slots):
         if not guard:
             continue
-        for index, (line, last, _) in enumerate(members[:-1]):
-            for number in range(line, last + 1):
+        for index, (line, last, events) in enumerate(members):
+            held = range(line, max(last, line) + 1) if last or events == LOOP_TEST else ()
+            for number in held:
                 if (guard, number) in cuts:
                     holding.setdefault((guard, number), []).append((slot, index))
     missed: dict[LineNo, Count] = {}
-    for key, n in cuts.items():
+    for (guard, cut_line), n in cuts.items():
         latest: dict[int, int] = {}  # slot -> the last member holding the line
-        for slot, index in holding.get(key, ()):
+        for slot, index in holding.get((guard, cut_line), ()):
             latest[slot] = index
         for slot, index in latest.items():
-            for line, _, events in slots[slot][1][index + 1 :]:
-                if events:
+            members = slots[slot][1]
+            if members[index][2] == LOOP_TEST and members[index][0] == cut_line:
+                missed[cut_line] = missed.get(cut_line, 0) - n
+            for line, _, events in members[index + 1 :]:
+                if events and events != LOOP_TEST:
                     missed[line] = missed.get(line, 0) + n * events
     return missed
 
@@ -220,6 +260,7 @@ class CountEngine:
         builtins.__dict__[HIT_HELPER] = _hit
         builtins.__dict__[TICK_HELPER] = _tick
         builtins.__dict__[ENTRY_HELPER] = _entry
+        builtins.__dict__[GENERATOR_HELPER] = _generator
         builtins.__dict__[BLOCKS_HELPER] = self._take_table
         builtins.__dict__[FIX_HELPER] = self._cut
         if self._finder not in sys.meta_path:

@@ -25,6 +25,7 @@ from types import CodeType
 
 from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
+from tally.collect.nested import comprehension_loops
 from tally.types import LineNo
 
 __all__ = ["statement_events"]
@@ -82,6 +83,7 @@ def statement_events(tree: ast.Module, code: CodeType) -> dict[int, Counter[Line
     """{id(statement): {line: events per execution}} for statements whose execution produces
     more than one event on some line. `code` is `tree` compiled, uninstrumented."""
     scopes = _scopes(tree)
+    loops = set(comprehension_loops(tree))
     result: dict[int, Counter[LineNo]] = {}
     for co in code_objects(code):
         if co.co_name in _EXPRESSION_CODE:
@@ -89,12 +91,24 @@ def statement_events(tree: ast.Module, code: CodeType) -> dict[int, Counter[Line
         key = ("<module>", 1) if co.co_name == "<module>" else (co.co_name, co.co_firstlineno)
         statements = scopes.get(key)
         if statements:
-            _count_events(co, statements, result)
+            _count_events(co, statements, loops, result)
     return {key: c for key, c in result.items() if any(n > 1 for n in c.values())}
 
 
+def _span_key(positions: dis.Positions) -> tuple[int, int, int, int]:
+    return (
+        positions.lineno or 0,
+        positions.end_lineno or 0,
+        positions.col_offset or 0,
+        positions.end_col_offset or 0,
+    )
+
+
 def _count_events(
-    co: CodeType, statements: list[ast.stmt], result: dict[int, Counter[LineNo]]
+    co: CodeType,
+    statements: list[ast.stmt],
+    loops: set[tuple[int, int, int, int]],
+    result: dict[int, Counter[LineNo]],
 ) -> None:
     by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
     for node in statements:
@@ -105,11 +119,18 @@ def _count_events(
     current: ast.stmt | None = None
     previous_line: int | None = None
     instructions = list(dis.get_instructions(co))
-    start = next((i + 1 for i, ins in enumerate(instructions) if ins.opname == "RESUME"), 0)
-    for instruction in instructions[start:]:
+    at = {ins.offset: i for i, ins in enumerate(instructions)}
+    i = next((i + 1 for i, ins in enumerate(instructions) if ins.opname == "RESUME"), 0)
+    while i < len(instructions):
+        instruction = instructions[i]
+        i += 1
         positions = instruction.positions
         if positions is None or positions.lineno is None:
             continue
+        if instruction.opname == "FOR_ITER" and _span_key(positions) in loops:
+            # An inlined comprehension's loop (3.12+): its items are counted apart
+            # (nested.py); the statement goes on where the loop ends.
+            i = at[instruction.argval]
         line = positions.lineno
         owner = _owner(by_line.get(line, []), (line, positions.col_offset or 0))
         if owner is not current:

@@ -46,15 +46,16 @@ from collections import Counter
 from types import CodeType
 from typing import NamedTuple
 
-from tally import env
 from tally.analysis.nodes import DEFINITIONS, is_docstring
-from tally.collect.slots import FLAG_CASES, Member, pack_slots
+from tally.collect.nested import NESTED, Weights
+from tally.collect.slots import FLAG_CASES, LOOP_TEST, Member, pack_slots
 from tally.types import LineNo
 
 __all__ = [
     "BLOCKS_HELPER",
     "ENTRY_HELPER",
     "FIX_HELPER",
+    "GENERATOR_HELPER",
     "HIT_HELPER",
     "TICK_HELPER",
     "Instrumented",
@@ -63,11 +64,13 @@ __all__ = [
 ]
 
 # Builtins the instrumented code calls (counting.py defines them): count an `except` test
-# and return the exception type; count one call or iteration of nested code and return
-# True; count the start of a nested code object and return its iterable unchanged; take a
-# module's slot table; correct the counts of a block an exception cut short.
+# and return the exception type; count one call or item of nested code and return True;
+# count a generator expression's creation and hand back its iterable, counting again when
+# it runs out; count the start of a nested code object and return its iterable unchanged;
+# take a module's slot table; correct the counts of a block an exception cut short.
 HIT_HELPER = "__tally_hit__"
 TICK_HELPER = "__tally_tick__"
+GENERATOR_HELPER = "__tally_generator__"
 ENTRY_HELPER = "__tally_entry__"
 BLOCKS_HELPER = "__tally_blocks__"
 FIX_HELPER = "__tally_fix__"
@@ -140,13 +143,34 @@ def _expressions(stmt: ast.stmt) -> list[ast.AST]:
     return found
 
 
+def _outermost_nested(stmt: ast.stmt) -> set[int]:
+    """ids of the lambdas, comprehensions and generator expressions of `stmt` that are not
+    inside another one."""
+    found: set[int] = set()
+    todo = [c for c in ast.iter_child_nodes(stmt) if not isinstance(c, ast.stmt)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+            continue
+        if isinstance(node, NESTED):
+            found.add(id(node))
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _leaves(node: ast.AST, in_loop: bool) -> bool:
-    """Can running `node` end other than by finishing or raising: a `return`, a `break` or
-    `continue` aimed outside it, or a suspension (`yield`, `await`, `async for/with`)?
+    """Can running `node` end other than by finishing or raising where it stands: a
+    `return`, a `break` or `continue` aimed outside it, a bare `raise`, or a suspension
+    (`yield`, `await`, `async for/with`)?
     `in_loop` says whether a `break` here stays inside `node`'s statement."""
     if isinstance(node, _SCOPES):
         return False
     if isinstance(node, (ast.Return, *_SUSPENDS, ast.AsyncFor, ast.AsyncWith)):
+        return True
+    if isinstance(node, ast.Raise) and node.exc is None:
+        # A bare `raise` re-raises without a traceback entry of its own: the guard that
+        # stops it sees the line where the exception first passed, not this one.
         return True
     if isinstance(node, (ast.Break, ast.Continue)):
         return not in_loop
@@ -203,11 +227,16 @@ class _Rewriter:
     """Walks statement lists, opening blocks and inserting their counters."""
 
     def __init__(
-        self, name: str, code_lines: set[LineNo], events: dict[int, Counter[LineNo]]
+        self,
+        name: str,
+        code_lines: set[LineNo],
+        events: dict[int, Counter[LineNo]],
+        nested: dict[int, Weights],
     ) -> None:
         self.name = name
         self.code_lines = code_lines
         self.events = events
+        self.nested = nested
         self.slots: list[list[Member]] = []
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
         self.guard_count = 0
@@ -249,11 +278,17 @@ class _Rewriter:
         _locate(guarded, line, col)
         return guarded
 
-    def call(self, helper: str, line: LineNo, *args: ast.expr) -> ast.expr:
-        """`helper(__tally_<id>__, slot, *args)` with a slot of its own for `line`."""
+    def call(
+        self, helper: str, line: LineNo, *args: ast.expr, weight: int = 1, more: int = 0
+    ) -> ast.expr:
+        """`helper(__tally_<id>__, slot, *args)` with a slot of its own for `line`, counted
+        `weight` events there; with `more`, a second slot after it, counted `more` events."""
         slot = len(self.slots)
-        self.slots.append([(line, 0, 1)])
+        self.slots.append([(line, 0, weight)])
         self.guards.append(0)
+        if more:
+            self.slots.append([(line, 0, more)])
+            self.guards.append(0)
         node = ast.Call(
             func=ast.Name(id=helper, ctx=ast.Load()),
             args=[ast.Name(id=self.name, ctx=ast.Load()), ast.Constant(slot), *args],
@@ -364,12 +399,18 @@ class _Rewriter:
         line = stmt.lineno
         last = 0 if ends else _own_last_line(stmt)
         if self.has_code(stmt):
+            per_run = self.nested_code(stmt)
             if line != previous_line and not isinstance(stmt, _LOOPS):
-                found.append((line, last, self.entry_events(stmt)))
-            self.nested_code(stmt)
-        if not found and last and isinstance(stmt, _COMPOUND):
-            # A loop header counts inside the loop, and a header may hold no code; the
-            # statement still belongs to the block, so an exception in it cuts the block.
+                found.append((line, last, self.entry_events(stmt) + per_run))
+            elif per_run:
+                found.append((line, last, per_run))  # nested code starts a line event anew
+        if isinstance(stmt, _LOOPS) and stmt.body[0].lineno > line:
+            # A loop header counts inside the loop; the member marks where its test is, so
+            # an exception raised by the test (after the last entry) is counted there.
+            found.append((line, last, LOOP_TEST))
+        elif not found and last and isinstance(stmt, _COMPOUND):
+            # A header may hold no code; the statement still belongs to the block, so an
+            # exception in it cuts the block.
             found.append((line, last, 0))
         return found
 
@@ -386,25 +427,48 @@ class _Rewriter:
             events += 1
         return events
 
-    def nested_code(self, stmt: ast.stmt) -> None:
-        """Count the line events of lambdas and comprehensions on the statement's first
-        line: one per call or iteration (a backward jump), and one when a code object of
-        their own starts (genexps always; comprehensions before PEP 709 inlined them)."""
+    def nested_code(self, stmt: ast.stmt) -> int:
+        """Count the line events that lambdas, comprehensions and generator expressions
+        starting on the statement's first line make there (nested.py gives how many per
+        call, item or run). Returns the events per run of the statement itself: those of
+        comprehensions with code of their own (3.11) that run once per statement."""
         line = stmt.lineno
+        per_run = 0
+        # Nested code not inside other nested code runs once each time the statement does
+        # (a loop's header, each time the loop starts: not what its member counts).
+        direct = set() if isinstance(stmt, _LOOPS) else _outermost_nested(stmt)
         for node in _expressions(stmt):
-            if getattr(node, "lineno", None) != line or getattr(node, "end_lineno", 0) != line:
+            weights = self.nested.get(id(node))
+            if weights is None or getattr(node, "lineno", None) != line:
                 continue
             if isinstance(node, ast.Lambda):
-                node.body = ast.BoolOp(
-                    op=ast.And(), values=[self.call(TICK_HELPER, line), node.body]
+                if weights.start:
+                    node.body = ast.BoolOp(
+                        op=ast.And(),
+                        values=[self.call(TICK_HELPER, line, weight=weights.start), node.body],
+                    )
+                    _locate(node.body, line)
+                continue
+            assert isinstance(node, _COMPREHENSIONS)
+            for generator, (fetched, passed) in zip(node.generators, weights.loops, strict=False):
+                if fetched:
+                    generator.ifs.insert(0, self.call(TICK_HELPER, line, weight=fetched))
+                if passed:
+                    generator.ifs.append(self.call(TICK_HELPER, line, weight=passed))
+            first = node.generators[0]
+            if isinstance(node, ast.GeneratorExp) and weights.exhausted:
+                first.iter = self.call(
+                    GENERATOR_HELPER,
+                    line,
+                    first.iter,
+                    weight=weights.start,
+                    more=weights.exhausted,
                 )
-                _locate(node.body, line)
-            elif isinstance(node, _COMPREHENSIONS):
-                for generator in node.generators:
-                    generator.ifs.insert(0, self.call(TICK_HELPER, line))
-                if isinstance(node, ast.GeneratorExp) or not env.INLINED_COMPREHENSIONS:
-                    first = node.generators[0]
-                    first.iter = self.call(ENTRY_HELPER, line, first.iter)
+            elif weights.start and id(node) in direct:
+                per_run += weights.start
+            elif weights.start:
+                first.iter = self.call(ENTRY_HELPER, line, first.iter, weight=weights.start)
+        return per_run
 
     def loop(self, stmt: ast.For | ast.AsyncFor | ast.While) -> None:
         """trace sees a loop header once per test: each iteration, plus the final failing
@@ -421,8 +485,10 @@ class _Rewriter:
         """Instrument the statement lists inside a compound statement."""
         line = stmt.lineno
         if isinstance(stmt, ast.ClassDef):
-            # The class body's code starts on the `class` line: one more event per run.
-            entry: Member | None = (line, 0, 1) if line in self.code_lines else None
+            # The class body's code starts on its first line, the first decorator's when it
+            # has decorators: one more event there per run.
+            start = min([line, *(d.lineno for d in stmt.decorator_list)])
+            entry: Member | None = (start, 0, 1) if line in self.code_lines else None
             stmt.body = self.frame_body(stmt.body, line if entry else None, entry)
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             stmt.body = self.frame_body(stmt.body, None)
@@ -482,9 +548,13 @@ def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
     line events each statement makes."""
     from tally.analysis.source import raw_statement_lines
     from tally.collect.events import statement_events
+    from tally.collect.nested import nested_weights
 
     rewriter = _Rewriter(
-        counter_name(path), raw_statement_lines(code), statement_events(tree, code)
+        counter_name(path),
+        raw_statement_lines(code),
+        statement_events(tree, code),
+        nested_weights(tree, code),
     )
     body = tree.body
     # A docstring and `from __future__` imports must stay first.

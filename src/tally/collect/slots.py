@@ -1,16 +1,19 @@
 """The slot table of an instrumented file: which lines each of its counters stands for.
 
 rewrite.py writes it and the instrumented module hands it to the engine when it starts
-(counting.py reads it). It is a bytes constant in the module's code, packed as unsigned
+(counting.py reads it). It is a bytes constant in the module's code, packed as signed
 32-bit little-endian numbers, so it costs 4 bytes a number in memory and in the cache
 where tuples of ints would cost ~30:
 
     flags (FLAG_CASES: the file has `case` entries), number of slots
     for each slot: member count, guard, then (line, last line, events) for each member
 
-A member is a line the slot's count is added to `events` times. `last` is the last line
-of the member's statement when an exception there cuts the block short (0 when it can't),
-and `events` 0 marks a statement that only cuts blocks (a loop, counted inside itself).
+A member is a line the slot's count is added to `events` times (a signed number). `last`
+is the last line of the member's statement when an exception there cuts the block short
+(0 when it can't), and `events` 0 marks a statement that only cuts blocks (a loop, counted
+inside itself). `events` LOOP_TEST marks a loop header on a line of its own: it counts
+nothing per run either, but an exception leaving at its line was raised by the loop's test
+(or by `next()` on its iterator), which trace counts as one more event there.
 The guard is the number of the `try` wrapper whose handler reports exceptions that cut the
 block short (0: none can).
 """
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "FLAG_CASES",
+    "LOOP_TEST",
     "Member",
     "Slot",
     "pack_slots",
@@ -35,8 +39,9 @@ Member = tuple[int, int, int]  # (line, last line or 0, line events per run)
 Slot = tuple[int, Sequence[Member]]  # (guard, members)
 
 FLAG_CASES = 1  # `case` lines count entries; counting.py derives the times tested
+LOOP_TEST = -(2**31)  # the `events` of a loop header's member (see above)
 
-_CODE = "I" if array("I").itemsize == 4 else "L"
+_CODE = "i" if array("i").itemsize == 4 else "l"
 
 
 def pack_slots(slots: Sequence[Slot], flags: int = 0) -> bytes:
@@ -95,7 +100,9 @@ def spread_counts(data: bytes, slot_counts: Sequence[int]) -> dict[int, int]:
         stop = index + 2 + 3 * numbers[index]
         if n:
             for i in range(index + 2, stop, 3):
-                line = numbers[i]
-                counts[line] = counts.get(line, 0) + n * numbers[i + 2]
+                events = numbers[i + 2]
+                if events != LOOP_TEST:
+                    line = numbers[i]
+                    counts[line] = counts.get(line, 0) + n * events
         index = stop
     return counts

@@ -1,0 +1,252 @@
+"""Line events of nested code on its first line, read from the bytecode.
+
+trace counts line events by (file, line), whichever code object they come from. A lambda,
+comprehension or generator expression that starts on a statement's first line runs code
+on that line again for each call or item: on 3.11, `x = [\\n f(y)\\n for y in ys\\n if y\\n]`
+comes back to its first line for the loop's test, the filter's jump and the append, three
+events per item. rewrite.py counts nested code with calls placed where a count is cheap:
+
+- a lambda: once per call;
+- each `for` of a comprehension: once per item fetched (the first of its `if`s) and once
+  per item that passed all its `if`s (after the last);
+- a generator expression, which may be dropped before it is exhausted: once when it is
+  created and once when its first iterable runs out.
+
+This module says how many events on the node's first line each of those counts stands
+for (its *weight*, which can be negative), by walking the uninstrumented instructions
+along the path an item takes: an item's path ends at the jump back to the loop's test,
+which trace always counts (a backward jump); a filter that fails takes the other way
+back. Comprehensions are inlined into their parent code on 3.12+ (PEP 709); their loop's
+start and end are then part of the statement, which events.py walks, skipping the loop.
+Walking a path assumes that conditional expressions inside take their first branch.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+from types import CodeType
+from typing import NamedTuple
+
+from tally.analysis.source import code_objects
+
+__all__ = ["NESTED", "Weights", "comprehension_loops", "nested_weights", "span_key"]
+
+NESTED = (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)
+Key = tuple[int, int, int, int]  # (line, end line, column, end column), as dis gives them
+Comprehension = ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+_SKIP = {"NOT_TAKEN", "NOP", "EXTENDED_ARG", "CACHE", "END_FOR", "POP_ITER"}
+_JUMPS = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP", "JUMP_NO_INTERRUPT"}
+_JUMPS |= {"JUMP_BACKWARD_NO_INTERRUPT"}
+_ENDS = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
+
+
+class Weights(NamedTuple):
+    """Events on a nested node's first line, per count the rewriter takes."""
+
+    start: int  # per call (lambda), per run (comprehension with its own code), per creation
+    loops: tuple[tuple[int, int], ...]  # per `for`: (per item fetched, per item passed)
+    exhausted: int  # generator expression: when its first iterable runs out
+
+
+def span_key(node: ast.AST) -> Key:
+    return (
+        getattr(node, "lineno", 0),
+        getattr(node, "end_lineno", 0) or 0,
+        getattr(node, "col_offset", 0),
+        getattr(node, "end_col_offset", 0) or 0,
+    )
+
+
+def _key(instruction: dis.Instruction) -> Key | None:
+    p = instruction.positions
+    if p is None or p.lineno is None:
+        return None
+    return (p.lineno, p.end_lineno or 0, p.col_offset or 0, p.end_col_offset or 0)
+
+
+def comprehension_loops(tree: ast.AST) -> dict[Key, tuple[Comprehension, int]]:
+    """{span of a comprehension's iterable: (comprehension, which `for`)}: on 3.12+ a
+    comprehension's FOR_ITER has its iterable's position (on 3.11 the first one has the
+    comprehension's own)."""
+    found: dict[Key, tuple[Comprehension, int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, NESTED) and not isinstance(node, ast.Lambda):
+            for index, generator in enumerate(node.generators):
+                found[span_key(generator.iter)] = (node, index)
+    return found
+
+
+_CONDITIONAL_OR_JUMP = set(dis.hasjrel) | set(dis.hasjabs) | set(getattr(dis, "hasjump", ()))
+
+
+class _Code:
+    """One code object's instructions, walked for the events on one line."""
+
+    def __init__(self, code: CodeType, iterables: dict[Key, tuple[Comprehension, int]]) -> None:
+        self.instructions = list(dis.get_instructions(code))
+        self.at = {ins.offset: i for i, ins in enumerate(self.instructions)}
+        self.lines = [ins.positions.lineno if ins.positions else None for ins in self.instructions]
+        self.iterables = iterables
+        self.tests: dict[int, tuple[Comprehension, int]] = {}  # index of a FOR_ITER -> its `for`
+
+    def find_tests(self, owner: ast.expr | None) -> None:
+        """The comprehension loops here: a FOR_ITER at a comprehension's iterable (3.12+),
+        or in the comprehension's own code, at the comprehension, one per `for` (3.11)."""
+        own = span_key(owner) if owner is not None else None
+        fors = 0
+        for i, ins in enumerate(self.instructions):
+            if ins.opname != "FOR_ITER":
+                continue
+            key = _key(ins)
+            if key is not None and key == own and isinstance(owner, _COMPREHENSIONS):
+                self.tests[i] = (owner, fors)
+                fors += 1
+            elif key in self.iterables:
+                self.tests[i] = self.iterables[key]
+
+    def _count(self, i: int, previous: int | None, line: int) -> tuple[int, int | None]:
+        """(1 if instruction i starts a line event on `line` else 0, the line now)."""
+        now = self.lines[i]
+        if now is None or now == previous:
+            return 0, previous
+        return int(now == line), now
+
+    def straight(self, i: int, line: int, stop: int = -1) -> int:
+        """Events on `line` from instruction i to `stop` (included) or the code's end, going
+        round comprehension loops (their items are counted by their own calls)."""
+        events = 0
+        previous: int | None = None
+        for _ in range(2 * len(self.instructions)):
+            if i >= len(self.instructions):
+                break
+            ins = self.instructions[i]
+            n, previous = self._count(i, previous, line)
+            events += n
+            if i == stop or ins.opname in _ENDS:
+                break
+            if i in self.tests or ins.opname in _JUMPS:
+                i = self.at[ins.argval]
+            else:
+                i += 1
+        return events
+
+    def _back_to(self, i: int, test: int) -> bool:
+        """Does execution from instruction i go straight back to the loop's test?"""
+        while i < len(self.instructions) and self.instructions[i].opname in _SKIP:
+            i += 1
+        if i == test:
+            return True
+        if i >= len(self.instructions):
+            return False
+        ins = self.instructions[i]
+        return ins.opname in _JUMPS and self.at.get(ins.argval) == test
+
+    def _way_back(self, i: int, test: int, previous: int | None, line: int) -> int:
+        """Events on `line` from instruction i back to the loop's test, the test excluded."""
+        events = 0
+        for _ in range(len(self.instructions)):
+            if i == test or i >= len(self.instructions):
+                break
+            n, previous = self._count(i, previous, line)
+            events += n
+            ins = self.instructions[i]
+            i = self.at[ins.argval] if ins.opname in _JUMPS else i + 1
+        return events
+
+    def item(self, test: int, line: int) -> tuple[int, int, int]:
+        """One item's path through the loop whose FOR_ITER is instruction `test`:
+        (weight per item fetched, weight per item passed, events after a `yield`)."""
+        arrival = int(self.lines[test] == line)  # coming back is a backward jump: an event
+        events = split = fail = 0
+        resumed: int | None = None
+        previous = self.lines[test]
+        i = test + 1
+        for _ in range(2 * len(self.instructions)):
+            if i >= len(self.instructions):
+                break
+            ins = self.instructions[i]
+            n, previous = self._count(i, previous, line)
+            events += n
+            if ins.opname == "YIELD_VALUE":
+                resumed = events
+            if i in self.tests:  # an inner `for`: its items are counted by its own calls
+                i = self.at[ins.argval]
+                continue
+            if ins.opcode not in _CONDITIONAL_OR_JUMP or ins.opname in _ENDS:
+                i += 1
+                continue
+            target = self.at[ins.argval]
+            if ins.opname in _JUMPS:
+                if target == test:
+                    break
+                i = target
+            elif self._back_to(target, test):  # a filter whose failing jumps back
+                split, fail = events, self._way_back(target, test, previous, line)
+                i += 1
+            elif self._back_to(i + 1, test):  # a filter whose failing falls through
+                split, fail = events, self._way_back(i + 1, test, previous, line)
+                i = target
+            else:
+                i += 1  # a branch inside an expression: assume the first way
+        after_yield = arrival + events - resumed if resumed is not None else 0
+        if split or fail:
+            return arrival + split + fail, events - split - fail, after_yield
+        return arrival + events, 0, after_yield
+
+    def whole(self, node: ast.expr) -> Weights:
+        """Weights of a nested node with a code object of its own (this one)."""
+        line = node.lineno
+        start = next(
+            (i + 1 for i, ins in enumerate(self.instructions) if ins.opname == "RESUME"), 0
+        )
+        if isinstance(node, ast.Lambda):
+            return Weights(self.straight(start, line), (), 0)
+        first = min(
+            (i for i, (n, index) in self.tests.items() if n is node and index == 0), default=None
+        )
+        if first is None:
+            return Weights(0, (), 0)
+        before = self.straight(start, line, stop=first)
+        exit_at = self.at[self.instructions[first].argval]
+        after = self.straight(exit_at, line) if self.lines[exit_at] != self.lines[first] else 0
+        if isinstance(node, ast.GeneratorExp):
+            # Dropped after an item, a generator never runs that item's way back: count
+            # that part with running out, not with starting.
+            innermost = max(i for i, (n, _) in self.tests.items() if n is node)
+            after_yield = self.item(innermost, line)[2]
+            return Weights(before - after_yield, (), after + after_yield)
+        return Weights(before + after, (), 0)
+
+
+def nested_weights(tree: ast.Module, code: CodeType) -> dict[int, Weights]:
+    """{id(node): Weights} for the lambdas, comprehensions and generator expressions of
+    `tree` (compiled, uninstrumented, as `code`), events counted on each node's first line."""
+    by_span = {span_key(n): n for n in ast.walk(tree) if isinstance(n, NESTED)}
+    if not by_span:
+        return {}
+    iterables = comprehension_loops(tree)
+    owners: dict[int, ast.expr] = {}  # id(code object) -> the node it is the code of
+    loops: dict[int, list[tuple[int, int]]] = {}
+    result: dict[int, Weights] = {}
+    for co in code_objects(code):  # parents before the code objects they hold
+        walker = _Code(co, iterables)
+        for ins in walker.instructions:
+            if ins.opname == "LOAD_CONST" and isinstance(ins.argval, CodeType):
+                node = by_span.get(_key(ins) or (0, 0, 0, 0))
+                if node is not None:
+                    owners[id(ins.argval)] = node
+        owner = owners.get(id(co))
+        walker.find_tests(owner)
+        for i, (comprehension, index) in walker.tests.items():
+            per_for = loops.setdefault(id(comprehension), [(0, 0)] * len(comprehension.generators))
+            per_for[index] = walker.item(i, comprehension.lineno)[:2]
+        if owner is not None:
+            result[id(owner)] = walker.whole(owner)
+    for node in by_span.values():
+        if not isinstance(node, ast.Lambda):
+            weights = result.get(id(node), Weights(0, (), 0))
+            result[id(node)] = weights._replace(loops=tuple(loops.get(id(node), ())))
+    return result
