@@ -39,9 +39,13 @@ class _UnderRoot:
 
     def __init__(self, root: str) -> None:
         self.root = os.path.join(os.path.realpath(root), "")
+        self.seen: dict[str, bool] = {}  # asked on every call: cache by file name
 
     def names(self, filename: str, modulename: str) -> bool:
-        return not os.path.realpath(filename).startswith(self.root)
+        ignored = self.seen.get(filename)
+        if ignored is None:
+            ignored = self.seen[filename] = not os.path.realpath(filename).startswith(self.root)
+        return ignored
 
 
 def trace_counts(args: list[str]) -> dict[tuple[str, int], int]:

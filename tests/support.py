@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import sysconfig
@@ -152,70 +152,15 @@ def tally_view(script: Path, tmp: Path, *flags: str) -> tuple[set[int], dict[int
 
 
 def count_difference_kinds(source: str) -> dict[int, set[str]]:
-    """The documented reasons (docs/counts.md) why trace's count for a line may differ from
-    the number of times the statement on it began executing.
+    """The lines where trace's count may differ from tally's on this Python, with the
+    reason: each such line of the corpus carries a comment `# trace: REASON` or
+    `# trace 3.N+: REASON` (from that version on), naming a class docs/counts.md lists.
 
-    Returns {line: {reason, ...}} for lines where a reason applies.
+    Returns {line: {reason}}.
     """
-    tree = ast.parse(source)
     kinds: dict[int, set[str]] = {}
-
-    def mark(line: int, kind: str) -> None:
-        kinds.setdefault(line, set()).add(kind)
-
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.stmt)
-            and (node.end_lineno or node.lineno) > node.lineno
-            and not isinstance(
-                node,
-                (
-                    ast.FunctionDef,
-                    ast.AsyncFunctionDef,
-                    ast.ClassDef,
-                    ast.If,
-                    ast.For,
-                    ast.AsyncFor,
-                    ast.While,
-                    ast.Try,
-                    ast.With,
-                    ast.AsyncWith,
-                    ast.Match,
-                ),
-            )
-        ):
-            mark(node.lineno, "multi-line statement")
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.stmt)
-            and isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.stmt)
-            and body[0].lineno > node.lineno + 1
-            and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        ):
-            mark(node.lineno, "multi-line statement")  # a header spread over lines
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for decorator in node.decorator_list:
-                mark(decorator.lineno, "decorator")
-            if node.decorator_list:
-                mark(node.lineno, "decorator")
-            args = getattr(node, "args", None)
-            if args is not None and (node.end_lineno or 0) > node.lineno:
-                mark(node.lineno, "definition")
-        if isinstance(node, ast.ClassDef):
-            mark(node.lineno, "class body")
-        if isinstance(
-            node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-        ):
-            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-                mark(line, "nested code")
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            mark(node.lineno, "with exit")
-        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
-            mark(node.lineno, "resumed")
-        if isinstance(node, (ast.AsyncFor,)):
-            mark(node.lineno, "resumed")
-        if isinstance(node, ast.ExceptHandler) and node.name:
-            mark(node.lineno, "except cleanup")
+    for number, text in enumerate(source.splitlines(), start=1):
+        found = re.search(r"# trace(?: 3\.(\d+)\+)?: (.+)$", text)
+        if found and sys.version_info[:2] >= (3, int(found.group(1) or 0)):
+            kinds[number] = {found.group(2)}
     return kinds

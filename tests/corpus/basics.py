@@ -93,10 +93,10 @@ value = (1 if data else
 
 if __name__ == "__main__":
     print("main", add(1, 2))
-if (
+if (  # trace 3.13+: first line holds no code
     value
     and data
 ):
-    assert (
+    assert (  # trace: first line holds no code
         value == 1
     )

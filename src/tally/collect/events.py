@@ -10,9 +10,10 @@ The number is a property of the compiled code, so we read it from the uninstrume
 code object of the same interpreter, and the rewriter adds that many per execution instead
 of one. Each code object's instructions are matched to the statements of its own scope
 (module, function or class body), and only a statement's first run of instructions counts
-(`finally` bodies are compiled more than once). Walking instructions in order assumes the
-statement runs straight through, which fails only for statements with jumps inside spread
-over lines (`a if c\\n else b`); docs/counts.md lists that case.
+(`finally` bodies are compiled more than once). Walking instructions in order, taking the jumps
+forward inside a simple statement, assumes the first branch of each condition inside it,
+which fails only for statements with jumps inside spread over lines taking the other way
+(`a if c\\n else b` when `c` is false); docs/counts.md lists that case.
 """
 
 from __future__ import annotations
@@ -140,6 +141,23 @@ def _count_events(
         if line != previous_line and owner is not None and id(owner) not in finished:
             result.setdefault(id(owner), Counter())[line] += 1
         previous_line = line
+        if instruction.opname in ("RETURN_VALUE", "RETURN_CONST") and owner is not None:
+            # What follows a return is another path (code the compiler copied), not more
+            # of this run of the statement.
+            finished.add(id(owner))
+        if instruction.opname == "JUMP_FORWARD" and owner is not None and not _is_compound(owner):
+            # A jump over the other branch of `a if c else b` (or, 3.14+, over the plain
+            # call a builtin's inlined loop stands for): take it, as the path runs.
+            target = instructions[at[instruction.argval]].positions
+            if target is not None and target.lineno is not None:
+                start = (target.lineno, target.col_offset or 0)
+                if _owner(by_line.get(target.lineno, []), start) is owner:
+                    i = at[instruction.argval]
+
+
+def _is_compound(node: ast.stmt) -> bool:
+    body = getattr(node, "body", None)
+    return isinstance(body, list) and bool(body) and isinstance(body[0], ast.stmt)
 
 
 def _owner(candidates: list[tuple[Span, ast.stmt]], start: tuple[int, int]) -> ast.stmt | None:

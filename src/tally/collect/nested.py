@@ -36,6 +36,7 @@ NESTED = (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)
 Key = tuple[int, int, int, int]  # (line, end line, column, end column), as dis gives them
 Comprehension = ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+CONSUMER = -1  # the `for` index of a builtin's loop over a generator expression (3.14+)
 
 _SKIP = {"NOT_TAKEN", "NOP", "EXTENDED_ARG", "CACHE", "END_FOR", "POP_ITER"}
 _JUMPS = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP", "JUMP_NO_INTERRUPT"}
@@ -76,6 +77,17 @@ def comprehension_loops(tree: ast.AST) -> dict[Key, tuple[Comprehension, int]]:
         if isinstance(node, NESTED) and not isinstance(node, ast.Lambda):
             for index, generator in enumerate(node.generators):
                 found[span_key(generator.iter)] = (node, index)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.GeneratorExp)
+        ):
+            # 3.14+ runs `any(...)`, `all(...)`, `tuple(...)` (3.15: `list(...)`) of a
+            # generator expression as a loop in the caller, at the function's name: one
+            # more backward jump per item. CONSUMER marks it.
+            found[span_key(node.func)] = (node.args[0], CONSUMER)
     return found
 
 
@@ -199,8 +211,15 @@ class _Code:
     def whole(self, node: ast.expr) -> Weights:
         """Weights of a nested node with a code object of its own (this one)."""
         line = node.lineno
+        # Line events start at the RESUME that starts the code (oparg 0): before it, a
+        # generator's creation runs with no events (3.15 takes `iter()` there too).
         start = next(
-            (i + 1 for i, ins in enumerate(self.instructions) if ins.opname == "RESUME"), 0
+            (
+                i + 1
+                for i, ins in enumerate(self.instructions)
+                if ins.opname == "RESUME" and not ins.arg
+            ),
+            0,
         )
         if isinstance(node, ast.Lambda):
             return Weights(self.straight(start, line), (), 0)
@@ -230,6 +249,7 @@ def nested_weights(tree: ast.Module, code: CodeType) -> dict[int, Weights]:
     iterables = comprehension_loops(tree)
     owners: dict[int, ast.expr] = {}  # id(code object) -> the node it is the code of
     loops: dict[int, list[tuple[int, int]]] = {}
+    consumed: dict[int, int] = {}  # id(generator expression) -> weight per item, 3.14+
     result: dict[int, Weights] = {}
     for co in code_objects(code):  # parents before the code objects they hold
         walker = _Code(co, iterables)
@@ -241,12 +261,33 @@ def nested_weights(tree: ast.Module, code: CodeType) -> dict[int, Weights]:
         owner = owners.get(id(co))
         walker.find_tests(owner)
         for i, (comprehension, index) in walker.tests.items():
+            fetched, passed, _ = walker.item(i, comprehension.lineno)
+            if index == CONSUMER:
+                consumed[id(comprehension)] = fetched
+                continue
             per_for = loops.setdefault(id(comprehension), [(0, 0)] * len(comprehension.generators))
-            per_for[index] = walker.item(i, comprehension.lineno)[:2]
+            per_for[index] = (fetched, passed)
         if owner is not None:
             result[id(owner)] = walker.whole(owner)
     for node in by_span.values():
-        if not isinstance(node, ast.Lambda):
-            weights = result.get(id(node), Weights(0, (), 0))
-            result[id(node)] = weights._replace(loops=tuple(loops.get(id(node), ())))
+        if isinstance(node, ast.Lambda):
+            continue
+        per_for = loops.get(id(node), [])
+        if id(node) in consumed and per_for:
+            # The builtin's loop takes each item the last `for` hands out.
+            fetched, passed = per_for[-1]
+            if node.generators[-1].ifs:
+                per_for[-1] = (fetched, passed + consumed[id(node)])
+            else:
+                per_for[-1] = (fetched + consumed[id(node)], passed)
+        weights = result.get(id(node), Weights(0, (), 0))
+        if id(node) in consumed:
+            # The builtin's loop comes back for an item only if it goes on (`any` stops at
+            # the first true one): like the generator's own way back, count that part with
+            # running out.
+            weights = weights._replace(
+                start=weights.start - consumed[id(node)],
+                exhausted=weights.exhausted + consumed[id(node)],
+            )
+        result[id(node)] = weights._replace(loops=tuple(per_for))
     return result
