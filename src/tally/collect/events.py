@@ -26,7 +26,7 @@ from types import CodeType
 
 from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
-from tally.collect.nested import comprehension_loops
+from tally.collect.nested import comprehension_loops, instruction_key
 from tally.types import LineNo
 
 __all__ = ["statement_events"]
@@ -40,10 +40,9 @@ def _span(node: ast.stmt) -> Span:
     if isinstance(node, DEFINITIONS):
         top = min([d.lineno for d in node.decorator_list] + [node.lineno])
         return (top, 0, node.end_lineno or node.lineno, 10**9)
-    body = getattr(node, "body", None)
-    if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+    first = _first_body_statement(node)
+    if first is not None:
         # A compound statement owns its header: up to where its first body statement starts.
-        first = body[0]
         return (node.lineno, node.col_offset, first.lineno, first.col_offset - 1)
     return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
 
@@ -96,15 +95,6 @@ def statement_events(tree: ast.Module, code: CodeType) -> dict[int, Counter[Line
     return {key: c for key, c in result.items() if any(n > 1 for n in c.values())}
 
 
-def _span_key(positions: dis.Positions) -> tuple[int, int, int, int]:
-    return (
-        positions.lineno or 0,
-        positions.end_lineno or 0,
-        positions.col_offset or 0,
-        positions.end_col_offset or 0,
-    )
-
-
 def _count_events(
     co: CodeType,
     statements: list[ast.stmt],
@@ -128,7 +118,7 @@ def _count_events(
         positions = instruction.positions
         if positions is None or positions.lineno is None:
             continue
-        if instruction.opname == "FOR_ITER" and _span_key(positions) in loops:
+        if instruction.opname == "FOR_ITER" and instruction_key(instruction) in loops:
             # An inlined comprehension's loop (3.12+): its items are counted apart
             # (nested.py); the statement goes on where the loop ends.
             i = at[instruction.argval]
@@ -145,7 +135,11 @@ def _count_events(
             # What follows a return is another path (code the compiler copied), not more
             # of this run of the statement.
             finished.add(id(owner))
-        if instruction.opname == "JUMP_FORWARD" and owner is not None and not _is_compound(owner):
+        if (
+            instruction.opname == "JUMP_FORWARD"
+            and owner is not None
+            and _first_body_statement(owner) is None
+        ):
             # A jump over the other branch of `a if c else b` (or, 3.14+, over the plain
             # call a builtin's inlined loop stands for): take it, as the path runs.
             target = instructions[at[instruction.argval]].positions
@@ -155,9 +149,12 @@ def _count_events(
                     i = at[instruction.argval]
 
 
-def _is_compound(node: ast.stmt) -> bool:
+def _first_body_statement(node: ast.stmt) -> ast.stmt | None:
+    """The first statement of a compound statement's body; None for a simple statement."""
     body = getattr(node, "body", None)
-    return isinstance(body, list) and bool(body) and isinstance(body[0], ast.stmt)
+    if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+        return body[0]
+    return None
 
 
 def _owner(candidates: list[tuple[Span, ast.stmt]], start: tuple[int, int]) -> ast.stmt | None:

@@ -30,7 +30,14 @@ from typing import NamedTuple
 
 from tally.analysis.source import code_objects
 
-__all__ = ["NESTED", "Weights", "comprehension_loops", "nested_weights", "span_key"]
+__all__ = [
+    "NESTED",
+    "Weights",
+    "comprehension_loops",
+    "instruction_key",
+    "nested_weights",
+    "span_key",
+]
 
 NESTED = (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)
 Key = tuple[int, int, int, int]  # (line, end line, column, end column), as dis gives them
@@ -61,7 +68,8 @@ def span_key(node: ast.AST) -> Key:
     )
 
 
-def _key(instruction: dis.Instruction) -> Key | None:
+def instruction_key(instruction: dis.Instruction) -> Key | None:
+    """The span an instruction is located at, comparable with span_key's; None if none."""
     p = instruction.positions
     if p is None or p.lineno is None:
         return None
@@ -112,7 +120,7 @@ class _Code:
         for i, ins in enumerate(self.instructions):
             if ins.opname != "FOR_ITER":
                 continue
-            key = _key(ins)
+            key = instruction_key(ins)
             if key is not None and key == own and isinstance(owner, _COMPREHENSIONS):
                 self.tests[i] = (owner, fors)
                 fors += 1
@@ -126,13 +134,16 @@ class _Code:
             return 0, previous
         return int(now == line), now
 
-    def straight(self, i: int, line: int, stop: int = -1) -> int:
-        """Events on `line` from instruction i to `stop` (included) or the code's end, going
-        round comprehension loops (their items are counted by their own calls)."""
+    def walk(
+        self, i: int, line: int, previous: int | None = None, stop: int = -1, before: int = -1
+    ) -> int:
+        """Events on `line` from instruction i, following unconditional jumps and going
+        round comprehension loops (their items are counted by their own calls), to `stop`
+        (included), `before` (excluded) or the code's end. `previous` is the line the walk
+        comes from."""
         events = 0
-        previous: int | None = None
         for _ in range(2 * len(self.instructions)):
-            if i >= len(self.instructions):
+            if i >= len(self.instructions) or i == before:
                 break
             ins = self.instructions[i]
             n, previous = self._count(i, previous, line)
@@ -155,18 +166,6 @@ class _Code:
             return False
         ins = self.instructions[i]
         return ins.opname in _JUMPS and self.at.get(ins.argval) == test
-
-    def _way_back(self, i: int, test: int, previous: int | None, line: int) -> int:
-        """Events on `line` from instruction i back to the loop's test, the test excluded."""
-        events = 0
-        for _ in range(len(self.instructions)):
-            if i == test or i >= len(self.instructions):
-                break
-            n, previous = self._count(i, previous, line)
-            events += n
-            ins = self.instructions[i]
-            i = self.at[ins.argval] if ins.opname in _JUMPS else i + 1
-        return events
 
     def item(self, test: int, line: int) -> tuple[int, int, int]:
         """One item's path through the loop whose FOR_ITER is instruction `test`:
@@ -196,10 +195,10 @@ class _Code:
                     break
                 i = target
             elif self._back_to(target, test):  # a filter whose failing jumps back
-                split, fail = events, self._way_back(target, test, previous, line)
+                split, fail = events, self.walk(target, line, previous, before=test)
                 i += 1
             elif self._back_to(i + 1, test):  # a filter whose failing falls through
-                split, fail = events, self._way_back(i + 1, test, previous, line)
+                split, fail = events, self.walk(i + 1, line, previous, before=test)
                 i = target
             else:
                 i += 1  # a branch inside an expression: assume the first way
@@ -222,15 +221,15 @@ class _Code:
             0,
         )
         if isinstance(node, ast.Lambda):
-            return Weights(self.straight(start, line), (), 0)
+            return Weights(self.walk(start, line), (), 0)
         first = min(
             (i for i, (n, index) in self.tests.items() if n is node and index == 0), default=None
         )
         if first is None:
             return Weights(0, (), 0)
-        before = self.straight(start, line, stop=first)
+        before = self.walk(start, line, stop=first)
         exit_at = self.at[self.instructions[first].argval]
-        after = self.straight(exit_at, line) if self.lines[exit_at] != self.lines[first] else 0
+        after = self.walk(exit_at, line) if self.lines[exit_at] != self.lines[first] else 0
         if isinstance(node, ast.GeneratorExp):
             # Dropped after an item, a generator never runs that item's way back: count
             # that part with running out, not with starting.
@@ -255,7 +254,7 @@ def nested_weights(tree: ast.Module, code: CodeType) -> dict[int, Weights]:
         walker = _Code(co, iterables)
         for ins in walker.instructions:
             if ins.opname == "LOAD_CONST" and isinstance(ins.argval, CodeType):
-                node = by_span.get(_key(ins) or (0, 0, 0, 0))
+                node = by_span.get(instruction_key(ins) or (0, 0, 0, 0))
                 if node is not None:
                     owners[id(ins.argval)] = node
         owner = owners.get(id(co))
