@@ -59,6 +59,17 @@ def test_uncaught_exception_shows_the_programs_traceback_only(tmp_path: Path) ->
     assert data_lines(tmp_path, "prog.py") == [1, 2, 3]
 
 
+def test_counting_a_generator_over_a_non_iterable_keeps_the_programs_traceback(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "prog.py", "x = 5\ng = (i for i in x)\n")
+    result = run_tally("run", "--count", "prog.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "tally" not in result.stderr
+    assert 'prog.py", line 2, in <module>' in result.stderr
+    assert result.stderr.endswith("TypeError: 'int' object is not iterable\n")
+
+
 def test_stdin_and_stdout_pass_through(tmp_path: Path) -> None:
     write(tmp_path / "prog.py", "import sys\nsys.stdout.write(sys.stdin.read().upper())\n")
     result = run_tally("run", "prog.py", cwd=tmp_path, stdin="hello\n")

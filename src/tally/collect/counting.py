@@ -22,6 +22,7 @@ from tally.collect.rewrite import (
     FIX_HELPER,
     GENERATOR_HELPER,
     HIT_HELPER,
+    ITER_BUILTIN,
     TICK_HELPER,
     counter_name,
 )
@@ -72,12 +73,12 @@ class _RunOut:
         raise StopIteration
 
 
-def _generator(counters: list[int], slot: int, iterable: Any) -> Any:
-    """Count a generator expression's creation (`slot`) and hand back its iterable, which
-    counts in the next slot when it runs out. `iter()` here keeps a non-iterable's error
-    where Python raises it, at creation."""
+def _generator(counters: list[int], slot: int, iterator: Any) -> Any:
+    """Count a generator expression's creation (`slot`) and hand back its first iterator
+    (the instrumented code took `iter()` of it), counting in the next slot when it runs
+    out."""
     counters[slot] += 1
-    return chain(iter(iterable), _RunOut(counters, slot + 1))
+    return chain(iterator, _RunOut(counters, slot + 1))
 
 
 def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
@@ -261,6 +262,7 @@ class CountEngine:
         builtins.__dict__[TICK_HELPER] = _tick
         builtins.__dict__[ENTRY_HELPER] = _entry
         builtins.__dict__[GENERATOR_HELPER] = _generator
+        builtins.__dict__[ITER_BUILTIN] = iter
         builtins.__dict__[BLOCKS_HELPER] = self._take_table
         builtins.__dict__[FIX_HELPER] = self._cut
         if self._finder not in sys.meta_path:

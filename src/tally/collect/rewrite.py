@@ -57,6 +57,7 @@ __all__ = [
     "FIX_HELPER",
     "GENERATOR_HELPER",
     "HIT_HELPER",
+    "ITER_BUILTIN",
     "TICK_HELPER",
     "Instrumented",
     "counter_name",
@@ -65,12 +66,13 @@ __all__ = [
 
 # Builtins the instrumented code calls (counting.py defines them): count an `except` test
 # and return the exception type; count one call or item of nested code and return True;
-# count a generator expression's creation and hand back its iterable, counting again when
+# count a generator expression's creation and hand back its iterator, counting again when
 # it runs out; count the start of a nested code object and return its iterable unchanged;
 # take a module's slot table; correct the counts of a block an exception cut short.
 HIT_HELPER = "__tally_hit__"
 TICK_HELPER = "__tally_tick__"
 GENERATOR_HELPER = "__tally_generator__"
+ITER_BUILTIN = "__tally_iter__"  # the builtin iter(), out of reach of a program's own `iter`
 ENTRY_HELPER = "__tally_entry__"
 BLOCKS_HELPER = "__tally_blocks__"
 FIX_HELPER = "__tally_fix__"
@@ -120,6 +122,15 @@ def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
             child.col_offset = col  # type: ignore[attr-defined]
             child.end_col_offset = col  # type: ignore[attr-defined]
     return node
+
+
+def _iter_call(iterable: ast.expr) -> ast.expr:
+    """`iter(iterable)` through the builtin, located where `iterable` is (Python points its
+    own error there on 3.13 and 3.14, at the whole generator expression on 3.11 and 3.15)."""
+    call = ast.Call(ast.Name(ITER_BUILTIN, ast.Load()), [iterable], [])
+    for node in (call, call.func):
+        ast.copy_location(node, iterable)
+    return call
 
 
 def _is_future_import(node: ast.stmt) -> bool:
@@ -460,7 +471,9 @@ class _Rewriter:
                 first.iter = self.call(
                     GENERATOR_HELPER,
                     line,
-                    first.iter,
+                    # iter() here, in the program's frame: a non-iterable raises where
+                    # Python raises it, with the program's traceback only.
+                    _iter_call(first.iter),
                     weight=weights.start,
                     more=weights.exhausted,
                 )
