@@ -127,3 +127,30 @@ folded = functools.reduce(
     range(5),
     0,
 )
+
+
+def header_spans_lines(items):
+    """A `for` whose iterable spans lines comes back to its header once per start."""
+    found = []
+    for position, item in enumerate(
+        items,
+        1,
+    ):
+        found.append(position * item)
+    for item in (
+        items
+    ):
+        found.append(item)
+    try:
+        for item in enumerate(
+            items,
+            start=undefined_name,  # noqa: F821
+        ):
+            found.append(item)
+    except NameError:
+        found.append(None)
+    return found
+
+
+for size in range(3):
+    header_spans_lines(list(range(size)))

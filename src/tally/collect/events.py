@@ -23,13 +23,14 @@ import dis
 from collections import Counter
 from collections.abc import Iterator
 from types import CodeType
+from typing import NamedTuple
 
 from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
 from tally.collect.nested import comprehension_loops, instruction_key
 from tally.types import LineNo
 
-__all__ = ["statement_events"]
+__all__ = ["StatementEvents", "statement_events"]
 
 Span = tuple[int, int, int, int]  # start line, start col, end line, end col
 # Code objects of expressions: they hold no statements of their own.
@@ -79,20 +80,29 @@ def _scopes(tree: ast.Module) -> dict[tuple[str, int], list[ast.stmt]]:
     return scopes
 
 
-def statement_events(tree: ast.Module, code: CodeType) -> dict[int, Counter[LineNo]]:
-    """{id(statement): {line: events per execution}} for statements whose execution produces
-    more than one event on some line. `code` is `tree` compiled, uninstrumented."""
+class StatementEvents(NamedTuple):
+    """What the bytecode says about a file's statements (keys are `id(statement)`)."""
+
+    per_line: dict[int, Counter[LineNo]]  # {line: events per execution}, where one is > 1
+    loop_tests: dict[int, LineNo]  # a `for` loop's line of its test (FOR_ITER)
+
+
+def statement_events(tree: ast.Module, code: CodeType) -> StatementEvents:
+    """Events per execution of the statements in `tree`; `code` is `tree` compiled,
+    uninstrumented."""
     scopes = _scopes(tree)
     loops = set(comprehension_loops(tree))
     result: dict[int, Counter[LineNo]] = {}
+    tests: dict[int, LineNo] = {}
     for co in code_objects(code):
         if co.co_name in _EXPRESSION_CODE:
             continue
         key = ("<module>", 1) if co.co_name == "<module>" else (co.co_name, co.co_firstlineno)
         statements = scopes.get(key)
         if statements:
-            _count_events(co, statements, loops, result)
-    return {key: c for key, c in result.items() if any(n > 1 for n in c.values())}
+            _count_events(co, statements, loops, result, tests)
+    per_line = {key: c for key, c in result.items() if any(n > 1 for n in c.values())}
+    return StatementEvents(per_line, tests)
 
 
 def _count_events(
@@ -100,6 +110,7 @@ def _count_events(
     statements: list[ast.stmt],
     loops: set[tuple[int, int, int, int]],
     result: dict[int, Counter[LineNo]],
+    tests: dict[int, LineNo],
 ) -> None:
     by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
     for node in statements:
@@ -131,6 +142,9 @@ def _count_events(
         if line != previous_line and owner is not None and id(owner) not in finished:
             result.setdefault(id(owner), Counter())[line] += 1
         previous_line = line
+        if instruction.opname == "FOR_ITER" and isinstance(owner, ast.For):
+            # 3.13+ place a loop's test on its iterable, which may be on a later line.
+            tests.setdefault(id(owner), line)
         if instruction.opname in ("RETURN_VALUE", "RETURN_CONST") and owner is not None:
             # What follows a return is another path (code the compiler copied), not more
             # of this run of the statement.

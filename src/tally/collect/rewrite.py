@@ -42,14 +42,16 @@ The members' event numbers match it (docs/counts.md lists each case and what rem
 from __future__ import annotations
 
 import ast
-from collections import Counter
 from types import CodeType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.collect.nested import NESTED, Weights
 from tally.collect.slots import FLAG_CASES, LOOP_TEST, Member, pack_slots
 from tally.types import LineNo
+
+if TYPE_CHECKING:
+    from tally.collect.events import StatementEvents
 
 __all__ = [
     "BLOCKS_HELPER",
@@ -241,12 +243,13 @@ class _Rewriter:
         self,
         name: str,
         code_lines: set[LineNo],
-        events: dict[int, Counter[LineNo]],
+        events: StatementEvents,
         nested: dict[int, Weights],
     ) -> None:
         self.name = name
         self.code_lines = code_lines
-        self.events = events
+        self.events = events.per_line
+        self.loop_tests = events.loop_tests
         self.nested = nested
         self.slots: list[list[Member]] = []
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
@@ -413,8 +416,12 @@ class _Rewriter:
             per_run = self.nested_code(stmt)
             if line != previous_line and not isinstance(stmt, _LOOPS):
                 found.append((line, last, self.entry_events(stmt) + per_run))
-            elif per_run:
-                found.append((line, last, per_run))  # nested code starts a line event anew
+            else:
+                # Nested code starts a line event anew; so does a `for` whose iterable spans
+                # lines, coming back to the header once per loop start before its first test.
+                per_run += self.loop_start_events(stmt)
+                if per_run:
+                    found.append((line, last, per_run))
         if isinstance(stmt, _LOOPS) and stmt.body[0].lineno > line:
             # A loop header counts inside the loop; the member marks where its test is, so
             # an exception raised by the test (after the last entry) is counted there.
@@ -424,6 +431,13 @@ class _Rewriter:
             # exception in it cuts the block.
             found.append((line, last, 0))
         return found
+
+    def loop_start_events(self, stmt: ast.stmt) -> int:
+        """Events on a `for` header each time the loop starts, beyond its tests (which
+        the loop's blocks count): those of evaluating an iterable that spans lines."""
+        if not isinstance(stmt, (ast.For, ast.AsyncFor)):
+            return 0
+        return self.events_on(stmt, stmt.lineno) - 1
 
     def entry_events(self, stmt: ast.stmt) -> int:
         """Line events on the first line of `stmt` each time it runs."""
@@ -492,6 +506,10 @@ class _Rewriter:
         stmt.body = self.body(stmt.body, line, entry)
         if entry is not None and isinstance(stmt, ast.While) and _always_true(stmt.test):
             entry = None  # `while True:` is never tested false
+        if self.loop_tests.get(id(stmt), line) != line:
+            # The test is on the iterable's line (3.13+, `for x in (\n xs\n):`): the
+            # header's own event is storing each item, so the final test makes none.
+            entry = None
         stmt.orelse = self.body(stmt.orelse, None, entry)
 
     def inner(self, stmt: ast.stmt) -> None:
