@@ -154,3 +154,51 @@ def header_spans_lines(items):
 
 for size in range(3):
     header_spans_lines(list(range(size)))
+
+
+class Managed:
+    """A context manager whose `with` statement spreads over lines."""
+
+    def __init__(self, label):
+        self.label = label
+
+    def __enter__(self):
+        return self.label
+
+    def __exit__(self, *exc_info):
+        return True
+
+
+for label in ("a", "b"):
+    with Managed(
+        label,
+    ) as entered:
+        found = entered
+    with Managed(
+        label,
+    ):
+        raise ValueError(label)
+
+
+def decorated_inside_if(flag):
+    """A decorated definition first in an `if` body: its decorator line is its own."""
+    if flag:
+
+        @functools.lru_cache
+        def cached(n):
+            doubled = n * 2
+            halved = doubled // 2
+            squared = halved * halved
+            return squared
+
+    else:
+
+        @functools.lru_cache
+        def cached(n):
+            return -n
+
+    return cached(1)
+
+
+decorated_inside_if(True)
+decorated_inside_if(False)

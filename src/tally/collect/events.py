@@ -43,8 +43,13 @@ def _span(node: ast.stmt) -> Span:
         return (top, 0, node.end_lineno or node.lineno, 10**9)
     first = _first_body_statement(node)
     if first is not None:
-        # A compound statement owns its header: up to where its first body statement starts.
-        return (node.lineno, node.col_offset, first.lineno, first.col_offset - 1)
+        # A compound statement owns its header: up to where its first body statement starts
+        # (a decorated definition's, at its first decorator).
+        line, col = first.lineno, first.col_offset
+        if isinstance(first, DEFINITIONS) and first.decorator_list:
+            decorator = min(first.decorator_list, key=lambda d: d.lineno)
+            line, col = decorator.lineno, decorator.col_offset - 1  # the `@` before it
+        return (node.lineno, node.col_offset, line, col - 1)
     return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 

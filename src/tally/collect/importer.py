@@ -25,7 +25,7 @@ __all__ = ["InstrumentingFinder", "cache_suffix", "compile_instrumented", "instr
 
 # The instrumentation's format: bump it whenever instrumented code changes shape, so no
 # cache (ours, or pytest's under CACHE_SUFFIX) hands old code to a new engine.
-_FORMAT = 7
+_FORMAT = 8
 _CACHE_MAGIC = b"TLY%d" % _FORMAT + importlib.util.MAGIC_NUMBER
 
 

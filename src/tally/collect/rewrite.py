@@ -441,11 +441,11 @@ class _Rewriter:
 
     def entry_events(self, stmt: ast.stmt) -> int:
         """Line events on the first line of `stmt` each time it runs."""
+        events = self.events_on(stmt, stmt.lineno)
         if isinstance(stmt, (ast.With, ast.AsyncWith)) and stmt.body[0].lineno != stmt.lineno:
             # The exit (__exit__ call) runs code on the `with` line again, however the body
-            # ends: once on entry and once on exit.
-            return 2
-        events = self.events_on(stmt, stmt.lineno)
+            # ends: one more event after those of entering.
+            events += 1
         if getattr(stmt, "type_params", None):
             # PEP 695: the type parameters get a code object of their own, which starts on
             # the definition's line each time the definition runs.
