@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import sysconfig
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,12 @@ def tally_env(**extra: str) -> dict[str, str]:
     env.pop("COVERAGE_FILE", None)
     env.update(extra)
     return env
+
+
+def write(path: Path, text: str) -> Path:
+    """Write `text` (dedented) to `path`; returns `path`."""
+    path.write_text(textwrap.dedent(text))
+    return path
 
 
 def run_tally(

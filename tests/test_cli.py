@@ -6,19 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from support import PY, clean_env, run_tally, tally_env
+from support import PY, clean_env, run_tally, tally_env, write
 
 import tally
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def data_lines(tmp: Path, name: str) -> list[int] | None:
@@ -248,7 +242,7 @@ def test_debug_sys_and_config_explain_choices(tmp_path: Path) -> None:
     sys_out = run_tally("debug", "sys", "--count", cwd=tmp_path).stdout
     assert "engine: count\n" in sys_out
     assert "engine_reason: counts requested" in sys_out
-    assert "warning: branch coverage is not measured yet" in sys_out
+    assert "warning: branch coverage is not measured by the count engine yet" in sys_out
     cfg = run_tally("debug", "config", cwd=tmp_path).stdout
     assert "run:branch = True  (.coveragerc [run] branch)" in cfg
 

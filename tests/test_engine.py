@@ -43,9 +43,13 @@ def test_monitor_with_counts_switches_to_count_and_says_so(monitoring: bool) -> 
     assert len(choice.warnings) == 1
 
 
-def test_branch_request_is_warned_about_not_dropped_silently() -> None:
-    choice = choose_engine("count", counts=False, branch=True)
-    assert "branch coverage is not measured yet" in choice.warnings[0]
+def test_branch_request_the_engine_cant_meet_is_warned_about_not_dropped_silently() -> None:
+    counted = choose_engine("count", counts=True, branch=True)
+    assert not counted.branch
+    assert any("not measured by the count engine yet" in w for w in counted.warnings)
+    auto = choose_engine("auto", counts=False, branch=True)
+    assert auto.branch == env.HAS_BRANCH_WAYS
+    assert bool(auto.warnings) != env.HAS_BRANCH_WAYS
 
 
 def test_env_flags_describe_this_interpreter() -> None:

@@ -24,7 +24,7 @@ class Coverage:
         data_file: where save() writes (default: config `[run] data_file`, `.coverage`).
         config_file: a config file path, True to look for the usual files, False for none.
         source, include, omit: what to measure (`[run]` options of the same names).
-        branch: ask for branch coverage (not measured yet: warns).
+        branch: measure branch arcs too (the monitor engine on 3.14+; elsewhere warns).
         count: measure exact per-line execution counts.
         engine: "auto", "monitor" or "count".
         config: a ready Config, instead of reading files.
@@ -108,7 +108,7 @@ class Coverage:
             if self.choice.name == "monitor":
                 from tally.collect.monitor import MonitorEngine
 
-                self._engine = MonitorEngine(self._filter)
+                self._engine = MonitorEngine(self._filter, branch=self.choice.branch)
             else:
                 from tally.collect.counting import CountEngine
 
@@ -137,7 +137,6 @@ class Coverage:
         measured.meta.update(
             {
                 "tally_engine": engine.name,
-                "tally_branches": "0",
                 "tally_engine_reason": "; ".join(self.choice.reasons),
             }
         )
@@ -205,7 +204,12 @@ def _relative(measured: Measurement, cwd: str) -> Measurement:
         if measured.counts is None
         else {relative_name(p, cwd): c for p, c in measured.counts.items()}
     )
-    return Measurement(lines, counts, measured.meta)
+    arcs = (
+        None
+        if measured.arcs is None
+        else {relative_name(p, cwd): a for p, a in measured.arcs.items()}
+    )
+    return Measurement(lines, counts, measured.meta, arcs)
 
 
 def _write_json(path: str, data: CoverageData) -> None:

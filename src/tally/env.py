@@ -11,6 +11,14 @@ PYVERSION = sys.version_info[:2]
 # called again for that instruction, which is what makes the monitor engine nearly free.
 HAS_MONITORING = hasattr(sys, "monitoring")
 
+# 3.14+: branch events come as BRANCH_LEFT and BRANCH_RIGHT, each way disabled on its own,
+# so a branch costs one callback per way taken. 3.12/3.13 have one BRANCH event whose
+# DISABLE silences both ways at once.
+HAS_BRANCH_WAYS = hasattr(getattr(sys, "monitoring", None), "events") and hasattr(
+    sys.monitoring.events,  # type: ignore[attr-defined,unused-ignore]
+    "BRANCH_LEFT",
+)
+
 # PEP 703: a free-threaded build may run without the GIL. Our inline counters rely on the
 # GIL for exact counts under threads (see docs/counts.md), so we record which build this is.
 _gil_check = getattr(sys, "_is_gil_enabled", None)

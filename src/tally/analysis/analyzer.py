@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tally.analysis.results import FileAnalysis, Numbers
-from tally.analysis.source import analyze_source, join_regex, read_source
+from tally.analysis.arcs import Arc, find_arcs
+from tally.analysis.results import Branches, FileAnalysis, Numbers
+from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
 from tally.data.sqlite import CoverageData
 from tally.exceptions import NoDataError, TallyError
 from tally.paths import GlobMatcher, prep_patterns, relative_name
+from tally.types import Count, LineNo
 
 __all__ = ["Analyses", "analyze_data"]
 
@@ -21,6 +24,7 @@ class Analyses:
 
     files: list[FileAnalysis] = field(default_factory=list)
     has_counts: bool = False
+    has_arcs: bool = False
     skipped_errors: list[str] = field(default_factory=list)
     below_threshold: int = 0
 
@@ -37,6 +41,7 @@ def analyze_data(
     data: CoverageData,
     *,
     exclude: Iterable[str],
+    partial: Iterable[str] = (),
     include: Iterable[str] = (),
     omit: Iterable[str] = (),
     ignore_errors: bool = False,
@@ -52,7 +57,8 @@ def analyze_data(
     include_m = GlobMatcher(prep_patterns(include, cwd)) if include else None
     omit_m = GlobMatcher(prep_patterns(omit, cwd)) if omit else None
     regex = join_regex(exclude)
-    result = Analyses(has_counts=data.has_counts())
+    partial_regex = join_regex(partial)
+    result = Analyses(has_counts=data.has_counts(), has_arcs=data.has_arcs())
     for stored in data.measured_files():
         path = stored if os.path.isabs(stored) else os.path.join(cwd, stored)
         if include_m and not include_m.match(path):
@@ -60,7 +66,7 @@ def analyze_data(
         if omit_m and omit_m.match(path):
             continue
         try:
-            analysis = _analyze_file(data, stored, path, regex, cwd)
+            analysis = _analyze_file(data, stored, path, (regex, partial_regex), cwd)
         except TallyError as err:
             if not ignore_errors:
                 raise
@@ -76,11 +82,17 @@ def analyze_data(
 
 
 def _analyze_file(
-    data: CoverageData, stored: str, path: str, regex: str | None, cwd: str
+    data: CoverageData,
+    stored: str,
+    path: str,
+    regexes: tuple[str | None, str | None],
+    cwd: str,
 ) -> FileAnalysis:
     text = read_source(path)
+    exclude, partial = regexes
     try:
-        facts = analyze_source(text, path, regex)
+        tree = ast.parse(text, path)
+        facts = analyze_source(text, path, exclude, tree=tree)
     except (SyntaxError, ValueError) as err:
         where = getattr(err, "lineno", None)
         raise TallyError(
@@ -91,6 +103,9 @@ def _analyze_file(
         ) from None
     executed = facts.first_lines(data.lines(stored) or ()) & facts.statements
     counts = data.counts(stored) if data.has_counts() else None
+    branches = None
+    if data.has_arcs():
+        branches = _branches(data, stored, tree, facts, facts.lines_matching(partial))
     return FileAnalysis(
         path=path,
         name=relative_name(path, cwd),
@@ -98,4 +113,29 @@ def _analyze_file(
         excluded=frozenset(facts.excluded),
         executed=frozenset(executed),
         counts=counts,
+        branches=branches,
     )
+
+
+def _branches(
+    data: CoverageData, stored: str, tree: ast.Module, facts: SourceFacts, no_branch: set[LineNo]
+) -> Branches:
+    """Branch lines and the ways not taken, by coverage.py 7.x's rules: a line with more
+    than one possible way on is a branch; a way is missing unless an arc taken reaches it,
+    and not reported from `no_branch` lines or into excluded ones."""
+    possible = find_arcs(tree, facts.raw_statements, facts.multiline)
+    taken_counts = data.arc_counts(stored)
+    measured = data.arcs(stored) or []
+    taken = possible.translate(measured)
+    exits = {line: n for line, n in possible.exit_counts(facts.excluded).items() if n > 1}
+    missing: dict[LineNo, list[LineNo]] = {}
+    descriptions: dict[Arc, str] = {}
+    for start, end in sorted(possible.arcs - taken):
+        if start in exits and start not in no_branch and end not in facts.excluded:
+            missing.setdefault(start, []).append(end)
+            descriptions[(start, end)] = possible.describe_missing(start, end)
+    counts: dict[Arc, Count] = {}
+    for arc, n in taken_counts.items():
+        for start, end in possible.translate([arc]):
+            counts[(start, end)] = counts.get((start, end), 0) + n
+    return Branches(exits, missing, counts, descriptions)

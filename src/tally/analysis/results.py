@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass, field
 from decimal import Decimal
 
 from tally.types import Count, LineNo
 
 __all__ = [
+    "Branches",
     "FileAnalysis",
     "Numbers",
     "display_covered",
@@ -27,6 +28,9 @@ class Numbers:
     n_statements: int = 0
     n_excluded: int = 0
     n_missing: int = 0
+    n_branches: int = 0
+    n_partial_branches: int = 0  # missing arcs from branch lines that ran
+    n_missing_branches: int = 0
 
     @property
     def n_executed(self) -> int:
@@ -34,19 +38,31 @@ class Numbers:
         return self.n_statements - self.n_missing
 
     @property
+    def n_executed_branches(self) -> int:
+        """Branch arcs taken."""
+        return self.n_branches - self.n_missing_branches
+
+    @property
     def pc_covered(self) -> float:
-        """Percent of statements that ran; 100 when there are none (coverage.py's rule)."""
-        if self.n_statements > 0:
-            return 100.0 * self.n_executed / self.n_statements
+        """Percent of statements and branch arcs that ran, as coverage.py computes it:
+        (statements run + arcs taken) / (statements + arcs); 100 when there are none."""
+        denominator = self.n_statements + self.n_branches
+        if denominator > 0:
+            return 100.0 * (self.n_executed + self.n_executed_branches) / denominator
         return 100.0
 
     def __add__(self, other: Numbers) -> Numbers:
-        return Numbers(
-            self.n_files + other.n_files,
-            self.n_statements + other.n_statements,
-            self.n_excluded + other.n_excluded,
-            self.n_missing + other.n_missing,
-        )
+        return Numbers(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+@dataclass(frozen=True)
+class Branches:
+    """A file's branch lines (more than one way on) and the ways not taken."""
+
+    exits: dict[LineNo, int]  # branch line -> number of ways on
+    missing: dict[LineNo, list[LineNo]]  # branch line -> destinations never reached
+    counts: dict[tuple[LineNo, LineNo], Count] = field(default_factory=dict)  # when counted
+    descriptions: dict[tuple[LineNo, LineNo], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,7 @@ class FileAnalysis:
     excluded: frozenset[LineNo]
     executed: frozenset[LineNo]
     counts: dict[LineNo, Count] | None = field(default=None, compare=False)
+    branches: Branches | None = field(default=None, compare=False)
 
     @property
     def missing(self) -> frozenset[LineNo]:
@@ -68,11 +85,29 @@ class FileAnalysis:
     @property
     def numbers(self) -> Numbers:
         """This file's totals."""
-        return Numbers(1, len(self.statements), len(self.excluded), len(self.missing))
+        n_branches = n_partial = n_missing_branches = 0
+        if self.branches is not None:
+            missing = self.missing
+            n_branches = sum(self.branches.exits.values())
+            for line, ends in self.branches.missing.items():
+                n_missing_branches += len(ends)
+                if line not in missing:
+                    n_partial += len(ends)
+        return Numbers(
+            1,
+            len(self.statements),
+            len(self.excluded),
+            len(self.missing),
+            n_branches,
+            n_partial,
+            n_missing_branches,
+        )
 
     def missing_formatted(self) -> str:
-        """Missing lines as ranges of consecutive statements: "1-2, 5-11, 13"."""
-        return format_lines(self.statements, self.missing)
+        """Missing lines as ranges of consecutive statements, then branch arcs not taken
+        from lines that ran: "1-2, 5-11, 13, 20->22, 24->exit"."""
+        arcs = self.branches.missing if self.branches is not None else None
+        return format_lines(self.statements, self.missing, arcs)
 
     @property
     def hits(self) -> int:
@@ -82,8 +117,14 @@ class FileAnalysis:
         return sum(c for line, c in self.counts.items() if line in self.statements)
 
 
-def format_lines(statements: Iterable[LineNo], lines: Iterable[LineNo]) -> str:
-    """Coalesce `lines` into ranges that run over consecutive `statements` (gaps allowed)."""
+def format_lines(
+    statements: Iterable[LineNo],
+    lines: Iterable[LineNo],
+    arcs: Mapping[LineNo, Iterable[LineNo]] | None = None,
+) -> str:
+    """Coalesce `lines` into ranges that run over consecutive `statements` (gaps allowed),
+    with each arc `start->end` (`->exit` for a negative end) merged in by line when neither
+    end is one of `lines`."""
     stmts = sorted(statements)
     wanted = sorted(lines)
     pairs: list[tuple[LineNo, LineNo]] = []
@@ -103,7 +144,14 @@ def format_lines(statements: Iterable[LineNo], lines: Iterable[LineNo]) -> str:
             start = None
     if start is not None:
         pairs.append((start, end))
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in pairs)
+    items = [(a, str(a) if a == b else f"{a}-{b}") for a, b in pairs]
+    if arcs:
+        skip = set(wanted)
+        for line in sorted(arcs):
+            for dest in sorted(arcs[line]):
+                if line not in skip and dest not in skip:
+                    items.append((line, f"{line}->{dest if dest > 0 else 'exit'}"))
+    return ", ".join(text for _, text in sorted(items))
 
 
 def display_covered(pc: float, precision: int) -> str:

@@ -63,6 +63,12 @@ class SourceFacts:
     statements: set[LineNo] = field(default_factory=set)
     excluded: set[LineNo] = field(default_factory=set)
     multiline: dict[LineNo, LineNo] = field(default_factory=dict)
+    raw_statements: set[LineNo] = field(default_factory=set)  # lines in the line tables
+    text: str = ""
+
+    def lines_matching(self, regex: str | None) -> set[LineNo]:
+        """First lines of the statements on lines where `regex` matches."""
+        return _lines_matching(self.text, regex, self.multiline) if regex else set()
 
     def first_line(self, line: LineNo) -> LineNo:
         """The first line of the statement containing `line`."""
@@ -81,6 +87,15 @@ def code_objects(code: CodeType) -> Iterator[CodeType]:
         current = stack.pop()
         stack.extend(c for c in current.co_consts if isinstance(c, CodeType))
         yield current
+
+
+def multiline_map(text: str) -> dict[LineNo, LineNo]:
+    """{line: first line of its statement} for the lines of multi-line statements in
+    `text`; empty when `text` doesn't tokenize."""
+    try:
+        return _multiline_map(list(tokenize.generate_tokens(io.StringIO(text).readline)))
+    except (tokenize.TokenError, SyntaxError):
+        return {}
 
 
 def _multiline_map(tokens: list[tokenize.TokenInfo]) -> dict[LineNo, LineNo]:
@@ -190,7 +205,7 @@ def analyze_source(
     if tree is None:
         tree = ast.parse(text, filename)
     tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    facts = SourceFacts(multiline=_multiline_map(tokens))
+    facts = SourceFacts(multiline=_multiline_map(tokens), text=text)
     excluded: set[LineNo] = set()
     if exclude_regex:
         excluded = _lines_matching(text, exclude_regex, facts.multiline)
@@ -223,5 +238,6 @@ def analyze_source(
                 excluded.update(range(pattern.lineno, (pattern.end_lineno or 0) + 1))
     ignore = excluded | docstrings
     facts.excluded = excluded
+    facts.raw_statements = raw
     facts.statements = facts.first_lines(raw - ignore) - ignore
     return facts

@@ -53,6 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     results = analyze_data(
         data,
         exclude=config.exclude_regexes(),
+        partial=config.partial_regexes(),
         include=config.items("report:include"),
         omit=config.items("report:omit"),
         ignore_errors=config.flag("report:ignore_errors"),

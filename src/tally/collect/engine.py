@@ -36,23 +36,39 @@ class EngineChoice(NamedTuple):
     name: str  # "monitor" or "count"
     reasons: list[str]
     warnings: list[str]
+    branch: bool = False  # branch arcs are measured too
 
 
 def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> EngineChoice:
     """Pick the engine for a run. `requested` is "auto", "monitor" or "count".
 
-    The count engine can do everything; the monitor engine only binary line coverage, and only
-    where sys.monitoring exists (3.12+). A request that can't be met is never met silently
-    with less: it switches engine with a warning.
+    The count engine counts lines on every version; the monitor engine records binary line
+    coverage where sys.monitoring exists (3.12+), and branches where each way of a branch
+    can be disabled on its own (3.14+). A request that can't be met is never met silently
+    with less: it switches engine, or measures less, with a warning.
     """
+    choice = _choose(requested, counts=counts)
+    if not branch:
+        return choice
+    if choice.name == "monitor" and env.HAS_BRANCH_WAYS:
+        choice.reasons.append("branches: BRANCH_LEFT/BRANCH_RIGHT events, each way once")
+        return choice._replace(branch=True)
+    where = (
+        "the count engine"
+        if choice.name == "count"
+        else "the monitor engine before Python 3.14 (one BRANCH event for both ways)"
+    )
+    choice.warnings.append(
+        f"branch coverage is not measured by {where} yet; measuring lines only "
+        "(the data file records has_arcs = 0)"
+    )
+    return choice
+
+
+def _choose(requested: str, *, counts: bool) -> EngineChoice:
     reasons: list[str] = []
     warnings: list[str] = []
     version = "{}.{}".format(*env.PYVERSION)
-    if branch:
-        warnings.append(
-            "branch coverage is not measured yet by tally; measuring lines only "
-            "(the data file records has_arcs = 0)"
-        )
     if requested == "count":
         reasons.append("engine 'count' requested")
         return EngineChoice("count", reasons, warnings)

@@ -1,8 +1,11 @@
-"""The monitor engine: sys.monitoring (PEP 669) LINE events, each disabled after it fires."""
+"""The monitor engine: sys.monitoring (PEP 669) LINE events, each disabled after it fires,
+and with branch coverage (3.14+) BRANCH_LEFT/BRANCH_RIGHT events, each way disabled after
+it is first taken."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
@@ -26,10 +29,15 @@ class MonitorEngine:
     name = "monitor"
     supports_counts = False
 
-    def __init__(self, file_filter: FileFilter) -> None:
+    def __init__(self, file_filter: FileFilter, *, branch: bool = False) -> None:
         self.filter = file_filter
+        self.branch = branch
         self._lines: dict[str, set[LineNo]] = {}
         self._code_lines: dict[CodeType, set[LineNo]] = {}
+        # Branch events as they came: (code, instruction offset, destination offset).
+        # Turning them into line arcs reads the bytecode, so it waits for measurement().
+        self._jumps: dict[CodeType, set[tuple[int, int]]] = {}
+        self._code_files: dict[CodeType, str] = {}
         self._file_lines: dict[str, set[LineNo] | None] = {}
         self._tool: int | None = None
 
@@ -51,6 +59,9 @@ class MonitorEngine:
         events = mon.events
         mon.register_callback(self._tool, events.PY_START, self._on_start)
         mon.register_callback(self._tool, events.LINE, self._on_line)
+        if self.branch:
+            mon.register_callback(self._tool, events.BRANCH_LEFT, self._on_branch)
+            mon.register_callback(self._tool, events.BRANCH_RIGHT, self._on_branch)
         mon.set_events(self._tool, events.PY_START)
         # Code seen in an earlier start() had its events disabled; let them fire again.
         mon.restart_events()
@@ -66,6 +77,9 @@ class MonitorEngine:
             mon.set_local_events(tool, code, 0)
         mon.register_callback(tool, mon.events.PY_START, None)
         mon.register_callback(tool, mon.events.LINE, None)
+        if self.branch:
+            mon.register_callback(tool, mon.events.BRANCH_LEFT, None)
+            mon.register_callback(tool, mon.events.BRANCH_RIGHT, None)
         mon.free_tool_id(tool)
         self._code_lines.clear()
 
@@ -81,7 +95,11 @@ class MonitorEngine:
             self._file_lines[filename] = lines
         if lines is not None and code not in self._code_lines and self._tool is not None:
             self._code_lines[code] = lines
-            mon.set_local_events(self._tool, code, mon.events.LINE)
+            wanted = mon.events.LINE
+            if self.branch:
+                wanted |= mon.events.BRANCH_LEFT | mon.events.BRANCH_RIGHT
+                self._code_files[code] = canonical(filename, self.filter.cwd)
+            mon.set_local_events(self._tool, code, wanted)
         return mon.DISABLE
 
     def _on_line(self, code: CodeType, line: int) -> Any:
@@ -90,12 +108,49 @@ class MonitorEngine:
             lines.add(line)
         return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
 
+    def _on_branch(self, code: CodeType, offset: int, destination: int) -> Any:
+        jumps = self._jumps.get(code)
+        if jumps is None:
+            jumps = self._jumps.setdefault(code, set())
+        jumps.add((offset, destination))
+        return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
+
     def measurement(self) -> Measurement:
-        """The lines seen so far."""
-        return Measurement(
-            {p: set(s) for p, s in self._lines.items()}, None, {"tally_engine": self.name}
-        )
+        """The lines seen so far, and with branch coverage the arcs taken."""
+        lines = {p: set(s) for p, s in self._lines.items()}
+        meta = {"tally_engine": self.name}
+        if not self.branch:
+            return Measurement(lines, None, meta)
+        from tally.collect.jumps import jump_arcs
+
+        arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
+        maps: dict[str, dict[LineNo, LineNo]] = {}
+        for code, jumps in list(self._jumps.items()):
+            path = self._code_files[code]
+            if path not in maps:
+                maps[path] = _statement_lines(code.co_filename)
+            for arc in jump_arcs(code, jumps, _first_line_of(maps[path])):
+                arcs.setdefault(path, {})[arc] = 0
+        return Measurement(lines, None, meta, arcs)
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """The main script runs as compiled: PY_START sees it like any other code."""
         return compile(source, path, "exec", dont_inherit=True)
+
+
+def _statement_lines(filename: str) -> dict[LineNo, LineNo]:
+    """The multi-line statement map of a measured file (empty when it can't be read)."""
+    from tally.analysis.source import multiline_map, read_source
+    from tally.exceptions import TallyError
+
+    try:
+        return multiline_map(read_source(filename))
+    except (TallyError, OSError):
+        return {}
+
+
+def _first_line_of(mapping: dict[LineNo, LineNo]) -> Callable[[LineNo], LineNo]:
+    def first_line(line: LineNo) -> LineNo:
+        return mapping.get(line, line)
+
+    return first_line

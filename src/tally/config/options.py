@@ -15,6 +15,10 @@ DEFAULT_EXCLUDE = (
     r"^\s*(((async )?def .*?)?[\])]+(\s*->.*?)?:\s*)?\.\.\.\s*(#|$)",
     r"^\s*if (typing\.)?TYPE_CHECKING:",
 )
+# Branch lines whose missing ways aren't reported (DEFAULT_PARTIAL), and lines that always
+# go one way (DEFAULT_PARTIAL_ALWAYS), as coverage.py 7.x has them.
+DEFAULT_PARTIAL = (r"#\s*(pragma|PRAGMA)[:\s]?\s*(no|NO)\s*(branch|BRANCH)",)
+DEFAULT_PARTIAL_ALWAYS = (r"^\s*while (True|1|False|0):", r"^\s*if (True|1|False|0):")
 
 
 class Option(NamedTuple):
@@ -156,8 +160,21 @@ OPTIONS: tuple[Option, ...] = (
         "Leave files matching these globs out of reports.",
         cli="--omit",
     ),
-    _o("report", "partial_branches", "regexes", [], "Regexes for branch lines not to report."),
-    _o("report", "partial_also", "regexes", [], "More regexes for branch lines not to report."),
+    _o(
+        "report",
+        "partial_branches",
+        "regexes",
+        list(DEFAULT_PARTIAL),
+        "Regexes for branch lines whose missing ways aren't reported; replaces the default.",
+    ),
+    _o("report", "partial_also", "regexes", [], "More regexes for partial_branches."),
+    _o(
+        "report",
+        "partial_branches_always",
+        "regexes",
+        list(DEFAULT_PARTIAL_ALWAYS),
+        "Regexes for branch lines that always go one way (`while True:`).",
+    ),
     _o("report", "precision", "int", 0, "Decimal places in percentages.", cli="--precision"),
     _o("report", "show_missing", "bool", False, "Show missing line numbers.", cli="--show-missing"),
     _o(

@@ -79,6 +79,15 @@ class Config:
         """The regexes that exclude lines: exclude_lines plus exclude_also."""
         return self.items("report:exclude_lines") + self.items("report:exclude_also")
 
+    def partial_regexes(self) -> list[str]:
+        """The regexes of branch lines not to report as partial (coverage.py's
+        partial_branches, partial_also and partial_branches_always)."""
+        return (
+            self.items("report:partial_branches")
+            + self.items("report:partial_also")
+            + self.items("report:partial_branches_always")
+        )
+
     def describe(self) -> Iterator[tuple[str, Any, str]]:
         """(key, value, origin) for every option, in table order: `tally debug config`."""
         for option in OPTIONS:

@@ -54,6 +54,14 @@ CREATE TABLE tracer (
     tracer text,                    -- '' for Python source, as coverage.py writes
     foreign key (file_id) references file (id)
 );
+CREATE TABLE tally_arc_counts (
+    file_id integer,                -- file.id
+    context_id integer,             -- context.id
+    fromno integer,                 -- as in arc
+    tono integer,
+    count integer,                  -- times the arc was taken
+    unique (file_id, context_id, fromno, tono)
+);
 CREATE TABLE tally_counts (
     file_id integer,                -- file.id
     context_id integer,             -- context.id

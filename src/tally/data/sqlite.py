@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from tally.data.numbits import numbits_to_nums, nums_to_numbits, pack_counts, unpack_counts
 from tally.data.schema import COVERAGE_SCHEMA_VERSION, DDL, TALLY_SCHEMA_VERSION
 from tally.exceptions import DataError, NoDataError
 from tally.types import Count, LineNo
 
+Arc = tuple[LineNo, LineNo]
+
 __all__ = ["CoverageData", "Measurement", "write_data"]
 
 
 class Measurement:
-    """What one run measured: executed lines per file, and counts when they were counted.
+    """What one run measured: executed lines per file, counts when they were counted, and
+    with branch coverage the arcs taken (and how often, when counted).
 
+    `arcs` holds the branch arcs seen, `(from_line, to_line)` (a negative `to_line` is the
+    exit of the code object starting there); every executed line is in `lines` as well.
     The mappings may work each file out when asked (the count engine's do), so a caller
     that wants to keep a snapshot copies them.
     """
@@ -27,26 +32,50 @@ class Measurement:
         lines: Mapping[str, set[LineNo]] | None = None,
         counts: Mapping[str, Mapping[LineNo, Count]] | None = None,
         meta: dict[str, str] | None = None,
+        arcs: Mapping[str, Mapping[Arc, Count]] | None = None,
     ) -> None:
         self.lines: Mapping[str, set[LineNo]] = {} if lines is None else lines
         self.counts = counts
         self.meta: dict[str, str] = {} if meta is None else meta
+        # {file: {arc: times taken}}; 0 where taken but not counted (the monitor engine).
+        self.arcs = arcs
 
     def update(self, other: Measurement) -> None:
-        """Add `other` to this measurement: lines united, counts summed."""
+        """Add `other` to this measurement: lines and arcs united, counts summed.
+
+        Raises DataError when one measured branches and the other didn't: coverage.py's
+        files hold either lines or arcs, never both.
+        """
+        if (self.arcs is None) != (other.arcs is None) and (self.lines and other.lines):
+            raise DataError(
+                "can't combine branch coverage data with line coverage data: measure both "
+                "with the same --branch setting"
+            )
         lines = {path: set(found) for path, found in self.lines.items()}
         for path, found in other.lines.items():
             lines.setdefault(path, set()).update(found)
         self.lines = lines
-        if other.counts is not None:
-            counts = {path: dict(c) for path, c in (self.counts or {}).items()}
-            for path, theirs in other.counts.items():
-                mine = counts.setdefault(path, {})
-                for line, n in theirs.items():
-                    mine[line] = mine.get(line, 0) + n
-            self.counts = counts
+        self.counts = _add_counts(self.counts, other.counts)
+        self.arcs = _add_counts(self.arcs, other.arcs)
         for key, value in other.meta.items():
             self.meta.setdefault(key, value)
+
+
+_K = TypeVar("_K")
+
+
+def _add_counts(
+    mine: Mapping[str, Mapping[_K, Count]] | None, theirs: Mapping[str, Mapping[_K, Count]] | None
+) -> dict[str, dict[_K, Count]] | None:
+    """Per-file counters summed key by key; None when neither side has any."""
+    if theirs is None:
+        return None if mine is None else {path: dict(c) for path, c in mine.items()}
+    total = {path: dict(c) for path, c in (mine or {}).items()}
+    for path, counted in theirs.items():
+        into = total.setdefault(path, {})
+        for key, n in counted.items():
+            into[key] = into.get(key, 0) + n
+    return total
 
 
 def _connect_readonly(path: str) -> Any:
@@ -68,6 +97,7 @@ class CoverageData:
         self.path = os.fspath(path)
         self._lines: dict[str, set[LineNo]] = {}
         self._counts: dict[str, dict[LineNo, Count]] = {}
+        self._arcs: dict[str, dict[Arc, Count]] = {}
         self._meta: dict[str, str] = {}
         self._read()
 
@@ -112,8 +142,15 @@ class CoverageData:
             self._lines.setdefault(files[file_id], set()).update(numbits_to_nums(blob))
         if "arc" in tables:
             for file_id, fromno, tono in conn.execute("select file_id, fromno, tono from arc"):
-                lines = self._lines.setdefault(files[file_id], set())
-                lines.update(n for n in (fromno, tono) if n > 0)
+                path = files[file_id]
+                self._lines.setdefault(path, set()).update(n for n in (fromno, tono) if n > 0)
+                if fromno != tono:  # (n, n) records only that line n ran
+                    self._arcs.setdefault(path, {}).setdefault((fromno, tono), 0)
+        if "tally_arc_counts" in tables:
+            query = "select file_id, fromno, tono, count from tally_arc_counts"
+            for file_id, fromno, tono, n in conn.execute(query):
+                taken = self._arcs.setdefault(files[file_id], {})
+                taken[(fromno, tono)] = taken.get((fromno, tono), 0) + n
         if "tally_counts" in tables:
             for file_id, blob in conn.execute("select file_id, counts from tally_counts"):
                 mine = self._counts.setdefault(files[file_id], {})
@@ -135,6 +172,22 @@ class CoverageData:
         """{line: times it began executing} for `path`; empty when counts weren't measured."""
         return dict(self._counts.get(path, {}))
 
+    def has_arcs(self) -> bool:
+        """Was branch coverage measured (coverage.py's has_arcs)?"""
+        return self._meta.get("has_arcs") == "1"
+
+    def arcs(self, path: str) -> list[Arc] | None:
+        """The branch arcs taken in `path`, sorted; None without branch data for it."""
+        if not self.has_arcs() or path not in self._lines:
+            return None
+        return sorted(self._arcs.get(path, {}))
+
+    def arc_counts(self, path: str) -> dict[Arc, Count]:
+        """{arc: times taken} for `path`; empty unless counts and branches were measured."""
+        if not self.has_counts():
+            return {}
+        return dict(self._arcs.get(path, {}))
+
     def has_counts(self) -> bool:
         """Were execution counts measured?"""
         return self._meta.get("tally_counts") == "1" or bool(self._counts)
@@ -146,7 +199,11 @@ class CoverageData:
     def measurement(self) -> Measurement:
         """Everything in this file, as a Measurement that can be added to."""
         counts = {p: dict(c) for p, c in self._counts.items()} if self.has_counts() else None
-        return Measurement({p: set(s) for p, s in self._lines.items()}, counts, dict(self._meta))
+        arcs = None
+        if self.has_arcs():
+            arcs = {p: dict(self._arcs.get(p, {})) for p in self._lines}
+        lines = {p: set(s) for p, s in self._lines.items()}
+        return Measurement(lines, counts, dict(self._meta), arcs)
 
 
 def write_data(path: str, measurement: Measurement, *, append: bool = False) -> None:
@@ -197,9 +254,10 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
         "tally_version": _tally_version(),
         "python_version": ".".join(map(str, sys.version_info[:3])),
         "tally_counts": "1" if m.counts is not None else "0",
-        "tally_branches": "0",
     }
     meta.update(m.meta)
+    branches = m.arcs is not None
+    meta["has_arcs"] = meta["tally_branches"] = "1" if branches else "0"
     conn = sqlite3.connect(temp)
     try:
         # A fresh private file: no journal needed; we fsync before the rename instead.
@@ -220,10 +278,13 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
             )
             # One pass over the files: a measurement may work each file out when asked.
             for file_id, path in enumerate(paths, start=1):
-                conn.execute(
-                    "insert into line_bits (file_id, context_id, numbits) values (?, 1, ?)",
-                    (file_id, nums_to_numbits(m.lines[path])),
-                )
+                if m.arcs is not None:
+                    _write_arcs(conn, file_id, m.lines[path], m.arcs.get(path, {}), m.counts)
+                else:
+                    conn.execute(
+                        "insert into line_bits (file_id, context_id, numbits) values (?, 1, ?)",
+                        (file_id, nums_to_numbits(m.lines[path])),
+                    )
                 counts = m.counts.get(path) if m.counts is not None else None
                 if counts:
                     conn.execute(
@@ -234,6 +295,29 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
         conn.close()
     with open(temp, "rb+") as handle:
         os.fsync(handle.fileno())
+
+
+def _write_arcs(
+    conn: Any,
+    file_id: int,
+    lines: set[LineNo],
+    arcs: Mapping[Arc, Count],
+    counts: object,
+) -> None:
+    """A branch-measured file: coverage.py's `arc` table holds no lines, so each executed
+    line is the arc (n, n), which coverage.py 7.x reads as "line n ran" (and resolves to the
+    line's one way on, when it has one). Arc counts go in tally's own table."""
+    rows = {(n, n) for n in lines} | set(arcs)
+    conn.executemany(
+        "insert into arc (file_id, context_id, fromno, tono) values (?, 1, ?, ?)",
+        ((file_id, a, b) for a, b in sorted(rows)),
+    )
+    if counts is not None:
+        conn.executemany(
+            "insert into tally_arc_counts (file_id, context_id, fromno, tono, count) "
+            "values (?, 1, ?, ?, ?)",
+            ((file_id, a, b, n) for (a, b), n in sorted(arcs.items())),
+        )
 
 
 def _tally_version() -> str:

@@ -34,18 +34,21 @@ def render_table(results: Analyses, options: TextOptions) -> str:
     """The report as text, every line ending in a newline."""
     precision = options.precision
     counted = results.has_counts
+    branched = results.has_arcs
     rows: list[tuple[FileAnalysis, list[str]]] = []
     skipped_covered = skipped_empty = 0
     total = results.total
     for analysis in results.files:
         nums = analysis.numbers
-        if options.skip_covered and nums.n_missing == 0:
+        if options.skip_covered and nums.n_missing == 0 and nums.n_partial_branches == 0:
             skipped_covered += 1
             continue
         if options.skip_empty and nums.n_statements == 0:
             skipped_empty += 1
             continue
         values = [analysis.name, str(nums.n_statements), str(nums.n_missing)]
+        if branched:
+            values += [str(nums.n_branches), str(nums.n_partial_branches)]
         values.append(display_covered(nums.pc_covered, precision))
         if counted:
             values.append(str(analysis.hits))
@@ -55,17 +58,15 @@ def render_table(results: Analyses, options: TextOptions) -> str:
     if options.format == "total":
         return display_covered(total.pc_covered, precision) + "\n"
     rows = _sorted(rows, options.sort, counted)
-    header = ["Name", "Stmts", "Miss", "Cover"]
+    header = ["Name", "Stmts", "Miss", *(["Branch", "BrPart"] if branched else []), "Cover"]
     if counted:
         header.append("Hits")
     if options.show_missing:
         header.append("Missing")
-    total_row = [
-        "TOTAL",
-        str(total.n_statements),
-        str(total.n_missing),
-        display_covered(total.pc_covered, precision),
-    ]
+    total_row = ["TOTAL", str(total.n_statements), str(total.n_missing)]
+    if branched:
+        total_row += [str(total.n_branches), str(total.n_partial_branches)]
+    total_row.append(display_covered(total.pc_covered, precision))
     if counted:
         total_row.append(str(sum(a.hits for a in results.files)))
     if options.show_missing:
@@ -98,6 +99,8 @@ def _sorted(
         "stmts": lambda a: (a.numbers.n_statements, a.name),
         "miss": lambda a: (a.numbers.n_missing, a.name),
         "cover": lambda a: (a.numbers.pc_covered, a.name),
+        "branch": lambda a: (a.numbers.n_branches, a.name),
+        "brpart": lambda a: (a.numbers.n_partial_branches, a.name),
     }
     if counted:
         keys["hits"] = lambda a: (a.hits, a.name)
@@ -121,6 +124,8 @@ def _text(header: list[str], rows: list[list[str]], total: list[str]) -> str:
         "Name": "{:{name_len}}",
         "Stmts": "{:>7}",
         "Miss": "{:>7}",
+        "Branch": "{:>7}",
+        "BrPart": "{:>7}",
         "Hits": "{:>9}",
         "Cover": "{:>{n}}",
         "Missing": "{:>10}",
@@ -155,6 +160,8 @@ def _markdown(header: list[str], rows: list[list[str]], total: list[str]) -> str
         "Name": "| {:{name_len}}|",
         "Stmts": "{:>9} |",
         "Miss": "{:>9} |",
+        "Branch": "{:>9} |",
+        "BrPart": "{:>9} |",
         "Hits": "{:>9} |",
         "Cover": "{:>{n}} |",
         "Missing": "{:>10} |",

@@ -1,0 +1,482 @@
+"""The arcs a file's code can take, found from its AST with coverage.py's conventions.
+
+An arc is `(from_line, to_line)` between statements' first lines; a negative line is the
+exit of the code object starting on that line (`-1`: the module). Like coverage.py 7.x, only
+arcs that can make a branch are modelled: from one statement to the next, into and out of
+`if`/`while`/`for`/`match`/`try` bodies, and out of a code object by `return`, `raise` or
+falling off its end. There are no entry arcs and none for exceptions a statement might raise.
+
+Each arc that can be missing carries fragments that reports turn into a sentence: "line 12
+didn't jump to line 15 because the condition on line 12 was always true".
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tally.analysis.nodes import DEFINITIONS
+from tally.types import LineNo
+
+__all__ = ["Arc", "ArcFacts", "find_arcs"]
+
+Arc = tuple[LineNo, LineNo]
+_Fragment = tuple[str | None, str | None]  # (why it may be missing, what it does)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where an arc leaves from, and why it would not be taken."""
+
+    line: LineNo
+    cause: str | None = None
+
+
+@dataclass
+class _Loop:
+    """A loop being analysed: where `continue` goes, and the `break`s seen."""
+
+    start: LineNo
+    breaks: set[_Start] = field(default_factory=set)
+
+
+@dataclass
+class _Function:
+    start: LineNo
+    name: str
+
+
+@dataclass
+class _Try:
+    """A `try` being analysed; `handler` is None once its body is done."""
+
+    handler: LineNo | None
+
+
+_Frame = _Loop | _Function | _Try
+
+
+@dataclass
+class ArcFacts:
+    """A file's possible arcs (first lines) and the fragments explaining each."""
+
+    arcs: set[Arc]
+    fragments: dict[Arc, list[_Fragment]]
+    multiline: dict[LineNo, LineNo] = field(default_factory=dict)
+    with_fixes: dict[Arc, Arc | None] = field(default_factory=dict)
+
+    def translate(self, arcs: Iterable[Arc]) -> set[Arc]:
+        """Measured arcs as the possible ones are written: jumps back to a `with` line
+        straightened, lines mapped to their statement's first line."""
+        result: set[Arc] = set()
+        for arc in arcs:
+            fixed = self.with_fixes.get(arc, arc)
+            if fixed is not None:
+                result.add((_first(self.multiline, fixed[0]), _first(self.multiline, fixed[1])))
+        return result
+
+    def exit_counts(self, excluded: Iterable[LineNo]) -> dict[LineNo, int]:
+        """How many arcs leave each line, not counting excluded lines or arcs into them."""
+        skip = set(excluded)
+        counts: dict[LineNo, int] = defaultdict(int)
+        for start, end in self.arcs:
+            if start not in skip and end not in skip:
+                counts[start] += 1
+        return dict(counts)
+
+    def describe_missing(self, start: LineNo, end: LineNo) -> str:
+        """A sentence saying that an arc wasn't taken, and why when we know."""
+        sentences = []
+        for cause, action in self.fragments.get((start, end), [(None, None)]):
+            text = f"line {start} didn't {_action(action, end)}"
+            if cause is not None:
+                text += f" because {cause.format(lineno=start)}"
+            sentences.append(text)
+        return " or ".join(sentences)
+
+
+def _first(multiline: dict[LineNo, LineNo], line: LineNo) -> LineNo:
+    """The first line of the statement holding `line` (negative lines stay negative)."""
+    if line < 0:
+        return -multiline.get(-line, -line)
+    return multiline.get(line, line)
+
+
+def _action(action: str | None, end: LineNo) -> str:
+    if action is None:
+        action = "jump to the function exit" if end < 0 else "jump to line {lineno}"
+    return action.format(lineno=end)
+
+
+def find_arcs(
+    tree: ast.Module, raw_statements: Iterable[LineNo], multiline: dict[LineNo, LineNo]
+) -> ArcFacts:
+    """The possible arcs of the module `tree`, whose statements (lines in its code's line
+    table) are `raw_statements` and whose multi-line statements map to their first line by
+    `multiline`."""
+    finder = _ArcFinder(raw_statements, multiline)
+    for node in _statement_nodes(tree):
+        if isinstance(node, ast.Module):
+            finder.module(node)
+        elif isinstance(node, ast.ClassDef):
+            finder.class_body(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            finder.function_body(node)
+    return finder.facts()
+
+
+def _statement_nodes(root: ast.AST) -> Iterable[ast.AST]:
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        yield node
+        todo.extend(
+            child
+            for child in ast.iter_child_nodes(node)
+            if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case))
+        )
+
+
+def constant_test(node: ast.expr) -> bool | None:
+    """The value of a test the compiler folds (`True`, `1`, `not False`, `__debug__`), or
+    None when it is decided at run time."""
+    if isinstance(node, ast.Constant):
+        return bool(node.value)
+    if isinstance(node, ast.Name) and node.id in ("True", "False", "None", "__debug__"):
+        return node.id in ("True", "__debug__")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        value = constant_test(node.operand)
+        return None if value is None else not value
+    if isinstance(node, ast.BoolOp):
+        values = [constant_test(v) for v in node.values]
+        if any(v is None for v in values):
+            return None
+        return any(values) if isinstance(node.op, ast.Or) else all(values)
+    return None
+
+
+def irrefutable(case: ast.match_case) -> bool:
+    """Does this `case` match anything that reaches it (`case _:`, `case x:`)?"""
+    if case.guard is not None:
+        return False
+    pattern = case.pattern
+    while isinstance(pattern, ast.MatchOr):
+        pattern = pattern.patterns[-1]
+    while isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
+        pattern = pattern.pattern
+    return isinstance(pattern, ast.MatchAs) and pattern.pattern is None
+
+
+class _ArcFinder:
+    """Walks each code object's statements, collecting arcs as raw (unmapped) lines."""
+
+    def __init__(self, raw_statements: Iterable[LineNo], multiline: dict[LineNo, LineNo]):
+        self.multiline = multiline
+        self.statements = {multiline.get(n, n) for n in raw_statements}
+        self.arcs: set[Arc] = set()
+        self.fragments: dict[Arc, list[_Fragment]] = defaultdict(list)
+        self.frames: list[_Frame] = []
+        # A `with` body left on lines of its own jumps back to the `with` line to call
+        # __exit__ and then on; we report that as one jump from the body to what follows.
+        self.open_withs: set[LineNo] = set()
+        self.with_lines: set[LineNo] = set()
+        self.with_entries: set[Arc] = set()
+        self.with_exits: set[Arc] = set()
+
+    # -- results -------------------------------------------------------------------
+
+    def facts(self) -> ArcFacts:
+        """The arcs found, with `with` exits straightened and lines mapped to first lines."""
+        facts = ArcFacts(set(), dict(self.fragments), self.multiline, self._with_fixes())
+        facts.arcs = {(a, b) for a, b in facts.translate(self.arcs) if a != b}
+        return facts
+
+    def _with_fixes(self) -> dict[Arc, Arc | None]:
+        """Arcs to replace: body -> `with` line becomes body -> the `with`'s successor,
+        and the `with` line's own arc onward goes (the body's exit stands for it)."""
+        onward: dict[LineNo, LineNo] = {}
+        for start in self.with_lines:
+            ends = {
+                end
+                for begin, end in self.arcs
+                if begin == start and (begin, end) not in self.with_entries
+            }
+            if ends:
+                onward[start] = min(ends)
+
+        def landing(start: LineNo) -> LineNo:
+            # A `with` ending the body of another jumps to the outer one's line, and so on.
+            end = onward[start]
+            while (start, end) in self.with_exits and end in onward:
+                start, end = end, onward[end]
+            return end
+
+        fixes: dict[Arc, Arc | None] = {}
+        for body_end, start in self.with_exits:
+            if start in onward:
+                fixes[(body_end, start)] = (body_end, landing(start))
+        for start, end in onward.items():
+            if (start, start) not in self.with_exits:
+                fixes[(start, end)] = None
+        return fixes
+
+    def add(
+        self, start: LineNo, end: LineNo, cause: str | None = None, action: str | None = None
+    ) -> None:
+        """Record an arc and, when given, why it may be missing and what it does."""
+        self.arcs.add((start, end))
+        if start in self.open_withs:
+            self.with_entries.add((start, end))
+        if cause is not None or action is not None:
+            self.fragments[(start, end)].append((cause, action))
+
+    # -- code objects --------------------------------------------------------------
+
+    def module(self, node: ast.Module) -> None:
+        """The module's body: its exits leave the module (-1)."""
+        if not node.body:
+            self.add(1, -1)
+            return
+        for leaving in self.body(node.body):
+            self.add(leaving.line, -1, leaving.cause, "exit the module")
+
+    def function_body(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """A function's body: falling off its end returns."""
+        start = self.line_of(node)
+        self.frames.append(_Function(start, node.name))
+        self.returns(self.body(node.body))
+        self.frames.pop()
+
+    def class_body(self, node: ast.ClassDef) -> None:
+        """A class body: its exits leave the class's code."""
+        start = self.line_of(node)
+        for leaving in self.body(node.body):
+            self.add(leaving.line, -start, leaving.cause, f"exit class {node.name!r}")
+
+    # -- lines ---------------------------------------------------------------------
+
+    def line_of(self, node: ast.AST) -> LineNo:
+        """The first line of `node` as coverage.py places it."""
+        return _first(self.multiline, self._raw_line(node))
+
+    def _raw_line(self, node: ast.AST) -> LineNo:
+        if isinstance(node, DEFINITIONS):
+            return node.decorator_list[0].lineno if node.decorator_list else node.lineno
+        if isinstance(node, ast.Assign):
+            return self.line_of(node.value)
+        if isinstance(node, ast.Dict) and node.keys:
+            key = node.keys[0]
+            return key.lineno if key is not None else node.values[0].lineno
+        if isinstance(node, ast.List) and node.elts:
+            return self.line_of(node.elts[0])
+        if isinstance(node, ast.Module):
+            return 1
+        line: LineNo = getattr(node, "lineno")  # noqa: B009 - every other node has one
+        return line
+
+    # -- statement lists -----------------------------------------------------------
+
+    def body(
+        self,
+        stmts: Sequence[ast.stmt],
+        entry: _Start | None = None,
+        froms: set[_Start] | None = None,
+    ) -> set[_Start]:
+        """Arcs through a statement list, entered from `entry` (or each of `froms`).
+        Returns where execution can leave the list to whatever follows it."""
+        previous = set(froms) if froms is not None else ({entry} if entry else set())
+        for stmt in stmts:
+            line = self.line_of(stmt)
+            if line not in self.statements:
+                continue
+            for leaving in previous:
+                self.add(leaving.line, line, leaving.cause)
+            previous = self.exits(stmt)
+        return previous
+
+    def exits(self, stmt: ast.stmt) -> set[_Start]:
+        """Where execution leaves `stmt` to the next statement (its arcs inside recorded)."""
+        handler = getattr(self, "on_" + type(stmt).__name__.lower(), None)
+        if handler is None:
+            return {_Start(self.line_of(stmt))}
+        result: set[_Start] = handler(stmt)
+        return result
+
+    # -- jumps ---------------------------------------------------------------------
+
+    def returns(self, leaving: set[_Start]) -> None:
+        """`return`s (and a function body's end) go to the function's exit."""
+        for frame in reversed(self.frames):
+            if isinstance(frame, _Function):
+                action = f"return from function {frame.name!r}"
+                for start in leaving:
+                    self.add(start.line, -frame.start, start.cause, action)
+                return
+
+    def raises(self, leaving: set[_Start]) -> None:
+        """A `raise` goes to the nearest handler, or out of the function."""
+        for frame in reversed(self.frames):
+            if isinstance(frame, _Try):
+                if frame.handler is not None:
+                    for start in leaving:
+                        self.add(start.line, frame.handler, start.cause)
+                return
+            if isinstance(frame, _Function):
+                action = f"except from function {frame.name!r}"
+                for start in leaving:
+                    self.add(start.line, -frame.start, start.cause, action)
+                return
+
+    def _loop(self) -> _Loop | None:
+        for frame in reversed(self.frames):
+            if isinstance(frame, _Loop):
+                return frame
+        return None
+
+    # -- statements ----------------------------------------------------------------
+
+    def on_return(self, stmt: ast.Return) -> set[_Start]:
+        line = self.line_of(stmt)
+        self.returns({_Start(line, "the return on line {lineno} wasn't executed")})
+        return set()
+
+    def on_raise(self, stmt: ast.Raise) -> set[_Start]:
+        line = self.line_of(stmt)
+        self.raises({_Start(line, "the raise on line {lineno} wasn't executed")})
+        return set()
+
+    def on_break(self, stmt: ast.Break) -> set[_Start]:
+        loop = self._loop()
+        if loop is not None:
+            loop.breaks.add(
+                _Start(self.line_of(stmt), "the break on line {lineno} wasn't executed")
+            )
+        return set()
+
+    def on_continue(self, stmt: ast.Continue) -> set[_Start]:
+        loop = self._loop()
+        if loop is not None:
+            cause = "the continue on line {lineno} wasn't executed"
+            self.add(self.line_of(stmt), loop.start, cause)
+        return set()
+
+    def _decorated(
+        self, stmt: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ) -> set[_Start]:
+        # Decorators run top to bottom, then the definition line binds the name.
+        last: LineNo | None = None
+        for decorator in stmt.decorator_list:
+            line = self.line_of(decorator)
+            if last is not None and line != last:
+                self.add(last, line)
+            last = line
+        if last is not None:
+            self.add(last, stmt.lineno)
+        return {_Start(stmt.lineno)}
+
+    on_functiondef = on_asyncfunctiondef = on_classdef = _decorated
+
+    def on_if(self, stmt: ast.If) -> set[_Start]:
+        start = self.line_of(stmt.test)
+        value = constant_test(stmt.test)
+        leaving: set[_Start] = set()
+        if value is None or value:
+            entry = _Start(start, "the condition on line {lineno} was never true")
+            leaving |= self.body(stmt.body, entry)
+        if value is None or not value:
+            entry = _Start(start, "the condition on line {lineno} was always true")
+            leaving |= self.body(stmt.orelse, entry)
+        return leaving
+
+    def on_while(self, stmt: ast.While) -> set[_Start]:
+        start = self.line_of(stmt.test)
+        loop = _Loop(start)
+        self.frames.append(loop)
+        entry = _Start(start, "the condition on line {lineno} was never true")
+        for leaving in self.body(stmt.body, entry):
+            self.add(leaving.line, start, leaving.cause)
+        self.frames.pop()
+        done = _Start(start, "the condition on line {lineno} was always true")
+        result = set(loop.breaks)
+        if stmt.orelse:
+            result |= self.body(stmt.orelse, done)
+        elif constant_test(stmt.test) is None:
+            result.add(done)
+        return result
+
+    def on_for(self, stmt: ast.For | ast.AsyncFor) -> set[_Start]:
+        start = self.line_of(stmt.iter)
+        loop = _Loop(start)
+        self.frames.append(loop)
+        entry = _Start(start, "the loop on line {lineno} never started")
+        for leaving in self.body(stmt.body, entry):
+            self.add(leaving.line, start, leaving.cause)
+        self.frames.pop()
+        done = _Start(start, "the loop on line {lineno} didn't complete")
+        result = set(loop.breaks)
+        if stmt.orelse:
+            result |= self.body(stmt.orelse, done)
+        else:
+            result.add(done)
+        return result
+
+    on_asyncfor = on_for
+
+    def on_match(self, stmt: ast.Match) -> set[_Start]:
+        previous = self.line_of(stmt)
+        result: set[_Start] = set()
+        case_line = previous
+        for case in stmt.cases:
+            case_line = self.line_of(case.pattern)
+            self.add(previous, case_line, "the pattern on line {lineno} always matched")
+            entry = _Start(case_line, "the pattern on line {lineno} never matched")
+            result |= self.body(case.body, entry)
+            previous = case_line
+        if not (stmt.cases and irrefutable(stmt.cases[-1])):
+            result.add(_Start(case_line, "the pattern on line {lineno} always matched"))
+        return result
+
+    def on_try(self, stmt: ast.Try) -> set[_Start]:
+        handler = self.line_of(stmt.handlers[0]) if stmt.handlers else None
+        frame = _Try(handler)
+        self.frames.append(frame)
+        leaving = self.body(stmt.body, _Start(self.line_of(stmt)))
+        if stmt.finalbody:
+            # The frame stays while handlers and `else` run: a raise there goes to the
+            # `finally`, which coverage.py's model leaves without an arc.
+            frame.handler = None
+        else:
+            self.frames.pop()
+        handled: set[_Start] = set()
+        for clause in stmt.handlers:
+            cause = "the exception caught by line {lineno} didn't happen"
+            handled |= self.body(clause.body, _Start(self.line_of(clause), cause))
+        if stmt.orelse:
+            leaving = self.body(stmt.orelse, froms=leaving)
+        leaving |= handled
+        if stmt.finalbody:
+            self.frames.pop()
+            after = self.body(stmt.finalbody, froms=leaving)
+            if leaving:
+                leaving = after
+        return leaving
+
+    on_trystar = on_try
+
+    def on_with(self, stmt: ast.With | ast.AsyncWith) -> set[_Start]:
+        starts = [self.line_of(item.context_expr) for item in stmt.items]
+        self.open_withs.update(starts)
+        self.with_lines.update(starts)
+        start = starts[-1]
+        leaving = self.body(stmt.body, _Start(start))
+        self.open_withs.discard(start)
+        if not leaving:
+            return set()
+        for end in leaving:
+            self.add(end.line, start)
+            self.with_exits.add((end.line, start))
+        return {_Start(start)}
+
+    on_asyncwith = on_with

@@ -1,0 +1,181 @@
+"""Branch coverage: possible arcs, arcs taken and missing branches, against coverage.py."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from coverage.parser import PythonParser
+from support import CORPUS, PY, clean_env, run_tally, write
+
+from tally import env
+from tally.analysis.analyzer import analyze_data
+from tally.analysis.arcs import find_arcs
+from tally.analysis.results import format_lines
+from tally.analysis.source import analyze_source, raw_statement_lines
+from tally.config.options import DEFAULT_EXCLUDE, DEFAULT_PARTIAL, DEFAULT_PARTIAL_ALWAYS
+from tally.data.sqlite import CoverageData
+
+# Corpus programs in syntax this Python reads (types_312.py is PEP 695, 3.12+).
+CORPUS_FILES = sorted(
+    p for p in CORPUS.glob("*.py") if sys.version_info >= (3, 12) or not p.name.endswith("_312.py")
+)
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+# A spread of standard-library modules: every statement kind, large and small.
+STDLIB_FILES = [
+    STDLIB / name
+    for name in (
+        "argparse.py",
+        "ast.py",
+        "configparser.py",
+        "dataclasses.py",
+        "difflib.py",
+        "inspect.py",
+        "pathlib/__init__.py" if sys.version_info >= (3, 13) else "pathlib.py",
+        "shutil.py",
+        "subprocess.py",
+        "tarfile.py",
+        "textwrap.py",
+        "typing.py",
+        "zipfile/__init__.py" if sys.version_info >= (3, 12) else "zipfile.py",
+    )
+]
+needs_branch_ways = pytest.mark.skipif(
+    not env.HAS_BRANCH_WAYS, reason="the monitor engine measures branches on 3.14+ only"
+)
+
+
+def possible_arcs(path: Path) -> set[tuple[int, int]]:
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    code = compile(text, str(path), "exec", dont_inherit=True)
+    facts = analyze_source(text, str(path), None, tree=tree, code=code)
+    return find_arcs(tree, raw_statement_lines(code), facts.multiline).arcs
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES + STDLIB_FILES, ids=lambda p: p.name)
+def test_possible_arcs_are_coverage_pys(path: Path) -> None:
+    """Every arc coverage.py's parser finds, tally finds, and no other."""
+    text = path.read_text(encoding="utf-8")
+    parser = PythonParser(text=text, filename=str(path))
+    parser.parse_source()
+    assert possible_arcs(path) == parser.arcs()
+
+
+def coverage_json(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
+    """coverage.py's JSON report of a data file: per file, its branch facts."""
+    out = cwd / "report.json"
+    subprocess.run(
+        [PY, "-m", "coverage", "json", f"--data-file={data_file}", "-o", str(out)],
+        cwd=cwd,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+    )
+    files = json.loads(out.read_text())["files"]
+    return {
+        name: {
+            "missing_branches": sorted(map(tuple, entry["missing_branches"])),
+            "missing_lines": entry["missing_lines"],
+            "num_branches": entry["summary"]["num_branches"],
+            "num_partial_branches": entry["summary"]["num_partial_branches"],
+        }
+        for name, entry in files.items()
+    }
+
+
+def tally_view(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
+    """tally's own analysis of its data file, in the shape of coverage_json."""
+    results = analyze_data(
+        CoverageData(str(data_file)),
+        exclude=DEFAULT_EXCLUDE,
+        partial=DEFAULT_PARTIAL + DEFAULT_PARTIAL_ALWAYS,
+        cwd=str(cwd),
+    )
+    view: dict[str, dict[str, object]] = {}
+    for analysis in results.files:
+        assert analysis.branches is not None
+        view[analysis.name] = {
+            "missing_branches": sorted(
+                (line, end) for line, ends in analysis.branches.missing.items() for end in ends
+            ),
+            "missing_lines": sorted(analysis.missing),
+            "num_branches": analysis.numbers.n_branches,
+            "num_partial_branches": analysis.numbers.n_partial_branches,
+        }
+    return view
+
+
+@needs_branch_ways
+@pytest.mark.parametrize("script", CORPUS_FILES, ids=lambda p: p.name)
+def test_branches_taken_and_missed_are_coverage_pys(script: Path, tmp_path: Path) -> None:
+    """Run a corpus program under coverage.py --branch and under tally --branch: coverage.py
+    reading its own file, coverage.py reading tally's file, and tally reading tally's file
+    agree on every missing branch, branch count and partial count."""
+    work = tmp_path / "work"
+    work.mkdir()
+    program = work / script.name
+    program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    subprocess.run(
+        [PY, "-m", "coverage", "run", "--branch", "--data-file=cov.data", program.name],
+        cwd=work,
+        env=clean_env(),
+        check=False,
+        capture_output=True,
+    )
+    result = run_tally("run", "--branch", "--data-file=tally.data", program.name, cwd=work)
+    assert "warning" not in result.stderr
+    theirs = coverage_json(work / "cov.data", work)
+    assert coverage_json(work / "tally.data", work) == theirs
+    assert tally_view(work / "tally.data", work) == theirs
+
+
+@needs_branch_ways
+def test_report_shows_branch_columns_and_missing_arcs_like_coverage(tmp_path: Path) -> None:
+    write(
+        tmp_path / "prog.py",
+        "def size(n):\n"
+        "    if n < 0:\n"
+        "        n = -n\n"
+        "    for _ in range(n):\n"
+        "        if n > 100:\n"
+        "            return 100\n"
+        "    return n\n"
+        "\n"
+        "size(-3)\n",
+    )
+    run_tally("run", "--branch", "prog.py", cwd=tmp_path)
+    mine = run_tally("report", "--show-missing", cwd=tmp_path).stdout
+    theirs = subprocess.run(
+        [PY, "-m", "coverage", "report", "--show-missing", "--data-file=.coverage"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert mine == theirs
+    assert "Branch BrPart" in mine
+    assert mine.splitlines()[2].split()[1:] == ["8", "1", "6", "2", "79%", "2->4,", "6"]
+
+
+@needs_branch_ways
+def test_branch_data_file_records_arcs_and_round_trips(tmp_path: Path) -> None:
+    write(tmp_path / "p.py", "x = 0\nif x:\n    x = 1\nprint(x)\n")
+    run_tally("run", "--branch", "p.py", cwd=tmp_path)
+    data = CoverageData(str(tmp_path / ".coverage"))
+    (path,) = data.measured_files()
+    assert data.has_arcs() and data.meta()["tally_branches"] == "1"
+    assert data.lines(path) == [1, 2, 4]
+    assert data.arcs(path) == [(2, 4)]
+
+
+def test_missing_arcs_are_formatted_after_lines_as_coverage_does() -> None:
+    statements = [1, 2, 3, 5, 6, 8]
+    assert format_lines(statements, [3], {2: [5, -1], 6: [3]}) == "2->5, 2->exit, 3"
+    assert format_lines(statements, [5, 6], {2: [5]}) == "5-6"
