@@ -130,3 +130,29 @@ def test_reads_coverage_py_data_with_arcs(tmp_path: Path) -> None:
     theirs.add_arcs({"/p/a.py": {(-1, 1), (1, 2), (2, -1)}})
     theirs.write()
     assert CoverageData(path).lines("/p/a.py") == [1, 2]
+
+
+def test_branch_data_is_coverage_pys_arc_table_with_counts_of_our_own(tmp_path: Path) -> None:
+    """Executed lines go in as (n, n) arcs, branch arcs as themselves; coverage.py reads
+    the same executed lines and the branch arcs, and tally reads arcs and their counts."""
+    path = str(tmp_path / ".coverage")
+    arcs = {"/p/a.py": {(2, 3): 4, (5, -1): 1}}
+    write_data(path, Measurement({"/p/a.py": {1, 2, 3, 5}}, {"/p/a.py": {1: 1}}, None, arcs))
+    data = CoverageData(path)
+    assert data.has_arcs() and data.meta()["has_arcs"] == "1"
+    assert data.lines("/p/a.py") == [1, 2, 3, 5]
+    assert data.arcs("/p/a.py") == [(2, 3), (5, -1)]
+    assert data.arc_counts("/p/a.py") == {(2, 3): 4, (5, -1): 1}
+    theirs = coverage.CoverageData(path)
+    theirs.read()
+    assert theirs.has_arcs()
+    assert sorted(theirs.lines("/p/a.py") or []) == [1, 2, 3, 5]
+    assert {(2, 3), (5, -1)} <= set(theirs.arcs("/p/a.py") or [])
+
+
+def test_appending_line_data_to_branch_data_is_refused_clearly(tmp_path: Path) -> None:
+    path = str(tmp_path / ".coverage")
+    write_data(path, Measurement({"/p/a.py": {1}}, None, None, {"/p/a.py": {}}))
+    with pytest.raises(DataError, match="can't combine branch coverage data with line"):
+        write_data(path, Measurement({"/p/a.py": {2}}), append=True)
+    assert CoverageData(path).lines("/p/a.py") == [1]  # the file is as it was

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tally.analysis.nodes import DEFINITIONS
+from tally.analysis.nodes import DEFINITIONS, irrefutable
 from tally.types import LineNo
 
 __all__ = ["Arc", "ArcFacts", "find_arcs"]
@@ -155,18 +155,6 @@ def constant_test(node: ast.expr) -> bool | None:
             return None
         return any(values) if isinstance(node.op, ast.Or) else all(values)
     return None
-
-
-def irrefutable(case: ast.match_case) -> bool:
-    """Does this `case` match anything that reaches it (`case _:`, `case x:`)?"""
-    if case.guard is not None:
-        return False
-    pattern = case.pattern
-    while isinstance(pattern, ast.MatchOr):
-        pattern = pattern.patterns[-1]
-    while isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
-        pattern = pattern.pattern
-    return isinstance(pattern, ast.MatchAs) and pattern.pattern is None
 
 
 class _ArcFinder:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["DEFINITIONS", "is_docstring"]
+__all__ = ["DEFINITIONS", "irrefutable", "is_docstring"]
 
 # Statements whose bodies are code objects of their own.
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -17,3 +17,15 @@ def is_docstring(node: ast.stmt) -> bool:
         and isinstance(node.value, ast.Constant)
         and isinstance(node.value.value, str)
     )
+
+
+def irrefutable(case: ast.match_case) -> bool:
+    """Does this `case` match anything that reaches it (`case _:`, `case x:`)?"""
+    if case.guard is not None:
+        return False
+    pattern = case.pattern
+    while isinstance(pattern, ast.MatchOr):
+        pattern = pattern.patterns[-1]
+    while isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
+        pattern = pattern.pattern
+    return isinstance(pattern, ast.MatchAs) and pattern.pattern is None

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import CodeType
 
-from tally.analysis.nodes import DEFINITIONS, is_docstring
+from tally.analysis.nodes import DEFINITIONS, irrefutable, is_docstring
 from tally.exceptions import NoSourceError
 from tally.types import LineNo
 
@@ -165,17 +165,6 @@ def _walk_statements(root: ast.AST) -> Iterator[ast.AST]:
         todo.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, _STMT_CONTAINERS))
 
 
-def _case_is_irrefutable(case: ast.match_case) -> bool:
-    if case.guard is not None:
-        return False
-    pattern = case.pattern
-    while isinstance(pattern, ast.MatchOr):
-        pattern = pattern.patterns[-1]
-    while isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
-        pattern = pattern.pattern
-    return isinstance(pattern, ast.MatchAs) and pattern.pattern is None
-
-
 def raw_statement_lines(code: CodeType) -> set[LineNo]:
     """Every line in the line tables of `code` and its nested code objects.
 
@@ -230,7 +219,7 @@ def analyze_source(
             top = min((d.lineno for d in node.decorator_list), default=node.lineno)
             if excluded.intersection(range(top, node.lineno + 1)):
                 excluded.update(range(top, (node.end_lineno or node.lineno) + 1))
-        if isinstance(node, ast.match_case) and _case_is_irrefutable(node):
+        if isinstance(node, ast.match_case) and irrefutable(node):
             body = range(node.body[0].lineno, (node.body[-1].end_lineno or 0) + 1)
             in_body = raw & set(body)
             if in_body and in_body <= excluded:
