@@ -378,14 +378,19 @@ class _ArcFinder:
             leaving |= self.body(stmt.orelse, entry)
         return leaving
 
-    def on_while(self, stmt: ast.While) -> set[_Start]:
-        start = self.line_of(stmt.test)
+    def loop_body(self, start: LineNo, body: Sequence[ast.stmt], cause: str) -> _Loop:
+        """A loop's body, entered from `start`, each way out of it going back there;
+        returns the loop with the `break`s found in it."""
         loop = _Loop(start)
         self.frames.append(loop)
-        entry = _Start(start, "the condition on line {lineno} was never true")
-        for leaving in self.body(stmt.body, entry):
+        for leaving in self.body(body, _Start(start, cause)):
             self.add(leaving.line, start, leaving.cause)
         self.frames.pop()
+        return loop
+
+    def on_while(self, stmt: ast.While) -> set[_Start]:
+        start = self.line_of(stmt.test)
+        loop = self.loop_body(start, stmt.body, "the condition on line {lineno} was never true")
         done = _Start(start, "the condition on line {lineno} was always true")
         result = set(loop.breaks)
         if stmt.orelse:
@@ -396,12 +401,7 @@ class _ArcFinder:
 
     def on_for(self, stmt: ast.For | ast.AsyncFor) -> set[_Start]:
         start = self.line_of(stmt.iter)
-        loop = _Loop(start)
-        self.frames.append(loop)
-        entry = _Start(start, "the loop on line {lineno} never started")
-        for leaving in self.body(stmt.body, entry):
-            self.add(leaving.line, start, leaving.cause)
-        self.frames.pop()
+        loop = self.loop_body(start, stmt.body, "the loop on line {lineno} never started")
         done = _Start(start, "the loop on line {lineno} didn't complete")
         result = set(loop.breaks)
         if stmt.orelse:
