@@ -12,24 +12,16 @@ once per code object when the data is saved, never in the event callback.
 from __future__ import annotations
 
 import dis
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from types import CodeType
 
+from tally.collect.nested import JUMP_OPCODES, JUMPS
 from tally.types import LineNo
 
 __all__ = ["jump_arcs"]
 
-_JUMPS = {
-    "JUMP_FORWARD",
-    "JUMP_BACKWARD",
-    "JUMP_BACKWARD_NO_INTERRUPT",
-    "JUMP",
-    "JUMP_NO_INTERRUPT",
-}
 _RETURNS = {"RETURN_VALUE", "RETURN_CONST"}
 _STOPS = {"RERAISE", "RAISE_VARARGS", "YIELD_VALUE"}
-# Instructions that jump (conditionally, unless in _JUMPS), by opcode.
-_BRANCHES = set(getattr(dis, "hasjump", ())) | set(dis.hasjrel) | set(dis.hasjabs)
 _MAX_STEPS = 200  # a straight run this long without a new line is a loop on one line
 _EXIT = 0  # what _Code.landing returns for a return from the code object
 
@@ -37,12 +29,12 @@ _EXIT = 0  # what _Code.landing returns for a return from the code object
 def jump_arcs(
     code: CodeType,
     jumps: Iterable[tuple[int, int]],
-    first_line: Callable[[LineNo], LineNo],
+    multiline: Mapping[LineNo, LineNo],
 ) -> set[tuple[LineNo, LineNo]]:
-    """The arcs the branch events `jumps` of `code` stand for, lines mapped by
-    `first_line` to their statement's first line."""
-    walker = _Code(code, first_line)
-    exit_line = -first_line(code.co_firstlineno)
+    """The arcs the branch events `jumps` of `code` stand for, each line mapped to its
+    statement's first line by `multiline` (the file's multi-line statement map)."""
+    walker = _Code(code, multiline)
+    exit_line = -multiline.get(code.co_firstlineno, code.co_firstlineno)
     arcs: set[tuple[LineNo, LineNo]] = set()
     for source, destination in jumps:
         start = walker.line_at(source)
@@ -57,13 +49,11 @@ def jump_arcs(
 class _Code:
     """One code object's instructions, with their statements' first lines."""
 
-    def __init__(self, code: CodeType, first_line: Callable[[LineNo], LineNo]) -> None:
+    def __init__(self, code: CodeType, multiline: Mapping[LineNo, LineNo]) -> None:
         self.instructions = list(dis.get_instructions(code))
         self.at = {ins.offset: i for i, ins in enumerate(self.instructions)}
-        self.lines = [
-            first_line(ins.positions.lineno) if ins.positions and ins.positions.lineno else None
-            for ins in self.instructions
-        ]
+        raw = [ins.positions.lineno if ins.positions else None for ins in self.instructions]
+        self.lines = [None if n is None else multiline.get(n, n) for n in raw]
 
     def line_at(self, offset: int) -> LineNo | None:
         """The statement line of the instruction at `offset`."""
@@ -84,11 +74,11 @@ class _Code:
                 return _EXIT
             if instruction.opname in _STOPS:
                 return None
-            if instruction.opname not in _JUMPS and instruction.opcode in _BRANCHES:
+            if instruction.opname not in JUMPS and instruction.opcode in JUMP_OPCODES:
                 # Another branch of the same statement: its own event says where it went
                 # (`while a and b:` when `b` raised must not look like entering the body).
                 return None
-            if instruction.opname in _JUMPS:
+            if instruction.opname in JUMPS:
                 target = instruction.argval
                 if not isinstance(target, int) or target not in self.at:
                     return None

@@ -5,7 +5,6 @@ it is first taken."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
@@ -109,10 +108,7 @@ class MonitorEngine:
         return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
 
     def _on_branch(self, code: CodeType, offset: int, destination: int) -> Any:
-        jumps = self._jumps.get(code)
-        if jumps is None:
-            jumps = self._jumps.setdefault(code, set())
-        jumps.add((offset, destination))
+        self._jumps.setdefault(code, set()).add((offset, destination))
         return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
 
     def measurement(self) -> Measurement:
@@ -129,7 +125,7 @@ class MonitorEngine:
             path = self._code_files[code]
             if path not in maps:
                 maps[path] = _statement_lines(code.co_filename)
-            for arc in jump_arcs(code, jumps, _first_line_of(maps[path])):
+            for arc in jump_arcs(code, jumps, maps[path]):
                 arcs.setdefault(path, {})[arc] = 0
         return Measurement(lines, None, meta, arcs)
 
@@ -147,10 +143,3 @@ def _statement_lines(filename: str) -> dict[LineNo, LineNo]:
         return multiline_map(read_source(filename))
     except (TallyError, OSError):
         return {}
-
-
-def _first_line_of(mapping: dict[LineNo, LineNo]) -> Callable[[LineNo], LineNo]:
-    def first_line(line: LineNo) -> LineNo:
-        return mapping.get(line, line)
-
-    return first_line

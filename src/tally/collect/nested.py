@@ -31,6 +31,8 @@ from typing import NamedTuple
 from tally.analysis.source import code_objects
 
 __all__ = [
+    "JUMPS",
+    "JUMP_OPCODES",
     "NESTED",
     "Weights",
     "comprehension_loops",
@@ -46,8 +48,11 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 CONSUMER = -1  # the `for` index of a builtin's loop over a generator expression (3.14+)
 
 _SKIP = {"NOT_TAKEN", "NOP", "EXTENDED_ARG", "CACHE", "END_FOR", "POP_ITER"}
-_JUMPS = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP", "JUMP_NO_INTERRUPT"}
-_JUMPS |= {"JUMP_BACKWARD_NO_INTERRUPT"}
+# Unconditional jumps, by name; every instruction that can jump (conditionally or not), by
+# opcode. jumps.py walks bytecode with the same vocabulary.
+JUMPS = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP", "JUMP_NO_INTERRUPT"}
+JUMPS |= {"JUMP_BACKWARD_NO_INTERRUPT"}
+JUMP_OPCODES = set(dis.hasjrel) | set(dis.hasjabs) | set(getattr(dis, "hasjump", ()))
 _ENDS = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
 
 
@@ -99,9 +104,6 @@ def comprehension_loops(tree: ast.AST) -> dict[Key, tuple[Comprehension, int]]:
     return found
 
 
-_CONDITIONAL_OR_JUMP = set(dis.hasjrel) | set(dis.hasjabs) | set(getattr(dis, "hasjump", ()))
-
-
 class _Code:
     """One code object's instructions, walked for the events on one line."""
 
@@ -150,7 +152,7 @@ class _Code:
             events += n
             if i == stop or ins.opname in _ENDS:
                 break
-            if i in self.tests or ins.opname in _JUMPS:
+            if i in self.tests or ins.opname in JUMPS:
                 i = self.at[ins.argval]
             else:
                 i += 1
@@ -165,7 +167,7 @@ class _Code:
         if i >= len(self.instructions):
             return False
         ins = self.instructions[i]
-        return ins.opname in _JUMPS and self.at.get(ins.argval) == test
+        return ins.opname in JUMPS and self.at.get(ins.argval) == test
 
     def item(self, test: int, line: int) -> tuple[int, int, int]:
         """One item's path through the loop whose FOR_ITER is instruction `test`:
@@ -186,11 +188,11 @@ class _Code:
             if i in self.tests:  # an inner `for`: its items are counted by its own calls
                 i = self.at[ins.argval]
                 continue
-            if ins.opcode not in _CONDITIONAL_OR_JUMP or ins.opname in _ENDS:
+            if ins.opcode not in JUMP_OPCODES or ins.opname in _ENDS:
                 i += 1
                 continue
             target = self.at[ins.argval]
-            if ins.opname in _JUMPS:
+            if ins.opname in JUMPS:
                 if target == test:
                     break
                 i = target
