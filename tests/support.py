@@ -63,6 +63,18 @@ def run_tally(
     )
 
 
+def run_coverage(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python -m coverage ARGS` in `cwd`, with no coverage.py or tally settings from outside."""
+    return subprocess.run(
+        [PY, "-m", "coverage", *args],
+        check=check,
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+
+
 @dataclass
 class Oracle:
     """coverage.py's and trace's view of one program's run, for one file."""
@@ -78,30 +90,16 @@ def coverage_view(script: Path, tmp: Path) -> tuple[set[int], set[int], set[int]
     data = tmp / "oracle.coverage"
     rc = tmp / "empty.rc"
     rc.write_text("[run]\n")
-    subprocess.run(
-        [PY, "-m", "coverage", "run", f"--rcfile={rc}", f"--data-file={data}", str(script)],
-        cwd=script.parent,
-        env=clean_env(),
-        check=True,
-        capture_output=True,
-    )
+    run_coverage("run", f"--rcfile={rc}", f"--data-file={data}", str(script), cwd=script.parent)
     out = tmp / "oracle.json"
-    subprocess.run(
-        [
-            PY,
-            "-m",
-            "coverage",
-            "json",
-            f"--rcfile={rc}",
-            f"--data-file={data}",
-            "-o",
-            str(out),
-            f"--include={script}",
-        ],
+    run_coverage(
+        "json",
+        f"--rcfile={rc}",
+        f"--data-file={data}",
+        "-o",
+        str(out),
+        f"--include={script}",
         cwd=script.parent,
-        env=clean_env(),
-        check=True,
-        capture_output=True,
     )
     report = json.loads(out.read_text())
     (entry,) = report["files"].values()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
 from coverage.parser import PythonParser
-from support import CORPUS, PY, clean_env, run_tally, write
+from support import CORPUS, run_coverage, run_tally, write
 
 from tally import env
 from tally.analysis.analyzer import analyze_data
@@ -70,13 +69,7 @@ def test_possible_arcs_are_coverage_pys(path: Path) -> None:
 def coverage_json(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
     """coverage.py's JSON report of a data file: per file, its branch facts."""
     out = cwd / "report.json"
-    subprocess.run(
-        [PY, "-m", "coverage", "json", f"--data-file={data_file}", "-o", str(out)],
-        cwd=cwd,
-        env=clean_env(),
-        check=True,
-        capture_output=True,
-    )
+    run_coverage("json", f"--data-file={data_file}", "-o", str(out), cwd=cwd)
     files = json.loads(out.read_text())["files"]
     return {
         name: {
@@ -121,13 +114,7 @@ def test_branches_taken_and_missed_are_coverage_pys(script: Path, tmp_path: Path
     work.mkdir()
     program = work / script.name
     program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
-    subprocess.run(
-        [PY, "-m", "coverage", "run", "--branch", "--data-file=cov.data", program.name],
-        cwd=work,
-        env=clean_env(),
-        check=False,
-        capture_output=True,
-    )
+    run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=work, check=False)
     result = run_tally("run", "--branch", "--data-file=tally.data", program.name, cwd=work)
     assert "warning" not in result.stderr
     theirs = coverage_json(work / "cov.data", work)
@@ -151,14 +138,7 @@ def test_report_shows_branch_columns_and_missing_arcs_like_coverage(tmp_path: Pa
     )
     run_tally("run", "--branch", "prog.py", cwd=tmp_path)
     mine = run_tally("report", "--show-missing", cwd=tmp_path).stdout
-    theirs = subprocess.run(
-        [PY, "-m", "coverage", "report", "--show-missing", "--data-file=.coverage"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    theirs = run_coverage("report", "--show-missing", "--data-file=.coverage", cwd=tmp_path).stdout
     assert mine == theirs
     assert "Branch BrPart" in mine
     assert mine.splitlines()[2].split()[1:] == ["8", "1", "6", "2", "79%", "2->4,", "6"]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import PY, clean_env, run_tally, tally_env, write
+from support import PY, run_coverage, run_tally, tally_env, write
 
 import tally
 
@@ -177,14 +177,7 @@ def test_report_matches_coverage_py_and_fail_under_exits_2(tmp_path: Path) -> No
     write(tmp_path / "b.py", "def f(x):\n    return x\n\n\ndef g():\n    return 2\n")
     run_tally("run", "a.py", cwd=tmp_path)
     ours = run_tally("report", "-m", cwd=tmp_path)
-    theirs = subprocess.run(
-        [PY, "-m", "coverage", "report", "-m", "--rcfile="],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    theirs = run_coverage("report", "-m", "--rcfile=", cwd=tmp_path)
     assert without_hits(ours.stdout) == theirs.stdout
     assert ours.returncode == 0
     failed = run_tally("report", "--fail-under=90", cwd=tmp_path)
