@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dis
 import json
 import sys
 import sysconfig
@@ -159,3 +160,30 @@ def test_missing_arcs_are_formatted_after_lines_as_coverage_does() -> None:
     statements = [1, 2, 3, 5, 6, 8]
     assert format_lines(statements, [3], {2: [5, -1], 6: [3]}) == "2->5, 2->exit, 3"
     assert format_lines(statements, [5, 6], {2: [5]}) == "5-6"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the monitor engine needs 3.12+")
+@pytest.mark.parametrize("path", STDLIB_FILES, ids=lambda p: p.name)
+def test_branch_resolution_decodes_bytecode_as_dis_does(path: Path) -> None:
+    """The instruction table read from `co_code` for resolving branch events has dis's
+    offsets, opcodes, lines and unconditional jump targets, for every code object."""
+    from tally.analysis.source import code_objects
+    from tally.collect.jumps import Instructions
+
+    module = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+    for code in code_objects(module):
+        table = Instructions(code, {})
+        real = [i for i in dis.get_instructions(code) if i.opname != "EXTENDED_ARG"]
+        assert [(table.at[i.offset], table.opcodes[table.at[i.offset]]) for i in real] == [
+            (n, i.opcode) for n, i in enumerate(real)
+        ]
+        assert table.lines == [i.positions.lineno if i.positions else None for i in real]
+        for n, instruction in enumerate(real):
+            if instruction.opname in (
+                "JUMP_FORWARD",
+                "JUMP_BACKWARD",
+                "JUMP_BACKWARD_NO_INTERRUPT",
+            ):
+                assert table.targets[n] == instruction.argval
+            else:
+                assert table.targets[n] is None
