@@ -136,6 +136,52 @@ def trace_counts(script: Path, tmp: Path) -> dict[int, int]:
     return {line: n for (name, line), n in counts.items() if name == target}
 
 
+# Runs a script under sys.settrace, counting each move from one line to the next in a frame
+# of the script, and from a line out of the frame ((line, -first line), as coverage.py
+# writes exits); prints the counts as JSON.
+_TRANSITIONS = """
+import collections, json, runpy, sys, threading
+target = sys.argv[1]
+moves = collections.Counter()
+def watch(frame, event, arg):
+    if frame.f_code.co_filename != target:
+        return None
+    last = [None]
+    def local(frame, event, arg):
+        if event == "line":
+            if last[0] is not None:
+                moves[(last[0], frame.f_lineno)] += 1
+            last[0] = frame.f_lineno
+        elif event == "return" and last[0] is not None:
+            moves[(last[0], -frame.f_code.co_firstlineno)] += 1
+        return local
+    return local(frame, event, arg)
+sys.argv = sys.argv[1:]
+sys.settrace(watch)
+threading.settrace(watch)
+try:
+    runpy.run_path(target, run_name="__main__")
+except BaseException:
+    pass
+sys.settrace(None)
+print(json.dumps([[a, b, n] for (a, b), n in moves.items()]))
+"""
+
+
+def transitions(script: Path, cwd: Path) -> dict[tuple[int, int], int]:
+    """How many times `script`, run in `cwd`, moved from each line to the next (or out of
+    its frame), by sys.settrace line and return events: the reference for arm counts."""
+    out = subprocess.run(
+        [PY, "-c", _TRANSITIONS, str(script)],
+        check=True,
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {(a, b): n for a, b, n in json.loads(out.splitlines()[-1])}
+
+
 def oracle(script: Path, tmp: Path) -> Oracle:
     """Both oracles' views of `script`."""
     statements, excluded, executed = coverage_view(script, tmp)

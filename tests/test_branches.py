@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from coverage.parser import PythonParser
-from support import CORPUS, run_coverage, run_tally, write
+from support import CORPUS, run_coverage, run_tally, transitions, write
 
 from tally import env
 from tally.analysis.analyzer import analyze_data
-from tally.analysis.arcs import find_arcs
+from tally.analysis.arcs import ArcFacts, find_arcs
 from tally.analysis.results import format_lines
 from tally.analysis.source import analyze_source, raw_statement_lines
 from tally.config.options import DEFAULT_EXCLUDE, DEFAULT_PARTIAL, DEFAULT_PARTIAL_ALWAYS
@@ -45,17 +45,22 @@ STDLIB_FILES = [
         "zipfile/__init__.py" if sys.version_info >= (3, 12) else "zipfile.py",
     )
 ]
-needs_branch_ways = pytest.mark.skipif(
-    not env.HAS_BRANCH_WAYS, reason="the monitor engine measures branches on 3.14+ only"
-)
+# The engines that measure branches here: the count engine everywhere, the monitor engine
+# where each way of a branch disables on its own (3.14+).
+BRANCH_ENGINES = ["count", "monitor"] if env.HAS_BRANCH_WAYS else ["count"]
 
 
-def possible_arcs(path: Path) -> set[tuple[int, int]]:
+def find_arcs_of(path: Path) -> ArcFacts:
+    """tally's static arc analysis of the file at `path`."""
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
     code = compile(text, str(path), "exec", dont_inherit=True)
     facts = analyze_source(text, str(path), None, tree=tree, code=code)
-    return find_arcs(tree, raw_statement_lines(code), facts.multiline).arcs
+    return find_arcs(tree, raw_statement_lines(code), facts.multiline)
+
+
+def possible_arcs(path: Path) -> set[tuple[int, int]]:
+    return find_arcs_of(path).arcs
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES + STDLIB_FILES, ids=lambda p: p.name)
@@ -105,9 +110,11 @@ def tally_view(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
     return view
 
 
-@needs_branch_ways
+@pytest.mark.parametrize("engine", BRANCH_ENGINES)
 @pytest.mark.parametrize("script", CORPUS_FILES, ids=lambda p: p.name)
-def test_branches_taken_and_missed_are_coverage_pys(script: Path, tmp_path: Path) -> None:
+def test_branches_taken_and_missed_are_coverage_pys(
+    script: Path, engine: str, tmp_path: Path
+) -> None:
     """Run a corpus program under coverage.py --branch and under tally --branch: coverage.py
     reading its own file, coverage.py reading tally's file, and tally reading tally's file
     agree on every missing branch, branch count and partial count."""
@@ -116,14 +123,54 @@ def test_branches_taken_and_missed_are_coverage_pys(script: Path, tmp_path: Path
     program = work / script.name
     program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
     run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=work, check=False)
-    result = run_tally("run", "--branch", "--data-file=tally.data", program.name, cwd=work)
+    result = run_tally(
+        "run", "--branch", f"--engine={engine}", "--data-file=tally.data", program.name, cwd=work
+    )
     assert "warning" not in result.stderr
     theirs = coverage_json(work / "cov.data", work)
     assert coverage_json(work / "tally.data", work) == theirs
     assert tally_view(work / "tally.data", work) == theirs
 
 
-@needs_branch_ways
+def branch_lines(possible: ArcFacts) -> set[int]:
+    """The lines with more than one way on."""
+    return {line for line, n in possible.exit_counts(()).items() if n > 1}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [p for p in CORPUS_FILES if branch_lines(find_arcs_of(p))],
+    ids=lambda p: p.name,
+)
+def test_arm_counts_are_the_moves_settrace_sees(script: Path, tmp_path: Path) -> None:
+    """With --count, each branch arc's count is how many times sys.settrace saw the program
+    move along it (line events, mapped to statements as coverage.py maps its arcs)."""
+    program = tmp_path / script.name
+    program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    run_tally("run", "--branch", "--count", program.name, cwd=tmp_path)
+    data = CoverageData(str(tmp_path / ".coverage"))
+    mine = data.arc_counts(str(program))
+    possible = find_arcs_of(program)
+    theirs: dict[tuple[int, int], int] = {}
+    for move, n in transitions(program, tmp_path).items():
+        for arc in possible.translate([move]):
+            theirs[arc] = theirs.get(arc, 0) + n
+    exits = branch_lines(possible)
+    branch_arcs = sorted(arc for arc in possible.arcs if arc[0] in exits)
+    assert {a: mine.get(a, 0) for a in branch_arcs} == {a: theirs.get(a, 0) for a in branch_arcs}
+
+
+def without_hits(report: str) -> str:
+    """A tally report without its Hits column (the count engine adds it), as coverage.py
+    would print it."""
+    lines = report.splitlines(keepends=True)
+    if "Hits" not in lines[0]:
+        return report
+    end = lines[0].index("Hits") + len("Hits")
+    start = end - len("{:>9}".format(""))
+    return "".join(line[:start] + line[end:] for line in lines)
+
+
 def test_report_shows_branch_columns_and_missing_arcs_like_coverage(tmp_path: Path) -> None:
     write(
         tmp_path / "prog.py",
@@ -138,14 +185,13 @@ def test_report_shows_branch_columns_and_missing_arcs_like_coverage(tmp_path: Pa
         "size(-3)\n",
     )
     run_tally("run", "--branch", "prog.py", cwd=tmp_path)
-    mine = run_tally("report", "--show-missing", cwd=tmp_path).stdout
+    mine = without_hits(run_tally("report", "--show-missing", cwd=tmp_path).stdout)
     theirs = run_coverage("report", "--show-missing", "--data-file=.coverage", cwd=tmp_path).stdout
     assert mine == theirs
     assert "Branch BrPart" in mine
     assert mine.splitlines()[2].split()[1:] == ["8", "1", "6", "2", "79%", "2->4,", "6"]
 
 
-@needs_branch_ways
 def test_branch_data_file_records_arcs_and_round_trips(tmp_path: Path) -> None:
     write(tmp_path / "p.py", "x = 0\nif x:\n    x = 1\nprint(x)\n")
     run_tally("run", "--branch", "p.py", cwd=tmp_path)

@@ -235,7 +235,8 @@ def test_debug_sys_and_config_explain_choices(tmp_path: Path) -> None:
     sys_out = run_tally("debug", "sys", "--count", cwd=tmp_path).stdout
     assert "engine: count\n" in sys_out
     assert "engine_reason: counts requested" in sys_out
-    assert "warning: branch coverage is not measured by the count engine yet" in sys_out
+    assert "engine_reason: branches: a counter at the start of each arm" in sys_out
+    assert "warning" not in sys_out
     cfg = run_tally("debug", "config", cwd=tmp_path).stdout
     assert "run:branch = True  (.coveragerc [run] branch)" in cfg
 

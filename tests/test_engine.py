@@ -43,13 +43,26 @@ def test_monitor_with_counts_switches_to_count_and_says_so(monitoring: bool) -> 
     assert len(choice.warnings) == 1
 
 
-def test_branch_request_the_engine_cant_meet_is_warned_about_not_dropped_silently() -> None:
+def test_branch_coverage_is_always_measured_by_some_engine() -> None:
     counted = choose_engine("count", counts=True, branch=True)
-    assert not counted.branch
-    assert any("not measured by the count engine yet" in w for w in counted.warnings)
+    assert (counted.name, counted.branch, counted.warnings) == ("count", True, [])
     auto = choose_engine("auto", counts=False, branch=True)
-    assert auto.branch == env.HAS_BRANCH_WAYS
-    assert bool(auto.warnings) != env.HAS_BRANCH_WAYS
+    assert auto.branch and not auto.warnings
+    # The monitor engine takes branches where each way disables alone; elsewhere the count
+    # engine does, and the choice says why.
+    assert auto.name == ("monitor" if env.HAS_BRANCH_WAYS else "count")
+    if not env.HAS_BRANCH_WAYS:
+        assert "each arm" in auto.reasons[-1]
+
+
+def test_monitor_request_for_branches_before_314_switches_engine_with_a_warning() -> None:
+    choice = choose_engine("monitor", counts=False, branch=True)
+    assert choice.branch
+    if env.HAS_BRANCH_WAYS:
+        assert (choice.name, choice.warnings) == ("monitor", [])
+    else:
+        assert choice.name == "count"
+        assert choice.warnings[-1].endswith("using engine 'count'")
 
 
 def test_env_flags_describe_this_interpreter() -> None:

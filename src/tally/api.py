@@ -24,7 +24,7 @@ class Coverage:
         data_file: where save() writes (default: config `[run] data_file`, `.coverage`).
         config_file: a config file path, True to look for the usual files, False for none.
         source, include, omit: what to measure (`[run]` options of the same names).
-        branch: measure branch arcs too (the monitor engine on 3.14+; elsewhere warns).
+        branch: measure branch arcs too (engine.py says which engine does it where).
         count: measure exact per-line execution counts.
         engine: "auto", "monitor" or "count".
         config: a ready Config, instead of reading files.
@@ -112,7 +112,7 @@ class Coverage:
             else:
                 from tally.collect.counting import CountEngine
 
-                self._engine = CountEngine(self._filter)
+                self._engine = CountEngine(self._filter, branch=self.choice.branch)
         return self._engine
 
     def start(self) -> None:

@@ -20,18 +20,24 @@ from dataclasses import dataclass, field
 from tally.analysis.nodes import DEFINITIONS, irrefutable
 from tally.types import LineNo
 
-__all__ = ["Arc", "ArcFacts", "find_arcs"]
+__all__ = ["Arc", "ArcFacts", "Arm", "find_arcs"]
 
 Arc = tuple[LineNo, LineNo]
+# One way out of a decision, named by the node deciding (id() of the `if`, loop or `case`
+# in the tree analysed) and which way: "body" (the test held, the loop went round, the
+# pattern matched) or "else" (the test failed, the loop ended by its test, the pattern
+# failed: on to the next case or past the `match`). The count engine counts arms.
+Arm = tuple[int, str]
 _Fragment = tuple[str | None, str | None]  # (why it may be missing, what it does)
 
 
 @dataclass(frozen=True)
 class _Start:
-    """Where an arc leaves from, and why it would not be taken."""
+    """Where an arc leaves from, why it would not be taken, and the arm it is part of."""
 
     line: LineNo
     cause: str | None = None
+    arm: Arm | None = None
 
 
 @dataclass
@@ -66,6 +72,7 @@ class ArcFacts:
     fragments: dict[Arc, list[_Fragment]]
     multiline: dict[LineNo, LineNo] = field(default_factory=dict)
     with_fixes: dict[Arc, Arc | None] = field(default_factory=dict)
+    arms: dict[Arm, Arc] = field(default_factory=dict)  # the arc each arm takes
 
     def translate(self, arcs: Iterable[Arc]) -> set[Arc]:
         """Measured arcs as the possible ones are written: jumps back to a `with` line
@@ -172,6 +179,9 @@ class _ArcFinder:
         self.with_lines: set[LineNo] = set()
         self.with_entries: set[Arc] = set()
         self.with_exits: set[Arc] = set()
+        # Each arm's line, and the raw arcs it was seen to take.
+        self.arm_lines: dict[Arm, LineNo] = {}
+        self.arm_arcs: dict[Arm, set[Arc]] = defaultdict(set)
 
     # -- results -------------------------------------------------------------------
 
@@ -179,7 +189,29 @@ class _ArcFinder:
         """The arcs found, with `with` exits straightened and lines mapped to first lines."""
         facts = ArcFacts(set(), dict(self.fragments), self.multiline, self._with_fixes())
         facts.arcs = {(a, b) for a, b in facts.translate(self.arcs) if a != b}
+        facts.arms = self._arm_arcs(facts)
         return facts
+
+    def _arm_arcs(self, facts: ArcFacts) -> dict[Arm, Arc]:
+        """The one arc each arm takes. An arm whose arcs all vanished (a body on the
+        decision's own line, `if x: return`, whose first arc is (n, n)) takes the way out
+        of its line that the other arms don't, when exactly one is left."""
+        exits: dict[LineNo, set[Arc]] = defaultdict(set)
+        for arc in facts.arcs:
+            exits[arc[0]].add(arc)
+        arms: dict[Arm, Arc] = {}
+        open_arms: dict[LineNo, list[Arm]] = defaultdict(list)
+        for arm, line in self.arm_lines.items():
+            arcs = facts.translate(self.arm_arcs.get(arm, ())) & exits[line]
+            if len(arcs) == 1:
+                arms[arm] = arcs.pop()
+            elif not arcs:
+                open_arms[line].append(arm)
+        for line, waiting in open_arms.items():
+            left = exits[line] - set(arms.values())
+            if len(waiting) == 1 and len(left) == 1:
+                arms[waiting[0]] = left.pop()
+        return arms
 
     def _with_fixes(self) -> dict[Arc, Arc | None]:
         """Arcs to replace: body -> `with` line becomes body -> the `with`'s successor,
@@ -220,6 +252,18 @@ class _ArcFinder:
         if cause is not None or action is not None:
             self.fragments[(start, end)].append((cause, action))
 
+    def leave(self, start: _Start, end: LineNo, action: str | None = None) -> None:
+        """Record the arc from `start` to `end`, as part of `start`'s arm if it has one."""
+        self.add(start.line, end, start.cause, action)
+        if start.arm is not None:
+            self.arm_arcs[start.arm].add((start.line, end))
+
+    def arm(self, node: ast.AST, way: str, line: LineNo, cause: str) -> _Start:
+        """The start of one arm of the decision `node` on `line`."""
+        arm = (id(node), way)
+        self.arm_lines[arm] = line
+        return _Start(line, cause, arm)
+
     # -- code objects --------------------------------------------------------------
 
     def module(self, node: ast.Module) -> None:
@@ -228,7 +272,7 @@ class _ArcFinder:
             self.add(1, -1)
             return
         for leaving in self.body(node.body):
-            self.add(leaving.line, -1, leaving.cause, "exit the module")
+            self.leave(leaving, -1, "exit the module")
 
     def function_body(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """A function's body: falling off its end returns."""
@@ -241,7 +285,7 @@ class _ArcFinder:
         """A class body: its exits leave the class's code."""
         start = self.line_of(node)
         for leaving in self.body(node.body):
-            self.add(leaving.line, -start, leaving.cause, f"exit class {node.name!r}")
+            self.leave(leaving, -start, f"exit class {node.name!r}")
 
     # -- lines ---------------------------------------------------------------------
 
@@ -280,7 +324,7 @@ class _ArcFinder:
             if line not in self.statements:
                 continue
             for leaving in previous:
-                self.add(leaving.line, line, leaving.cause)
+                self.leave(leaving, line)
             previous = self.exits(stmt)
         return previous
 
@@ -300,7 +344,7 @@ class _ArcFinder:
             if isinstance(frame, _Function):
                 action = f"return from function {frame.name!r}"
                 for start in leaving:
-                    self.add(start.line, -frame.start, start.cause, action)
+                    self.leave(start, -frame.start, action)
                 return
 
     def raises(self, leaving: set[_Start]) -> None:
@@ -309,12 +353,12 @@ class _ArcFinder:
             if isinstance(frame, _Try):
                 if frame.handler is not None:
                     for start in leaving:
-                        self.add(start.line, frame.handler, start.cause)
+                        self.leave(start, frame.handler)
                 return
             if isinstance(frame, _Function):
                 action = f"except from function {frame.name!r}"
                 for start in leaving:
-                    self.add(start.line, -frame.start, start.cause, action)
+                    self.leave(start, -frame.start, action)
                 return
 
     def _loop(self) -> _Loop | None:
@@ -370,28 +414,41 @@ class _ArcFinder:
         start = self.line_of(stmt.test)
         value = constant_test(stmt.test)
         leaving: set[_Start] = set()
-        if value is None or value:
-            entry = _Start(start, "the condition on line {lineno} was never true")
-            leaving |= self.body(stmt.body, entry)
-        if value is None or not value:
-            entry = _Start(start, "the condition on line {lineno} was always true")
-            leaving |= self.body(stmt.orelse, entry)
+        never, always = (
+            "the condition on line {lineno} was never true",
+            "the condition on line {lineno} was always true",
+        )
+        if value is None:
+            leaving |= self.body(stmt.body, self.arm(stmt, "body", start, never))
+            leaving |= self.body(stmt.orelse, self.arm(stmt, "else", start, always))
+        elif value:
+            leaving |= self.body(stmt.body, _Start(start, never))
+        else:
+            leaving |= self.body(stmt.orelse, _Start(start, always))
         return leaving
 
-    def loop_body(self, start: LineNo, body: Sequence[ast.stmt], cause: str) -> _Loop:
-        """A loop's body, entered from `start`, each way out of it going back there;
-        returns the loop with the `break`s found in it."""
+    def loop_body(self, start: LineNo, body: Sequence[ast.stmt], entry: _Start) -> _Loop:
+        """A loop's body, entered from `entry` on line `start`, each way out of it going
+        back there; returns the loop with the `break`s found in it."""
         loop = _Loop(start)
         self.frames.append(loop)
-        for leaving in self.body(body, _Start(start, cause)):
-            self.add(leaving.line, start, leaving.cause)
+        for leaving in self.body(body, entry):
+            self.leave(leaving, start)
         self.frames.pop()
         return loop
 
     def on_while(self, stmt: ast.While) -> set[_Start]:
         start = self.line_of(stmt.test)
-        loop = self.loop_body(start, stmt.body, "the condition on line {lineno} was never true")
-        done = _Start(start, "the condition on line {lineno} was always true")
+        never = "the condition on line {lineno} was never true"
+        always = "the condition on line {lineno} was always true"
+        if constant_test(stmt.test) is None:
+            entry, done = (
+                self.arm(stmt, "body", start, never),
+                self.arm(stmt, "else", start, always),
+            )
+        else:
+            entry, done = _Start(start, never), _Start(start, always)
+        loop = self.loop_body(start, stmt.body, entry)
         result = set(loop.breaks)
         if stmt.orelse:
             result |= self.body(stmt.orelse, done)
@@ -401,8 +458,9 @@ class _ArcFinder:
 
     def on_for(self, stmt: ast.For | ast.AsyncFor) -> set[_Start]:
         start = self.line_of(stmt.iter)
-        loop = self.loop_body(start, stmt.body, "the loop on line {lineno} never started")
-        done = _Start(start, "the loop on line {lineno} didn't complete")
+        entry = self.arm(stmt, "body", start, "the loop on line {lineno} never started")
+        loop = self.loop_body(start, stmt.body, entry)
+        done = self.arm(stmt, "else", start, "the loop on line {lineno} didn't complete")
         result = set(loop.breaks)
         if stmt.orelse:
             result |= self.body(stmt.orelse, done)
@@ -413,17 +471,17 @@ class _ArcFinder:
     on_asyncfor = on_for
 
     def on_match(self, stmt: ast.Match) -> set[_Start]:
-        previous = self.line_of(stmt)
+        always = "the pattern on line {lineno} always matched"
+        previous = _Start(self.line_of(stmt), always)
         result: set[_Start] = set()
-        case_line = previous
         for case in stmt.cases:
             case_line = self.line_of(case.pattern)
-            self.add(previous, case_line, "the pattern on line {lineno} always matched")
-            entry = _Start(case_line, "the pattern on line {lineno} never matched")
+            self.leave(previous, case_line)
+            entry = self.arm(case, "body", case_line, "the pattern on line {lineno} never matched")
             result |= self.body(case.body, entry)
-            previous = case_line
+            previous = self.arm(case, "else", case_line, always)
         if not (stmt.cases and irrefutable(stmt.cases[-1])):
-            result.add(_Start(case_line, "the pattern on line {lineno} always matched"))
+            result.add(previous)
         return result
 
     def on_try(self, stmt: ast.Try) -> set[_Start]:
@@ -463,7 +521,7 @@ class _ArcFinder:
         if not leaving:
             return set()
         for end in leaving:
-            self.add(end.line, start)
+            self.leave(end, start)
             self.with_exits.add((end.line, start))
         return {_Start(start)}
 

@@ -30,6 +30,9 @@ from tally.collect.slots import (
     FLAG_CASES,
     LOOP_TEST,
     Member,
+    counts_lines,
+    is_arc,
+    spread_arcs,
     spread_counts,
     table_header,
     unpack_slots,
@@ -37,6 +40,8 @@ from tally.collect.slots import (
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
+
+Arc = tuple[LineNo, LineNo]
 
 if TYPE_CHECKING:
     import ast
@@ -131,6 +136,17 @@ class _File:
             derive_case_counts(path, counts)
         return counts
 
+    def arc_counts(self, line_counts: Mapping[LineNo, Count]) -> dict[Arc, Count]:
+        """Counts by arc, for code instrumented with branch coverage: each arm's slot
+        count, and for a `case` line the times it was tested (its line's count) less the
+        times it matched."""
+        arcs, case_next = spread_arcs(self.table, self.banked)
+        for (line, end), matched in case_next.items():
+            failed = line_counts.get(line, 0) - matched
+            if failed > 0:
+                arcs[(line, end)] = arcs.get((line, end), 0) + failed
+        return {arc: n for arc, n in arcs.items() if n > 0}
+
 
 def _uncounted(
     slots: list[tuple[int, tuple[Member, ...]]], cuts: dict[tuple[int, LineNo], int]
@@ -145,7 +161,8 @@ def _uncounted(
         if not guard:
             continue
         for index, (line, last, events) in enumerate(members):
-            held = range(line, max(last, line) + 1) if last or events == LOOP_TEST else ()
+            cuts_here = (last and not is_arc(events)) or events == LOOP_TEST
+            held = range(line, max(last, line) + 1) if cuts_here else ()
             for number in held:
                 if (guard, number) in cuts:
                     holding.setdefault((guard, number), []).append((slot, index))
@@ -159,47 +176,47 @@ def _uncounted(
             if members[index][2] == LOOP_TEST and members[index][0] == cut_line:
                 missed[cut_line] = missed.get(cut_line, 0) - n
             for line, _, events in members[index + 1 :]:
-                if events and events != LOOP_TEST:
+                if events and counts_lines(events):
                     missed[line] = missed.get(line, 0) + n * events
     return missed
 
 
-class _Counts(Mapping[str, dict[LineNo, Count]]):
-    """Each file's counts by line, worked out when asked for: saving 10,000 files then holds
-    one file's dictionary at a time, not all of them."""
+class _Results:
+    """Each file's counts by line (and by arc) worked out when asked for: saving 10,000
+    files then holds one file's dictionaries at a time, not all of them."""
 
-    def __init__(self, files: dict[str, _File]) -> None:
-        self._files = files
-        self._last: tuple[str, dict[LineNo, Count]] | None = None  # lines, then counts
+    def __init__(self, files: dict[str, _File], branch: bool) -> None:
+        self.files = files
+        self.branch = branch
+        self._last: tuple[str, dict[LineNo, Count], dict[Arc, Count]] | None = None
 
-    def __getitem__(self, path: str) -> dict[LineNo, Count]:
-        if self._last is not None and self._last[0] == path:
-            return self._last[1]
-        counts = self._files[path].line_counts(path)
-        self._last = (path, counts)
-        return counts
+    def of(self, path: str) -> tuple[dict[LineNo, Count], dict[Arc, Count]]:
+        """(counts by line, counts by arc) of one file."""
+        if self._last is None or self._last[0] != path:
+            file = self.files[path]
+            counts = file.line_counts(path)
+            arcs = file.arc_counts(counts) if self.branch else {}
+            self._last = (path, counts, arcs)
+        return self._last[1], self._last[2]
+
+
+class _PerFile(Mapping[str, Any]):
+    """One view of _Results by file: its line counts, executed lines or arc counts."""
+
+    def __init__(self, results: _Results, view: Callable[[str], Any]) -> None:
+        self._files = results.files
+        self._view = view
+
+    def __getitem__(self, path: str) -> Any:
+        if path not in self._files:
+            raise KeyError(path)
+        return self._view(path)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._files)
 
     def __len__(self) -> int:
         return len(self._files)
-
-
-class _Lines(Mapping[str, set[LineNo]]):
-    """Each file's executed lines: those with a count."""
-
-    def __init__(self, counts: _Counts) -> None:
-        self._counts = counts
-
-    def __getitem__(self, path: str) -> set[LineNo]:
-        return set(self._counts[path])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._counts)
-
-    def __len__(self) -> int:
-        return len(self._counts)
 
 
 class CountEngine:
@@ -211,11 +228,12 @@ class CountEngine:
     name = "count"
     supports_counts = True
 
-    def __init__(self, file_filter: FileFilter) -> None:
+    def __init__(self, file_filter: FileFilter, *, branch: bool = False) -> None:
         self.filter = file_filter
+        self.branch = branch
         self._files: dict[str, _File] = {}  # canonical path -> its counters
         self._by_name: dict[str, _File] = {}  # counter name -> the same
-        self._finder = InstrumentingFinder(file_filter.should_measure, self._register)
+        self._finder = InstrumentingFinder(file_filter.should_measure, self._register, branch)
         self._running = False
         self._pytest_patched = False
 
@@ -283,15 +301,18 @@ class CountEngine:
         if self._running:
             for file in self._files.values():
                 file.bank()
-        counts = _Counts(self._files)
-        return Measurement(_Lines(counts), counts, {"tally_engine": self.name})
+        results = _Results(self._files, self.branch)
+        counts = _PerFile(results, lambda path: results.of(path)[0])
+        lines = _PerFile(results, lambda path: set(results.of(path)[0]))
+        arcs = _PerFile(results, lambda path: results.of(path)[1]) if self.branch else None
+        return Measurement(lines, counts, {"tally_engine": self.name}, arcs)
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """The main script, instrumented when it is measured."""
         if not self.filter.should_measure(path):
             return compile(source, path, "exec", dont_inherit=True)
         self._register(path)
-        code = instrumented_or_none(source, path)
+        code = instrumented_or_none(source, path, self.branch)
         return compile(source, path, "exec", dont_inherit=True) if code is None else code
 
     def patch_pytest(self, rewrite: ModuleType) -> None:
@@ -312,14 +333,14 @@ class CountEngine:
             mod: ast.Module, source: bytes, module_path: str | None = None, config: Any = None
         ) -> None:
             if module_path and engine._running and engine.filter.should_measure(module_path):
-                instrument_tree(mod, source, module_path)
+                instrument_tree(mod, source, module_path, engine.branch)
             original(mod, source, module_path, config)
 
         setattr(rewrite, "rewrite_asserts", rewrite_asserts)  # noqa: B010
         tail = getattr(rewrite, "PYC_TAIL", None)
         if isinstance(tail, str):
             # pytest reads this module constant at each cache lookup.
-            setattr(rewrite, "PYC_TAIL", tail.replace(".pyc", f"{cache_suffix()}.pyc"))  # noqa: B010
+            setattr(rewrite, "PYC_TAIL", tail.replace(".pyc", f"{cache_suffix(engine.branch)}.pyc"))  # noqa: B010
         hook = getattr(rewrite, "AssertionRewritingHook", None)
         if hook is not None and hasattr(hook, "exec_module"):
             exec_module: Callable[[Any, ModuleType], None] = hook.exec_module

@@ -42,27 +42,32 @@ class EngineChoice(NamedTuple):
 def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> EngineChoice:
     """Pick the engine for a run. `requested` is "auto", "monitor" or "count".
 
-    The count engine counts lines on every version; the monitor engine records binary line
-    coverage where sys.monitoring exists (3.12+), and branches where each way of a branch
-    can be disabled on its own (3.14+). A request that can't be met is never met silently
-    with less: it switches engine, or measures less, with a warning.
+    The count engine counts lines, and with branch coverage each arm of each decision, on
+    every version; the monitor engine records binary line coverage where sys.monitoring
+    exists (3.12+), and branches where each way of a branch can be disabled on its own
+    (3.14+). A request that can't be met is never met silently with less: it switches
+    engine, with a warning when the user named the engine.
     """
     choice = _choose(requested, counts=counts)
     if not branch:
         return choice
-    if choice.name == "monitor" and env.HAS_BRANCH_WAYS:
+    if choice.name == "count":
+        choice.reasons.append("branches: a counter at the start of each arm of each decision")
+        return choice._replace(branch=True)
+    if env.HAS_BRANCH_WAYS:
         choice.reasons.append("branches: BRANCH_LEFT/BRANCH_RIGHT events, each way once")
         return choice._replace(branch=True)
-    where = (
-        "the count engine"
-        if choice.name == "count"
-        else "the monitor engine before Python 3.14 (one BRANCH event for both ways)"
+    version = "{}.{}".format(*env.PYVERSION)
+    why = (
+        f"branch coverage on {version}: sys.monitoring's BRANCH event can't be disabled "
+        "for one way alone (3.14 adds BRANCH_LEFT/BRANCH_RIGHT), so the count engine "
+        "counts each arm instead"
     )
-    choice.warnings.append(
-        f"branch coverage is not measured by {where} yet; measuring lines only "
-        "(the data file records has_arcs = 0)"
-    )
-    return choice
+    if requested == "monitor":
+        choice.warnings.append(
+            f"engine 'monitor' can't measure branches cheaply on {version}; using engine 'count'"
+        )
+    return EngineChoice("count", [*choice.reasons, why], choice.warnings, branch=True)
 
 
 def _choose(requested: str, *, counts: bool) -> EngineChoice:

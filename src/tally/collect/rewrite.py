@@ -37,6 +37,15 @@ The members' event numbers match it (docs/counts.md lists each case and what rem
   expression is wrapped in a call that counts;
 - `case P:` lines are tested until one matches; their counts are derived at save time
   from the `match` count and the counts of the cases before them (counting.py).
+
+With branch coverage each arm of a decision (arcs.py: an `if` test held or failed, a loop
+went round or ended by its test, a pattern matched or failed) is counted by the block that
+starts it, which then opens at the arm's very start and carries the arm's arc as a member
+(slots.py). An `if` without `else` gets one holding only a counter, to count its failing
+test; a loop's `else` block has one already (it counts the final test). A failed pattern
+is worked out at save time from the times its `case` was tested. A line with several ways
+out that is no decision (`class E(Exception): pass` leaves the class body and then the
+line) takes each of them whenever its block runs.
 """
 
 from __future__ import annotations
@@ -47,10 +56,19 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.collect.nested import NESTED, Weights
-from tally.collect.slots import FLAG_CASES, LOOP_TEST, Member, pack_slots
+from tally.collect.slots import (
+    ARC,
+    CASE_NEXT,
+    FLAG_CASES,
+    LOOP_TEST,
+    Member,
+    is_arc,
+    pack_slots,
+)
 from tally.types import LineNo
 
 if TYPE_CHECKING:
+    from tally.analysis.arcs import Arc, ArcFacts, Arm
     from tally.collect.events import StatementEvents
 
 __all__ = [
@@ -245,12 +263,15 @@ class _Rewriter:
         code_lines: set[LineNo],
         events: StatementEvents,
         nested: dict[int, Weights],
+        arcs: ArcFacts | None = None,
     ) -> None:
         self.name = name
         self.code_lines = code_lines
         self.events = events.per_line
         self.loop_tests = events.loop_tests
         self.nested = nested
+        self.arms: dict[Arm, Arc] = arcs.arms if arcs is not None else {}
+        self.implied = _implied_arcs(arcs) if arcs is not None else {}
         self.slots: list[list[Member]] = []
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
         self.guard_count = 0
@@ -315,7 +336,8 @@ class _Rewriter:
         """`stmts` wrapped so an exception leaving them corrects the counts of a block it
         cut short; unchanged when no block opened since `first_slot` can be cut short."""
         if not stmts or not any(
-            any(end for _, end, _ in members[:-1]) for members in self.slots[first_slot:]
+            any(end and not is_arc(events) for _, end, events in members[:-1])
+            for members in self.slots[first_slot:]
         ):
             return stmts
         # The guard answers for the blocks opened inside it that no inner guard answers for:
@@ -358,6 +380,28 @@ class _Rewriter:
             last = stmt.end_lineno or first
         return any(line in self.code_lines for line in range(first + 1, last + 1))
 
+    def arm_arcs(self, node: ast.AST, way: str = "body") -> list[Member] | None:
+        """The arc members of one arm of a decision (with branch coverage): the arc it
+        takes, and for a `case` body the arc its failing pattern takes instead."""
+        arc = self.arms.get((id(node), way))
+        if arc is None:
+            return None
+        found: list[Member] = [(*arc, ARC)]
+        failed = self.arms.get((id(node), "else")) if isinstance(node, ast.match_case) else None
+        if failed is not None:
+            found.append((*failed, CASE_NEXT))
+        return found
+
+    def body_exit(self, stmt: ast.stmt) -> Arc | None:
+        """For a one-line definition (`def f(): return 1`), the implied arc out of its body
+        (taken each time the body runs, not each time the definition does)."""
+        if not isinstance(stmt, DEFINITIONS) or stmt.body[0].lineno != stmt.lineno:
+            return None
+        first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+        line = stmt.lineno
+        arc = (line, -first)
+        return arc if arc in self.implied.get(line, ()) else None
+
     def events_on(self, stmt: ast.stmt, line: LineNo) -> int:
         """Line events on `line` per execution of `stmt` (events.py), at least one."""
         counter = self.events.get(id(stmt))
@@ -366,15 +410,24 @@ class _Rewriter:
     # -- statements ----------------------------------------------------------------------
 
     def body(
-        self, stmts: list[ast.stmt], header_line: LineNo | None, entry: Member | None = None
+        self,
+        stmts: list[ast.stmt],
+        header_line: LineNo | None,
+        entry: Member | None = None,
+        arcs: list[Member] | None = None,
     ) -> list[ast.stmt]:
         """Instrument one statement list. `header_line` is the owning header's line, if any;
-        `entry` is a member that starts the list's first block (a loop or case test)."""
+        `entry` is a member that starts the list's first block (a loop or case test);
+        `arcs`, the arc members of the arm the list is (arm_arcs()): its first block then
+        starts the list, even an empty one, and holds them."""
         out: list[ast.stmt] = []
         block: list[Member] | None = None
-        if entry is not None:
-            block = [entry]
-            out.append(self.counter(block, entry[0], stmts[0] if stmts else ast.Pass()))
+        opening = [entry] if entry is not None else []
+        opening += arcs or ()
+        if opening:
+            block = opening
+            line = opening[0][0] if entry is not None or not stmts else stmts[0].lineno
+            out.append(self.counter(block, line, stmts[0] if stmts else ast.Pass()))
         previous_line = header_line
         for stmt in stmts:
             members = self.members(stmt, previous_line)
@@ -391,13 +444,17 @@ class _Rewriter:
         return out
 
     def frame_body(
-        self, stmts: list[ast.stmt], header_line: LineNo | None, entry: Member | None = None
+        self,
+        stmts: list[ast.stmt],
+        header_line: LineNo | None,
+        entry: Member | None = None,
+        arcs: list[Member] | None = None,
     ) -> list[ast.stmt]:
         """Instrument the body of a module, function or class: its docstring stays first
         (it is not executed code), and the rest is guarded."""
         head = 1 if stmts and is_docstring(stmts[0]) else 0
         first_slot = len(self.slots)
-        rest = self.body(stmts[head:], header_line, entry)
+        rest = self.body(stmts[head:], header_line, entry, arcs)
         return stmts[:head] + self.guarded(rest, first_slot)
 
     def members(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[Member]:
@@ -416,6 +473,8 @@ class _Rewriter:
             per_run = self.nested_code(stmt)
             if line != previous_line and not isinstance(stmt, _LOOPS):
                 found.append((line, last, self.entry_events(stmt) + per_run))
+                body_exit = self.body_exit(stmt)
+                found.extend((*arc, ARC) for arc in self.implied.get(line, ()) if arc != body_exit)
             else:
                 # Nested code starts a line event anew; so does a `for` whose iterable spans
                 # lines, coming back to the header once per loop start before its first test.
@@ -503,14 +562,18 @@ class _Rewriter:
         member of the body's first block and of the `else` block."""
         line = stmt.lineno
         entry: Member | None = (line, 0, 1) if self.has_code(stmt) else None
-        stmt.body = self.body(stmt.body, line, entry)
+        stmt.body = self.body(stmt.body, line, entry, self.arm_arcs(stmt))
         if entry is not None and isinstance(stmt, ast.While) and _always_true(stmt.test):
             entry = None  # `while True:` is never tested false
         if self.loop_tests.get(id(stmt), line) != line:
             # The test is on the iterable's line (3.13+, `for x in (\n xs\n):`): the
             # header's own event is storing each item, so the final test makes none.
             entry = None
-        stmt.orelse = self.body(stmt.orelse, None, entry)
+        stmt.orelse = self.body(stmt.orelse, None, entry, self.arm_arcs(stmt, "else"))
+
+    def body_exit_members(self, stmt: ast.stmt) -> list[Member] | None:
+        arc = self.body_exit(stmt)
+        return None if arc is None else [(*arc, ARC)]
 
     def inner(self, stmt: ast.stmt) -> None:
         """Instrument the statement lists inside a compound statement."""
@@ -520,14 +583,16 @@ class _Rewriter:
             # has decorators: one more event there per run.
             start = min([line, *(d.lineno for d in stmt.decorator_list)])
             entry: Member | None = (start, 0, 1) if line in self.code_lines else None
-            stmt.body = self.frame_body(stmt.body, line if entry else None, entry)
+            stmt.body = self.frame_body(
+                stmt.body, line if entry else None, entry, self.body_exit_members(stmt)
+            )
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            stmt.body = self.frame_body(stmt.body, None)
+            stmt.body = self.frame_body(stmt.body, None, None, self.body_exit_members(stmt))
         elif isinstance(stmt, _LOOPS):
             self.loop(stmt)
         elif isinstance(stmt, ast.If):
-            stmt.body = self.body(stmt.body, line)
-            stmt.orelse = self.body(stmt.orelse, None)
+            stmt.body = self.body(stmt.body, line, arcs=self.arm_arcs(stmt))
+            stmt.orelse = self.body(stmt.orelse, None, arcs=self.arm_arcs(stmt, "else"))
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             # A context manager can swallow the exception that cut a block short.
             first_slot = len(self.slots)
@@ -540,7 +605,7 @@ class _Rewriter:
                 # Counts entries here; counting.py turns them into "times tested".
                 entry = (case_line, 0, 1) if case_line in self.code_lines else None
                 self.flags |= FLAG_CASES
-                case.body = self.body(case.body, case_line, entry)
+                case.body = self.body(case.body, case_line, entry, self.arm_arcs(case))
 
     def try_statement(self, stmt: ast.Try | ast.TryStar) -> None:
         """Instrument a try statement; its handlers stop exceptions, so its body is guarded."""
@@ -573,10 +638,28 @@ class _Rewriter:
             handler.type = self.call(HIT_HELPER, line, handler.type)
 
 
-def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
+def _implied_arcs(arcs: ArcFacts) -> dict[LineNo, list[Arc]]:
+    """The lines with several ways out and no arms, and those ways: each is
+    taken whenever the line runs (a one-line class or function body, which coverage.py
+    sees leave the body and then the line)."""
+    armed = set(arcs.arms.values())
+    exits: dict[LineNo, list[Arc]] = {}
+    for arc in sorted(arcs.arcs):
+        exits.setdefault(arc[0], []).append(arc)
+    return {
+        line: [arc for arc in ways if arc not in armed]
+        for line, ways in exits.items()
+        if len(ways) > 1 and armed.isdisjoint(ways)
+    }
+
+
+def instrument(
+    tree: ast.Module, path: str, code: CodeType, arcs: ArcFacts | None = None
+) -> Instrumented:
     """Instrument `tree` (parsed from `path`) in place. `code` is the same source compiled
     uninstrumented: its line table says which lines hold code, and its instructions how many
-    line events each statement makes."""
+    line events each statement makes. With `arcs` (the tree's possible arcs, found before
+    instrumenting), each arm of each decision is counted too."""
     from tally.analysis.source import raw_statement_lines
     from tally.collect.events import statement_events
     from tally.collect.nested import nested_weights
@@ -586,6 +669,7 @@ def instrument(tree: ast.Module, path: str, code: CodeType) -> Instrumented:
         raw_statement_lines(code),
         statement_events(tree, code),
         nested_weights(tree, code),
+        arcs,
     )
     body = tree.body
     # A docstring and `from __future__` imports must stay first.

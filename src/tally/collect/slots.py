@@ -16,6 +16,12 @@ nothing per run either, but an exception leaving at its line was raised by the l
 (or by `next()` on its iterator), which trace counts as one more event there.
 The guard is the number of the `try` wrapper whose handler reports exceptions that cut the
 block short (0: none can).
+
+With branch coverage a slot also stands for arcs: a member whose `events` is ARC is the
+arc (line, last) taken each time the slot counts (a block starting an arm of a decision
+opens with one), and CASE_NEXT is the arc from a `case` line onward when its pattern
+fails: the times the case was tested less the times the slot (its body) was entered.
+Neither counts line events, and an exception cutting the block never takes them back.
 """
 
 from __future__ import annotations
@@ -25,11 +31,16 @@ from array import array
 from collections.abc import Sequence
 
 __all__ = [
+    "ARC",
+    "CASE_NEXT",
     "FLAG_CASES",
     "LOOP_TEST",
     "Member",
     "Slot",
+    "counts_lines",
+    "is_arc",
     "pack_slots",
+    "spread_arcs",
     "spread_counts",
     "table_header",
     "unpack_slots",
@@ -40,6 +51,21 @@ Slot = tuple[int, Sequence[Member]]  # (guard, members)
 
 FLAG_CASES = 1  # `case` lines count entries; counting.py derives the times tested
 LOOP_TEST = -(2**31)  # the `events` of a loop header's member (see above)
+ARC = LOOP_TEST + 1  # the member is an arc taken each time its slot counts
+CASE_NEXT = LOOP_TEST + 2  # the member is a `case` line's arc onward (see above)
+_MARKERS = LOOP_TEST + 16  # `events` below this mark a member that counts no line events
+
+
+def is_arc(events: int) -> bool:
+    """Does a member with these `events` stand for an arc (ARC or CASE_NEXT)?"""
+    return events in (ARC, CASE_NEXT)
+
+
+def counts_lines(events: int) -> bool:
+    """Does a member with these `events` add line events (rather than mark a loop test or
+    stand for an arc)?"""
+    return events >= _MARKERS
+
 
 _CODE = "i" if array("i").itemsize == 4 else "l"
 
@@ -101,8 +127,25 @@ def spread_counts(data: bytes, slot_counts: Sequence[int]) -> dict[int, int]:
         if n:
             for i in range(index + 2, stop, 3):
                 events = numbers[i + 2]
-                if events != LOOP_TEST:
+                if events >= _MARKERS:
                     line = numbers[i]
                     counts[line] = counts.get(line, 0) + n * events
         index = stop
     return counts
+
+
+def spread_arcs(
+    data: bytes, slot_counts: Sequence[int]
+) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """The arcs of a table's ARC members with their slots' counts, and the CASE_NEXT arcs
+    with the counts of their slots (the times their case matched)."""
+    arcs: dict[tuple[int, int], int] = {}
+    case_next: dict[tuple[int, int], int] = {}
+    for slot, (_, members) in enumerate(unpack_slots(data)):
+        n = slot_counts[slot] if slot < len(slot_counts) else 0
+        for line, last, events in members:
+            if events == ARC:
+                arcs[(line, last)] = arcs.get((line, last), 0) + n
+            elif events == CASE_NEXT:
+                case_next[(line, last)] = case_next.get((line, last), 0) + n
+    return arcs, case_next
