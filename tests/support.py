@@ -16,9 +16,13 @@ from pathlib import Path
 import tally
 from tally.analysis.source import analyze_source, join_regex, read_source
 from tally.config.options import DEFAULT_EXCLUDE
+from tally.env import HAS_MONITORING
 
 CORPUS = Path(__file__).parent / "corpus"
 PY = sys.executable
+# The engines that measure branches here: the count engine everywhere, the monitor engine
+# where sys.monitoring exists (3.12+: branch events on 3.14+, markers before).
+BRANCH_ENGINES = ["count", "monitor"] if HAS_MONITORING else ["count"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -180,6 +184,22 @@ def transitions(script: Path, cwd: Path) -> dict[tuple[int, int], int]:
         text=True,
     ).stdout
     return {(a, b): n for a, b, n in json.loads(out.splitlines()[-1])}
+
+
+def coverage_json(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
+    """coverage.py's JSON report of a data file: per file, its branch facts."""
+    out = cwd / "report.json"
+    run_coverage("json", f"--data-file={data_file}", "-o", str(out), cwd=cwd)
+    files = json.loads(out.read_text())["files"]
+    return {
+        name: {
+            "missing_branches": sorted(map(tuple, entry["missing_branches"])),
+            "missing_lines": entry["missing_lines"],
+            "num_branches": entry["summary"]["num_branches"],
+            "num_partial_branches": entry["summary"]["num_partial_branches"],
+        }
+        for name, entry in files.items()
+    }
 
 
 def oracle(script: Path, tmp: Path) -> Oracle:

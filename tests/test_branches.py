@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import ast
 import dis
-import json
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
 from coverage.parser import PythonParser
-from support import CORPUS, run_coverage, run_tally, transitions, write
+from support import (
+    BRANCH_ENGINES,
+    CORPUS,
+    coverage_json,
+    run_coverage,
+    run_tally,
+    transitions,
+    write,
+)
 
-from tally import env
 from tally.analysis.analyzer import analyze_data
 from tally.analysis.arcs import ArcFacts, find_arcs
 from tally.analysis.results import format_lines
@@ -45,9 +51,6 @@ STDLIB_FILES = [
         "zipfile/__init__.py" if sys.version_info >= (3, 12) else "zipfile.py",
     )
 ]
-# The engines that measure branches here: the count engine everywhere, the monitor engine
-# where each way of a branch disables on its own (3.14+).
-BRANCH_ENGINES = ["count", "monitor"] if env.HAS_BRANCH_WAYS else ["count"]
 
 
 def find_arcs_of(path: Path) -> ArcFacts:
@@ -70,22 +73,6 @@ def test_possible_arcs_are_coverage_pys(path: Path) -> None:
     parser = PythonParser(text=text, filename=str(path))
     parser.parse_source()
     assert possible_arcs(path) == parser.arcs()
-
-
-def coverage_json(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
-    """coverage.py's JSON report of a data file: per file, its branch facts."""
-    out = cwd / "report.json"
-    run_coverage("json", f"--data-file={data_file}", "-o", str(out), cwd=cwd)
-    files = json.loads(out.read_text())["files"]
-    return {
-        name: {
-            "missing_branches": sorted(map(tuple, entry["missing_branches"])),
-            "missing_lines": entry["missing_lines"],
-            "num_branches": entry["summary"]["num_branches"],
-            "num_partial_branches": entry["summary"]["num_partial_branches"],
-        }
-        for name, entry in files.items()
-    }
 
 
 def tally_view(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:

@@ -43,26 +43,19 @@ def test_monitor_with_counts_switches_to_count_and_says_so(monitoring: bool) -> 
     assert len(choice.warnings) == 1
 
 
-def test_branch_coverage_is_always_measured_by_some_engine() -> None:
+def test_branch_coverage_is_always_measured_by_the_engine_chosen_for_lines() -> None:
     counted = choose_engine("count", counts=True, branch=True)
     assert (counted.name, counted.branch, counted.warnings) == ("count", True, [])
     auto = choose_engine("auto", counts=False, branch=True)
     assert auto.branch and not auto.warnings
-    # The monitor engine takes branches where each way disables alone; elsewhere the count
-    # engine does, and the choice says why.
-    assert auto.name == ("monitor" if env.HAS_BRANCH_WAYS else "count")
-    if not env.HAS_BRANCH_WAYS:
-        assert "each arm" in auto.reasons[-1]
-
-
-def test_monitor_request_for_branches_before_314_switches_engine_with_a_warning() -> None:
-    choice = choose_engine("monitor", counts=False, branch=True)
-    assert choice.branch
+    assert auto.name == ("monitor" if env.HAS_MONITORING else "count")
+    # The choice says how: events where each way disables alone, markers before 3.14.
     if env.HAS_BRANCH_WAYS:
-        assert (choice.name, choice.warnings) == ("monitor", [])
+        assert "BRANCH_LEFT/BRANCH_RIGHT" in auto.reasons[-1]
+    elif env.HAS_MONITORING:
+        assert "a marker line at the start of each arm" in auto.reasons[-1]
     else:
-        assert choice.name == "count"
-        assert choice.warnings[-1].endswith("using engine 'count'")
+        assert "a counter at the start of each arm" in auto.reasons[-1]
 
 
 def test_env_flags_describe_this_interpreter() -> None:

@@ -6,7 +6,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from support import PY, run_tally, tally_env
+import pytest
+from support import BRANCH_ENGINES, PY, coverage_json, run_coverage, run_tally, tally_env
 
 import tally
 
@@ -74,3 +75,44 @@ def test_pytest_outcome_unchanged_and_test_files_counted(tmp_path: Path) -> None
         [PY, *args], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
     )
     assert outcome(again.stdout) == "1 failed, 4 passed"
+
+
+@pytest.mark.parametrize("engine", BRANCH_ENGINES)
+def test_branches_in_test_files_and_code_are_measured_under_pytest(
+    engine: str, tmp_path: Path
+) -> None:
+    """Test files compiled by pytest's assertion rewriting carry branch measurement too
+    (counters, or markers): coverage.py reads the same missing branches from tally's file
+    as from its own."""
+    make_project(tmp_path)
+    (tmp_path / "calc.py").write_text(
+        "def add(a, b):\n    if a < 0:\n        a = -a\n    return a + b\n"
+    )
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        "from calc import add\n"
+        "\n"
+        "def test_add():\n"
+        "    for n in range(3):\n"
+        "        if n > 5:\n"
+        "            break\n"
+        "        assert add(n, 1) == n + 1\n"
+    )
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    env = tally_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    run_coverage("run", "--branch", "--data-file=cov.data", *args, cwd=tmp_path)
+    for attempt in range(2):  # the second run loads instrumented code from the caches
+        result = run_tally(
+            "run",
+            "--branch",
+            f"--engine={engine}",
+            "--data-file=t.data",
+            *args,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        mine = coverage_json(tmp_path / "t.data", tmp_path)
+        assert mine == coverage_json(tmp_path / "cov.data", tmp_path), attempt
+        assert mine["tests/test_calc.py"]["missing_branches"] == [(5, 6)]
+        assert mine["calc.py"]["missing_branches"] == [(2, 3)]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from tally.analysis.nodes import DEFINITIONS, irrefutable
 from tally.types import LineNo
 
-__all__ = ["Arc", "ArcFacts", "Arm", "find_arcs"]
+__all__ = ["Arc", "ArcFacts", "Arm", "find_arcs", "one_line_body_exit"]
 
 Arc = tuple[LineNo, LineNo]
 # One way out of a decision, named by the node deciding (id() of the `if`, loop or `case`
@@ -84,6 +84,19 @@ class ArcFacts:
                 result.add((_first(self.multiline, fixed[0]), _first(self.multiline, fixed[1])))
         return result
 
+    def unarmed_exits(self) -> dict[LineNo, list[Arc]]:
+        """The lines with several ways on and no decision's arms among them, with those
+        ways (sorted): each is taken whenever the line runs. They are one-line bodies,
+        `class E(Exception): pass`, which coverage.py sees leave the body and then the
+        line (see one_line_body_exit)."""
+        armed = set(self.arms.values())
+        exits: dict[LineNo, list[Arc]] = defaultdict(list)
+        for arc in sorted(self.arcs):
+            exits[arc[0]].append(arc)
+        return {
+            line: ways for line, ways in exits.items() if len(ways) > 1 and armed.isdisjoint(ways)
+        }
+
     def exit_counts(self, excluded: Iterable[LineNo]) -> dict[LineNo, int]:
         """How many arcs leave each line, not counting excluded lines or arcs into them."""
         skip = set(excluded)
@@ -102,6 +115,15 @@ class ArcFacts:
                 text += f" because {cause.format(lineno=start)}"
             sentences.append(text)
         return " or ".join(sentences)
+
+
+def one_line_body_exit(stmt: ast.stmt) -> Arc | None:
+    """For a definition with its body on its own line (`def f(): return 1`), the arc out
+    of that body: taken each time the body runs, not each time the definition does."""
+    if not isinstance(stmt, DEFINITIONS) or stmt.body[0].lineno != stmt.lineno:
+        return None
+    first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+    return (stmt.lineno, -first)
 
 
 def _first(multiline: dict[LineNo, LineNo], line: LineNo) -> LineNo:

@@ -6,15 +6,16 @@ import builtins
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
-from types import CodeType, ModuleType
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
+    Flavour,
     InstrumentingFinder,
-    cache_suffix,
-    instrument_tree,
+    PytestPatch,
     instrumented_or_none,
+    watch_pytest,
 )
 from tally.collect.rewrite import (
     BLOCKS_HELPER,
@@ -44,7 +45,7 @@ from tally.types import Count, LineNo
 Arc = tuple[LineNo, LineNo]
 
 if TYPE_CHECKING:
-    import ast
+    pass
 
 __all__ = ["CountEngine", "derive_case_counts"]
 
@@ -233,9 +234,10 @@ class CountEngine:
         self.branch = branch
         self._files: dict[str, _File] = {}  # canonical path -> its counters
         self._by_name: dict[str, _File] = {}  # counter name -> the same
-        self._finder = InstrumentingFinder(file_filter.should_measure, self._register, branch)
+        self.flavour: Flavour = "branch" if branch else "count"
+        self._finder = InstrumentingFinder(file_filter.should_measure, self._register, self.flavour)
         self._running = False
-        self._pytest_patched = False
+        self._pytest = PytestPatch(self.flavour, self._wants, self._before_exec)
 
     def _register(self, path: str, _name: str = "") -> list[int]:
         """The counter list for the file at `path`, created in builtins on first use."""
@@ -251,6 +253,15 @@ class CountEngine:
         self._by_name[name] = file
         builtins.__dict__[name] = file.counters
         return file.counters
+
+    def _wants(self, path: str) -> bool:
+        """Instrument this test file pytest is compiling?"""
+        return self._running and self.filter.should_measure(path)
+
+    def _before_exec(self, path: str) -> None:
+        """A test file pytest compiled is about to run: its counters must exist."""
+        if self.filter.should_measure(path):
+            self._register(path)
 
     def _take_table(self, name: str, table: bytes) -> None:
         """An instrumented module starts: size its counters to its slot table."""
@@ -286,7 +297,7 @@ class CountEngine:
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
         self._running = True
-        _watch_pytest(self)
+        watch_pytest(self._pytest)
 
     def stop(self) -> None:
         """Remove the import hook and bank the counts so far."""
@@ -312,84 +323,8 @@ class CountEngine:
         if not self.filter.should_measure(path):
             return compile(source, path, "exec", dont_inherit=True)
         self._register(path)
-        code = instrumented_or_none(source, path, self.branch)
+        code = instrumented_or_none(source, path, self.flavour)
         return compile(source, path, "exec", dont_inherit=True) if code is None else code
-
-    def patch_pytest(self, rewrite: ModuleType) -> None:
-        """Make pytest's assertion rewriting instrument measured test files too.
-
-        pytest compiles test files and conftests itself (an import hook ahead of ours), so we
-        instrument the AST just before it rewrites asserts, register the counters before the
-        module runs, and give its .pyc cache a tag of its own so plain pytest never loads
-        instrumented code.
-        """
-        if self._pytest_patched or not hasattr(rewrite, "rewrite_asserts"):
-            return
-        self._pytest_patched = True
-        engine = self
-        original: Callable[..., None] = getattr(rewrite, "rewrite_asserts")  # noqa: B009
-
-        def rewrite_asserts(
-            mod: ast.Module, source: bytes, module_path: str | None = None, config: Any = None
-        ) -> None:
-            if module_path and engine._running and engine.filter.should_measure(module_path):
-                instrument_tree(mod, source, module_path, engine.branch)
-            original(mod, source, module_path, config)
-
-        setattr(rewrite, "rewrite_asserts", rewrite_asserts)  # noqa: B010
-        tail = getattr(rewrite, "PYC_TAIL", None)
-        if isinstance(tail, str):
-            # pytest reads this module constant at each cache lookup.
-            setattr(rewrite, "PYC_TAIL", tail.replace(".pyc", f"{cache_suffix(engine.branch)}.pyc"))  # noqa: B010
-        hook = getattr(rewrite, "AssertionRewritingHook", None)
-        if hook is not None and hasattr(hook, "exec_module"):
-            exec_module: Callable[[Any, ModuleType], None] = hook.exec_module
-
-            def exec_with_counters(self: Any, module: ModuleType) -> None:
-                origin = getattr(module.__spec__, "origin", None)
-                if origin and engine.filter.should_measure(origin):
-                    engine._register(origin)
-                exec_module(self, module)
-
-            hook.exec_module = exec_with_counters
-
-
-def _watch_pytest(engine: CountEngine) -> None:
-    """Patch pytest's assertion rewriter now if imported, else as soon as it is."""
-    module = sys.modules.get("_pytest.assertion.rewrite")
-    if module is not None:
-        engine.patch_pytest(module)
-        return
-    watcher = _ImportWatcher("_pytest.assertion.rewrite", engine.patch_pytest)
-    sys.meta_path.insert(0, watcher)
-
-
-class _ImportWatcher:
-    """A meta path entry that runs `callback(module)` right after one module is executed."""
-
-    def __init__(self, name: str, callback: Callable[[ModuleType], None]) -> None:
-        self.name = name
-        self.callback = callback
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)
-        import importlib.util
-
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        callback = self.callback
-        original_exec = loader.exec_module
-
-        def exec_module(module: ModuleType) -> None:
-            original_exec(module)
-            callback(module)
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
 
 
 def derive_case_counts(path: str, counts: dict[LineNo, Count]) -> None:

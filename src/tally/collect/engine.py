@@ -44,30 +44,23 @@ def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> Engi
 
     The count engine counts lines, and with branch coverage each arm of each decision, on
     every version; the monitor engine records binary line coverage where sys.monitoring
-    exists (3.12+), and branches where each way of a branch can be disabled on its own
-    (3.14+). A request that can't be met is never met silently with less: it switches
-    engine, with a warning when the user named the engine.
+    exists (3.12+), and branches there too: by BRANCH_LEFT/BRANCH_RIGHT events on 3.14+,
+    by markers compiled in before. A request that can't be met is never met silently with
+    less: it switches engine, with a warning.
     """
     choice = _choose(requested, counts=counts)
     if not branch:
         return choice
     if choice.name == "count":
         choice.reasons.append("branches: a counter at the start of each arm of each decision")
-        return choice._replace(branch=True)
-    if env.HAS_BRANCH_WAYS:
+    elif env.HAS_BRANCH_WAYS:
         choice.reasons.append("branches: BRANCH_LEFT/BRANCH_RIGHT events, each way once")
-        return choice._replace(branch=True)
-    version = "{}.{}".format(*env.PYVERSION)
-    why = (
-        f"branch coverage on {version}: sys.monitoring's BRANCH event can't be disabled "
-        "for one way alone (3.14 adds BRANCH_LEFT/BRANCH_RIGHT), so the count engine "
-        "counts each arm instead"
-    )
-    if requested == "monitor":
-        choice.warnings.append(
-            f"engine 'monitor' can't measure branches cheaply on {version}; using engine 'count'"
+    else:
+        choice.reasons.append(
+            "branches: a marker line at the start of each arm, its LINE event once (one "
+            "BRANCH event can't be disabled for one way alone before 3.14)"
         )
-    return EngineChoice("count", [*choice.reasons, why], choice.warnings, branch=True)
+    return choice._replace(branch=True)
 
 
 def _choose(requested: str, *, counts: bool) -> EngineChoice:

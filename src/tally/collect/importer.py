@@ -1,9 +1,12 @@
 """The import hook that instruments measured modules as they load, caching what it compiles.
 
+Instrumenting comes in three flavours: "count" puts counters in (rewrite.py), "branch"
+counters and arm counters, "markers" only the monitor engine's arm markers (markers.py).
 Like pytest's assertion rewriting, the instrumented code is cached beside the source in
 `__pycache__`, under a tag of its own (`<name>.<cache_tag>.tally-<version>-<format>.pyc`,
-`...-<format>b.pyc` with branch counters), so a second run pays nothing to instrument and
-plain Python never loads it.
+`-<format>b.pyc` for "branch", `-<format>m.pyc` for "markers"), so a second run pays
+nothing to instrument and plain Python never loads it. pytest compiles test files itself;
+patch_pytest() instruments those as it rewrites their asserts.
 """
 
 from __future__ import annotations
@@ -15,14 +18,25 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import CodeType, ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from tally import env
 
 if TYPE_CHECKING:
     import ast
 
-__all__ = ["InstrumentingFinder", "cache_suffix", "compile_instrumented", "instrumented_or_none"]
+__all__ = [
+    "Flavour",
+    "InstrumentingFinder",
+    "PytestPatch",
+    "cache_suffix",
+    "compile_instrumented",
+    "instrumented_or_none",
+    "watch_pytest",
+]
+
+Flavour = Literal["count", "branch", "markers"]
+_FLAVOUR_TAGS: dict[str, str] = {"count": "", "branch": "b", "markers": "m"}
 
 # The instrumentation's format: bump it whenever instrumented code changes shape, so no
 # cache (ours, or pytest's under CACHE_SUFFIX) hands old code to a new engine.
@@ -30,20 +44,20 @@ _FORMAT = 9
 _CACHE_MAGIC = b"TLY%d" % _FORMAT + importlib.util.MAGIC_NUMBER
 
 
-def cache_suffix(branch: bool) -> str:
+def cache_suffix(flavour: Flavour) -> str:
     """What instrumented .pyc names carry before `.pyc`: tally's version and format, and
-    whether branch arms are counted (the code differs)."""
+    the flavour of instrumenting (the code differs)."""
     from tally import __version__
 
-    return f".tally-{__version__}-{_FORMAT}{'b' if branch else ''}"
+    return f".tally-{__version__}-{_FORMAT}{_FLAVOUR_TAGS[flavour]}"
 
 
-def _cache_path(source_path: str, branch: bool) -> str | None:
+def _cache_path(source_path: str, flavour: Flavour) -> str | None:
     if env.CACHE_TAG is None or sys.dont_write_bytecode:
         return None
     directory, name = os.path.split(source_path)
     stem = name.rsplit(".", 1)[0]
-    suffix = cache_suffix(branch)
+    suffix = cache_suffix(flavour)
     return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{suffix}.pyc")
 
 
@@ -73,20 +87,24 @@ def _write_cache(cache: str, path: str, stamp: tuple[int, int], code: CodeType) 
 
 
 def instrument_tree(
-    tree: ast.Module, source: str | bytes, path: str, branch: bool = False
+    tree: ast.Module, source: str | bytes, path: str, flavour: Flavour = "count"
 ) -> ast.Module:
-    """Instrument an already-parsed module (also used on pytest's rewritten test files),
-    with `branch`, counting each arm of each decision too."""
+    """Instrument an already-parsed module in place (also pytest's test files)."""
     from tally.collect.rewrite import instrument
 
     original = compile(source, path, "exec", dont_inherit=True)
-    if not branch:
+    if flavour == "count":
         return instrument(tree, path, original).tree
     from tally.analysis.arcs import find_arcs
     from tally.analysis.source import multiline_map, raw_statement_lines
 
     text = source if isinstance(source, str) else _decode(source)
     arcs = find_arcs(tree, raw_statement_lines(original), multiline_map(text))
+    if flavour == "markers":
+        from tally.collect.markers import insert_markers
+
+        insert_markers(tree, arcs)
+        return tree
     return instrument(tree, path, original, arcs).tree
 
 
@@ -99,21 +117,23 @@ def _decode(source: bytes) -> str:
     return source.decode(encoding)
 
 
-def compile_instrumented(source: str | bytes, path: str, branch: bool = False) -> CodeType:
-    """Compile `source` (the file at `path`) with counters in it."""
+def compile_instrumented(source: str | bytes, path: str, flavour: Flavour = "count") -> CodeType:
+    """Compile `source` (the file at `path`) instrumented."""
     import ast
 
     tree = ast.parse(source, path)
-    instrumented = instrument_tree(tree, source, path, branch)
+    instrumented = instrument_tree(tree, source, path, flavour)
     return compile(instrumented, path, "exec", dont_inherit=True)
 
 
-def instrumented_or_none(source: str | bytes, path: str, branch: bool = False) -> CodeType | None:
-    """`source` compiled with counters; None (after one warning) if instrumenting fails for
+def instrumented_or_none(
+    source: str | bytes, path: str, flavour: Flavour = "count"
+) -> CodeType | None:
+    """`source` compiled instrumented; None (after one warning) if instrumenting fails for
     any reason but the user's own syntax error, which is raised as Python raises it, so the
     caller can run the module plainly instead of breaking the user's program."""
     try:
-        return compile_instrumented(source, path, branch)
+        return compile_instrumented(source, path, flavour)
     except SyntaxError:
         raise
     except Exception as exc:
@@ -129,7 +149,7 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
     """A SourceFileLoader whose code carries counters; `on_load(path, code)` registers them."""
 
     on_load: Callable[[str, str], object]
-    branch: bool
+    flavour: Flavour
 
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
@@ -139,12 +159,12 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             stamp = (int(st.st_mtime_ns), st.st_size)
         except OSError:
             stamp = (0, 0)
-        cache = _cache_path(path, self.branch)
+        cache = _cache_path(path, self.flavour)
         if cache is not None:
             code = _read_cache(cache, path, stamp)
             if code is not None:
                 return code
-        code = instrumented_or_none(self.get_data(path), path, self.branch)
+        code = instrumented_or_none(self.get_data(path), path, self.flavour)
         if code is None:
             plain = super().get_code(fullname)
             assert plain is not None  # a source file always compiles to code
@@ -161,11 +181,11 @@ class InstrumentingFinder:  # a meta path finder: find_spec() is all the protoco
         self,
         should_measure: Callable[[str], bool],
         on_load: Callable[[str, str], object],
-        branch: bool = False,
+        flavour: Flavour = "count",
     ) -> None:
         self.should_measure = should_measure
         self.on_load = on_load
-        self.branch = branch
+        self.flavour = flavour
         self._busy = False
 
     def find_spec(
@@ -186,6 +206,96 @@ class InstrumentingFinder:  # a meta path finder: find_spec() is all the protoco
             return None
         loader = _InstrumentingLoader(fullname, spec.origin)
         loader.on_load = self.on_load
-        loader.branch = self.branch
+        loader.flavour = self.flavour
         spec.loader = loader
+        return spec
+
+
+class PytestPatch:
+    """Makes pytest's assertion rewriting instrument measured test files too.
+
+    pytest compiles test files and conftests itself (an import hook ahead of ours), so we
+    instrument the AST just before it rewrites asserts, call `before_exec(path)` before such
+    a module runs, and give its .pyc cache a tag of its own so plain pytest never loads
+    instrumented code. `wants(path)` says whether to instrument a file now.
+    """
+
+    def __init__(
+        self,
+        flavour: Flavour,
+        wants: Callable[[str], bool],
+        before_exec: Callable[[str], object] | None = None,
+    ) -> None:
+        self.flavour = flavour
+        self.wants = wants
+        self.before_exec = before_exec
+        self.applied = False
+
+    def apply(self, rewrite: ModuleType) -> None:
+        """Patch pytest's `_pytest.assertion.rewrite` module (once)."""
+        if self.applied or not hasattr(rewrite, "rewrite_asserts"):
+            return
+        self.applied = True
+        patch = self
+        original: Callable[..., None] = getattr(rewrite, "rewrite_asserts")  # noqa: B009
+
+        def rewrite_asserts(
+            mod: ast.Module, source: bytes, module_path: str | None = None, config: Any = None
+        ) -> None:
+            if module_path and patch.wants(module_path):
+                instrument_tree(mod, source, module_path, patch.flavour)
+            original(mod, source, module_path, config)
+
+        setattr(rewrite, "rewrite_asserts", rewrite_asserts)  # noqa: B010
+        tail = getattr(rewrite, "PYC_TAIL", None)
+        if isinstance(tail, str):
+            # pytest reads this module constant at each cache lookup.
+            tagged = tail.replace(".pyc", f"{cache_suffix(self.flavour)}.pyc")
+            setattr(rewrite, "PYC_TAIL", tagged)  # noqa: B010
+        hook = getattr(rewrite, "AssertionRewritingHook", None)
+        if self.before_exec is not None and hook is not None and hasattr(hook, "exec_module"):
+            exec_module: Callable[[Any, ModuleType], None] = hook.exec_module
+            before_exec = self.before_exec
+
+            def exec_with_counters(self: Any, module: ModuleType) -> None:
+                origin = getattr(module.__spec__, "origin", None)
+                if origin:
+                    before_exec(origin)
+                exec_module(self, module)
+
+            hook.exec_module = exec_with_counters
+
+
+def watch_pytest(patch: PytestPatch) -> None:
+    """Apply `patch` to pytest's assertion rewriter now if imported, else as soon as it is."""
+    module = sys.modules.get("_pytest.assertion.rewrite")
+    if module is not None:
+        patch.apply(module)
+        return
+    sys.meta_path.insert(0, _ImportWatcher("_pytest.assertion.rewrite", patch.apply))
+
+
+class _ImportWatcher:
+    """A meta path entry that runs `callback(module)` right after one module is executed."""
+
+    def __init__(self, name: str, callback: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.callback = callback
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        callback = self.callback
+        original_exec = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            original_exec(module)
+            callback(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec

@@ -1,6 +1,7 @@
-"""The monitor engine: sys.monitoring (PEP 669) LINE events, each disabled after it fires,
-and with branch coverage (3.14+) BRANCH_LEFT/BRANCH_RIGHT events, each way disabled after
-it is first taken."""
+"""The monitor engine: sys.monitoring (PEP 669) LINE events, each disabled after it fires.
+With branch coverage, on 3.14+ BRANCH_LEFT/BRANCH_RIGHT events, each way disabled after it
+is first taken; on 3.12/3.13 markers compiled in at the start of each arm (markers.py),
+whose LINE events say which arms ran."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import sys
 from types import CodeType
 from typing import Any
 
+from tally import env
 from tally.collect.filter import FileFilter
+from tally.collect.importer import (
+    InstrumentingFinder,
+    PytestPatch,
+    instrumented_or_none,
+    watch_pytest,
+)
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import LineNo
@@ -39,6 +47,17 @@ class MonitorEngine:
         self._code_files: dict[CodeType, str] = {}
         self._file_lines: dict[str, set[LineNo] | None] = {}
         self._tool: int | None = None
+        # Before 3.14, branches come from markers compiled into measured modules.
+        self.markers = branch and not env.HAS_BRANCH_WAYS
+        self._finder: InstrumentingFinder | None = None
+        self._pytest: PytestPatch | None = None
+        if self.markers:
+            self._finder = InstrumentingFinder(file_filter.should_measure, _nothing, "markers")
+            self._pytest = PytestPatch("markers", self._wants)
+
+    def _wants(self, path: str) -> bool:
+        """Put markers in this test file pytest is compiling?"""
+        return self._tool is not None and self.filter.should_measure(path)
 
     def start(self) -> None:
         """Claim a tool id and watch PY_START everywhere."""
@@ -58,12 +77,16 @@ class MonitorEngine:
         events = mon.events
         mon.register_callback(self._tool, events.PY_START, self._on_start)
         mon.register_callback(self._tool, events.LINE, self._on_line)
-        if self.branch:
+        if self.branch and not self.markers:
             mon.register_callback(self._tool, events.BRANCH_LEFT, self._on_branch)
             mon.register_callback(self._tool, events.BRANCH_RIGHT, self._on_branch)
         mon.set_events(self._tool, events.PY_START)
         # Code seen in an earlier start() had its events disabled; let them fire again.
         mon.restart_events()
+        if self._finder is not None and self._pytest is not None:
+            if self._finder not in sys.meta_path:
+                sys.meta_path.insert(0, self._finder)
+            watch_pytest(self._pytest)
 
     def stop(self) -> None:
         """Stop all events and release the tool id."""
@@ -71,12 +94,14 @@ class MonitorEngine:
             return
         mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
         tool, self._tool = self._tool, None
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
         mon.set_events(tool, 0)
         for code in self._code_lines:
             mon.set_local_events(tool, code, 0)
         mon.register_callback(tool, mon.events.PY_START, None)
         mon.register_callback(tool, mon.events.LINE, None)
-        if self.branch:
+        if self.branch and not self.markers:
             mon.register_callback(tool, mon.events.BRANCH_LEFT, None)
             mon.register_callback(tool, mon.events.BRANCH_RIGHT, None)
         mon.free_tool_id(tool)
@@ -95,7 +120,7 @@ class MonitorEngine:
         if lines is not None and code not in self._code_lines and self._tool is not None:
             self._code_lines[code] = lines
             wanted = mon.events.LINE
-            if self.branch:
+            if self.branch and not self.markers:
                 wanted |= mon.events.BRANCH_LEFT | mon.events.BRANCH_RIGHT
                 self._code_files[code] = canonical(filename, self.filter.cwd)
             mon.set_local_events(self._tool, code, wanted)
@@ -117,6 +142,8 @@ class MonitorEngine:
         meta = {"tally_engine": self.name}
         if not self.branch:
             return Measurement(lines, None, meta)
+        if self.markers:
+            return Measurement(*_marked(lines), meta, _marker_arcs(lines))
         from tally.collect.jumps import jump_arcs
 
         arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
@@ -130,8 +157,56 @@ class MonitorEngine:
         return Measurement(lines, None, meta, arcs)
 
     def compile_main(self, path: str, source: str) -> CodeType:
-        """The main script runs as compiled: PY_START sees it like any other code."""
+        """The main script runs as compiled (PY_START sees it like any other code), with
+        markers in it when they measure branches."""
+        if self.markers and self.filter.should_measure(path):
+            code = instrumented_or_none(source, path, "markers")
+            if code is not None:
+                return code
         return compile(source, path, "exec", dont_inherit=True)
+
+
+def _nothing(*_: object) -> None:
+    """Nothing to do when a module with markers loads: they need no registering."""
+
+
+def _marked(lines: dict[str, set[LineNo]]) -> tuple[dict[str, set[LineNo]], None]:
+    """The lines seen, less the markers (kept apart by _marker_arcs first)."""
+    from tally.collect.markers import MARK_BASE
+
+    return {p: {n for n in seen if n < MARK_BASE} for p, seen in lines.items()}, None
+
+
+def _marker_arcs(lines: dict[str, set[LineNo]]) -> dict[str, dict[tuple[LineNo, LineNo], int]]:
+    """The arcs the markers seen stand for, and those lines imply, by file: each file's
+    marker table is worked out again from its source."""
+    import ast
+
+    from tally.analysis.arcs import find_arcs
+    from tally.analysis.source import raw_statement_lines
+    from tally.collect.markers import MARK_BASE, insert_markers
+
+    arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {}
+    for path, seen in lines.items():
+        taken = arcs[path] = {}
+        multiline = _statement_lines(path)
+        try:
+            from tally.analysis.source import read_source
+
+            text = read_source(path)
+            tree = ast.parse(text, path)
+            code = compile(text, path, "exec", dont_inherit=True)
+        except Exception:  # unreadable now: its lines stand, its arcs are lost
+            continue
+        table = insert_markers(tree, find_arcs(tree, raw_statement_lines(code), multiline))
+        ran = {multiline.get(n, n) for n in seen if n < MARK_BASE}
+        for n in seen:
+            if n >= MARK_BASE and n - MARK_BASE < len(table.markers):
+                taken[table.markers[n - MARK_BASE]] = 0
+        for line, arc in table.implied:
+            if line in ran:
+                taken[arc] = 0
+    return arcs
 
 
 def _statement_lines(filename: str) -> dict[LineNo, LineNo]:

@@ -54,6 +54,7 @@ import ast
 from types import CodeType
 from typing import TYPE_CHECKING, NamedTuple
 
+from tally.analysis.arcs import one_line_body_exit
 from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.collect.nested import NESTED, Weights
 from tally.collect.slots import (
@@ -271,7 +272,7 @@ class _Rewriter:
         self.loop_tests = events.loop_tests
         self.nested = nested
         self.arms: dict[Arm, Arc] = arcs.arms if arcs is not None else {}
-        self.implied = _implied_arcs(arcs) if arcs is not None else {}
+        self.implied = arcs.unarmed_exits() if arcs is not None else {}
         self.slots: list[list[Member]] = []
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
         self.guard_count = 0
@@ -393,14 +394,9 @@ class _Rewriter:
         return found
 
     def body_exit(self, stmt: ast.stmt) -> Arc | None:
-        """For a one-line definition (`def f(): return 1`), the implied arc out of its body
-        (taken each time the body runs, not each time the definition does)."""
-        if not isinstance(stmt, DEFINITIONS) or stmt.body[0].lineno != stmt.lineno:
-            return None
-        first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
-        line = stmt.lineno
-        arc = (line, -first)
-        return arc if arc in self.implied.get(line, ()) else None
+        """A one-line definition's arc out of its body, when it is one to count."""
+        arc = one_line_body_exit(stmt)
+        return arc if arc is not None and arc in self.implied.get(arc[0], ()) else None
 
     def events_on(self, stmt: ast.stmt, line: LineNo) -> int:
         """Line events on `line` per execution of `stmt` (events.py), at least one."""
@@ -636,21 +632,6 @@ class _Rewriter:
             # `except E:` is evaluated for every exception that reaches it, matched or not.
             handler.body = self.body(handler.body, line)
             handler.type = self.call(HIT_HELPER, line, handler.type)
-
-
-def _implied_arcs(arcs: ArcFacts) -> dict[LineNo, list[Arc]]:
-    """The lines with several ways out and no arms, and those ways: each is
-    taken whenever the line runs (a one-line class or function body, which coverage.py
-    sees leave the body and then the line)."""
-    armed = set(arcs.arms.values())
-    exits: dict[LineNo, list[Arc]] = {}
-    for arc in sorted(arcs.arcs):
-        exits.setdefault(arc[0], []).append(arc)
-    return {
-        line: [arc for arc in ways if arc not in armed]
-        for line, ways in exits.items()
-        if len(ways) > 1 and armed.isdisjoint(ways)
-    }
 
 
 def instrument(
