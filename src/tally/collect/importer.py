@@ -6,7 +6,7 @@ Like pytest's assertion rewriting, the instrumented code is cached beside the so
 `__pycache__`, under a tag of its own (`<name>.<cache_tag>.tally-<version>-<format>.pyc`,
 `-<format>b.pyc` for "branch", `-<format>m.pyc` for "markers"), so a second run pays
 nothing to instrument and plain Python never loads it. pytest compiles test files itself;
-patch_pytest() instruments those as it rewrites their asserts.
+PytestPatch instruments those as it rewrites their asserts.
 """
 
 from __future__ import annotations
