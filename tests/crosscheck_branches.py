@@ -31,8 +31,8 @@ def branch_facts(data_file: Path, cwd: Path) -> dict[str, tuple[set[Arc], set[Ar
     found: dict[str, tuple[set[Arc], set[Arc]]] = {}
     for path in cov.get_data().measured_files():
         try:
-            analysis = cov._analyze(path)  # noqa: SLF001 - the per-file analysis reports use
-        except Exception:  # noqa: BLE001, S112 - a file without source: skipped by both
+            analysis = cov._analyze(path)  # the per-file analysis its reports use
+        except Exception:  # a file without source: skipped by both
             continue
         exits = {line for line, n in analysis.exit_counts.items() if n > 1}
         possible = {arc for arc in analysis.arc_possibilities if arc[0] in exits}
@@ -71,7 +71,11 @@ def compare(workload: Path, tool: str) -> tuple[int, int, list[str]]:
         if path not in theirs:
             missing = possible
         own_missing = own.get(path, possible)
-        differ = sorted(arc for arc in possible if len({arc in missing, arc in missing_ours, arc in own_missing}) > 1)
+        differ = sorted(
+            arc
+            for arc in possible
+            if len({arc in missing, arc in missing_ours, arc in own_missing}) > 1
+        )
         total += len(possible)
         same += len(possible) - len(differ)
         if differ:
@@ -89,8 +93,7 @@ if __name__ == "__main__":
     for workload in sorted(p for p in out.iterdir() if (p / tool / ".coverage").exists()):
         same, total, notes = compare(workload, tool)
         print(
-            f"{workload.name}: {same}/{total} branch arcs agree "
-            f"({100 * same / max(total, 1):.2f}%)"
+            f"{workload.name}: {same}/{total} branch arcs agree ({100 * same / max(total, 1):.2f}%)"
         )
         for note in notes[:12]:
             print("   ", note)
