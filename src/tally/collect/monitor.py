@@ -183,7 +183,7 @@ def _marker_arcs(lines: dict[str, set[LineNo]]) -> dict[str, dict[tuple[LineNo, 
     import ast
 
     from tally.analysis.arcs import find_arcs
-    from tally.analysis.source import raw_statement_lines
+    from tally.analysis.source import raw_statement_lines, read_source
     from tally.collect.markers import MARK_BASE, insert_markers
 
     arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {}
@@ -191,8 +191,6 @@ def _marker_arcs(lines: dict[str, set[LineNo]]) -> dict[str, dict[tuple[LineNo, 
         taken = arcs[path] = {}
         multiline = _statement_lines(path)
         try:
-            from tally.analysis.source import read_source
-
             text = read_source(path)
             tree = ast.parse(text, path)
             code = compile(text, path, "exec", dont_inherit=True)
