@@ -16,11 +16,12 @@ import ast
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from types import CodeType
 
 from tally.analysis.nodes import DEFINITIONS, irrefutable
 from tally.types import LineNo
 
-__all__ = ["Arc", "ArcFacts", "Arm", "find_arcs", "one_line_body_exit"]
+__all__ = ["Arc", "ArcFacts", "Arm", "find_arcs", "one_line_body_exit", "source_arcs"]
 
 Arc = tuple[LineNo, LineNo]
 # One way out of a decision, named by the node deciding (id() of the `if`, loop or `case`
@@ -90,11 +91,10 @@ class ArcFacts:
         `class E(Exception): pass`, which coverage.py sees leave the body and then the
         line (see one_line_body_exit)."""
         armed = set(self.arms.values())
-        exits: dict[LineNo, list[Arc]] = defaultdict(list)
-        for arc in sorted(self.arcs):
-            exits[arc[0]].append(arc)
         return {
-            line: ways for line, ways in exits.items() if len(ways) > 1 and armed.isdisjoint(ways)
+            line: sorted(ways)
+            for line, ways in _exits_by_line(self.arcs).items()
+            if len(ways) > 1 and armed.isdisjoint(ways)
         }
 
     def exit_counts(self, excluded: Iterable[LineNo]) -> dict[LineNo, int]:
@@ -115,6 +115,14 @@ class ArcFacts:
                 text += f" because {cause.format(lineno=start)}"
             sentences.append(text)
         return " or ".join(sentences)
+
+
+def _exits_by_line(arcs: Iterable[Arc]) -> dict[LineNo, set[Arc]]:
+    """The arcs leaving each line."""
+    exits: dict[LineNo, set[Arc]] = defaultdict(set)
+    for arc in arcs:
+        exits[arc[0]].add(arc)
+    return exits
 
 
 def one_line_body_exit(stmt: ast.stmt) -> Arc | None:
@@ -154,6 +162,13 @@ def find_arcs(
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             finder.function_body(node)
     return finder.facts()
+
+
+def source_arcs(tree: ast.Module, text: str, code: CodeType) -> ArcFacts:
+    """The possible arcs of `tree`, parsed from `text` and compiled as `code`."""
+    from tally.analysis.source import multiline_map, raw_statement_lines
+
+    return find_arcs(tree, raw_statement_lines(code), multiline_map(text))
 
 
 def _statement_nodes(root: ast.AST) -> Iterable[ast.AST]:
@@ -218,9 +233,7 @@ class _ArcFinder:
         """The one arc each arm takes. An arm whose arcs all vanished (a body on the
         decision's own line, `if x: return`, whose first arc is (n, n)) takes the way out
         of its line that the other arms don't, when exactly one is left."""
-        exits: dict[LineNo, set[Arc]] = defaultdict(set)
-        for arc in facts.arcs:
-            exits[arc[0]].add(arc)
+        exits = _exits_by_line(facts.arcs)
         arms: dict[Arm, Arc] = {}
         open_arms: dict[LineNo, list[Arm]] = defaultdict(list)
         for arm, line in self.arm_lines.items():

@@ -95,11 +95,10 @@ def instrument_tree(
     original = compile(source, path, "exec", dont_inherit=True)
     if flavour == "count":
         return instrument(tree, path, original).tree
-    from tally.analysis.arcs import find_arcs
-    from tally.analysis.source import multiline_map, raw_statement_lines
+    from tally.analysis.arcs import source_arcs
 
     text = source if isinstance(source, str) else _decode(source)
-    arcs = find_arcs(tree, raw_statement_lines(original), multiline_map(text))
+    arcs = source_arcs(tree, text, original)
     if flavour == "markers":
         from tally.collect.markers import insert_markers
 
@@ -267,12 +266,15 @@ class PytestPatch:
 
 
 def watch_pytest(patch: PytestPatch) -> None:
-    """Apply `patch` to pytest's assertion rewriter now if imported, else as soon as it is."""
+    """Apply `patch` to pytest's assertion rewriter now if imported, else as soon as it is
+    (each start() asks; one watcher waits at a time)."""
     module = sys.modules.get("_pytest.assertion.rewrite")
     if module is not None:
         patch.apply(module)
         return
-    sys.meta_path.insert(0, _ImportWatcher("_pytest.assertion.rewrite", patch.apply))
+    waiting = (w for w in sys.meta_path if isinstance(w, _ImportWatcher))
+    if not any(w.callback == patch.apply for w in waiting):
+        sys.meta_path.insert(0, _ImportWatcher("_pytest.assertion.rewrite", patch.apply))
 
 
 class _ImportWatcher:

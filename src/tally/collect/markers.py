@@ -25,11 +25,11 @@ from __future__ import annotations
 import ast
 from typing import NamedTuple
 
-from tally.analysis.arcs import Arc, ArcFacts, one_line_body_exit
+from tally.analysis.arcs import Arc, ArcFacts, one_line_body_exit, source_arcs
 from tally.analysis.nodes import is_docstring
 from tally.types import LineNo
 
-__all__ = ["MARK_BASE", "MarkerTable", "insert_markers"]
+__all__ = ["MARK_BASE", "MarkerTable", "insert_markers", "marker_arcs"]
 
 MARK_BASE = 1 << 24  # marker lines start here: no real source has 16 million lines
 
@@ -105,3 +105,28 @@ def insert_markers(tree: ast.Module, arcs: ArcFacts) -> MarkerTable:
             inserter.definition(node)
     inserter.implied()
     return inserter.table
+
+
+def marker_arcs(path: str, seen: set[LineNo]) -> dict[Arc, int]:
+    """The arcs taken in the file at `path` whose code, compiled with markers, reported the
+    lines `seen` (markers included): those of the markers seen, and those of the lines run.
+    The table comes from the source as it is now; unreadable, it gives no arcs."""
+    from tally.analysis.source import read_source
+
+    try:
+        text = read_source(path)
+        tree = ast.parse(text, path)
+        code = compile(text, path, "exec", dont_inherit=True)
+    except Exception:  # unreadable or unparsable now: its lines stand, its arcs are lost
+        return {}
+    arcs = source_arcs(tree, text, code)
+    table = insert_markers(tree, arcs)
+    taken: dict[Arc, int] = {}
+    for n in seen:
+        if MARK_BASE <= n < MARK_BASE + len(table.markers):
+            taken[table.markers[n - MARK_BASE]] = 0
+    ran = {arcs.multiline.get(n, n) for n in seen if n < MARK_BASE}
+    for line, arc in table.implied:
+        if line in ran:
+            taken[arc] = 0
+    return taken

@@ -143,7 +143,7 @@ class MonitorEngine:
         if not self.branch:
             return Measurement(lines, None, meta)
         if self.markers:
-            return Measurement(*_marked(lines), meta, _marker_arcs(lines))
+            return Measurement(_without_markers(lines), None, meta, _marker_arcs(lines))
         from tally.collect.jumps import jump_arcs
 
         arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
@@ -170,41 +170,18 @@ def _nothing(*_: object) -> None:
     """Nothing to do when a module with markers loads: they need no registering."""
 
 
-def _marked(lines: dict[str, set[LineNo]]) -> tuple[dict[str, set[LineNo]], None]:
-    """The lines seen, less the markers (kept apart by _marker_arcs first)."""
+def _marker_arcs(lines: dict[str, set[LineNo]]) -> dict[str, dict[tuple[LineNo, LineNo], int]]:
+    """The arcs taken in each file, from the markers and lines seen (markers.py)."""
+    from tally.collect.markers import marker_arcs
+
+    return {path: marker_arcs(path, seen) for path, seen in lines.items()}
+
+
+def _without_markers(lines: dict[str, set[LineNo]]) -> dict[str, set[LineNo]]:
+    """The lines seen, less the markers' lines."""
     from tally.collect.markers import MARK_BASE
 
-    return {p: {n for n in seen if n < MARK_BASE} for p, seen in lines.items()}, None
-
-
-def _marker_arcs(lines: dict[str, set[LineNo]]) -> dict[str, dict[tuple[LineNo, LineNo], int]]:
-    """The arcs the markers seen stand for, and those lines imply, by file: each file's
-    marker table is worked out again from its source."""
-    import ast
-
-    from tally.analysis.arcs import find_arcs
-    from tally.analysis.source import raw_statement_lines, read_source
-    from tally.collect.markers import MARK_BASE, insert_markers
-
-    arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {}
-    for path, seen in lines.items():
-        taken = arcs[path] = {}
-        multiline = _statement_lines(path)
-        try:
-            text = read_source(path)
-            tree = ast.parse(text, path)
-            code = compile(text, path, "exec", dont_inherit=True)
-        except Exception:  # unreadable now: its lines stand, its arcs are lost
-            continue
-        table = insert_markers(tree, find_arcs(tree, raw_statement_lines(code), multiline))
-        ran = {multiline.get(n, n) for n in seen if n < MARK_BASE}
-        for n in seen:
-            if n >= MARK_BASE and n - MARK_BASE < len(table.markers):
-                taken[table.markers[n - MARK_BASE]] = 0
-        for line, arc in table.implied:
-            if line in ran:
-                taken[arc] = 0
-    return arcs
+    return {path: {n for n in seen if n < MARK_BASE} for path, seen in lines.items()}
 
 
 def _statement_lines(filename: str) -> dict[LineNo, LineNo]:
