@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
@@ -38,14 +38,9 @@ from tally.collect.slots import (
     table_header,
     unpack_slots,
 )
-from tally.data.sqlite import Measurement
+from tally.data.sqlite import Arc, Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
-
-Arc = tuple[LineNo, LineNo]
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["CountEngine", "derive_case_counts"]
 

@@ -54,7 +54,6 @@ import ast
 from types import CodeType
 from typing import TYPE_CHECKING, NamedTuple
 
-from tally.analysis.arcs import one_line_body_exit
 from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.collect.nested import NESTED, Weights
 from tally.collect.slots import (
@@ -395,6 +394,11 @@ class _Rewriter:
 
     def body_exit(self, stmt: ast.stmt) -> Arc | None:
         """A one-line definition's arc out of its body, when it is one to count."""
+        if not self.implied:
+            return None  # no branch coverage, or no such lines
+        # Here, not at the top: line counting alone never loads the arc analysis.
+        from tally.analysis.arcs import one_line_body_exit
+
         arc = one_line_body_exit(stmt)
         return arc if arc is not None and arc in self.implied.get(arc[0], ()) else None
 
@@ -568,6 +572,7 @@ class _Rewriter:
         stmt.orelse = self.body(stmt.orelse, None, entry, self.arm_arcs(stmt, "else"))
 
     def body_exit_members(self, stmt: ast.stmt) -> list[Member] | None:
+        """The members that count a one-line definition's way out of its body."""
         arc = self.body_exit(stmt)
         return None if arc is None else [(*arc, ARC)]
 
