@@ -5,6 +5,7 @@ tally-count}/.coverage come from one bench run."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import coverage
@@ -39,14 +40,22 @@ def compare(workload: Path, tool: str) -> tuple[int, int, list[str]]:
     return same, total, notes
 
 
-if __name__ == "__main__":
+def report(
+    compare: Callable[[Path, str], tuple[int, int, list[str]]],
+    what: str,
+    default_tool: str,
+    shown: int,
+) -> None:
+    """Print `compare`'s agreement for each workload of the bench output named on the
+    command line (`OUT_DIR [TOOL]`), with the first `shown` notes."""
     out = Path(sys.argv[1])
-    tool = sys.argv[2] if len(sys.argv) > 2 else "tally-count"
+    tool = sys.argv[2] if len(sys.argv) > 2 else default_tool
     for workload in sorted(p for p in out.iterdir() if (p / tool / ".coverage").exists()):
         same, total, notes = compare(workload, tool)
-        print(
-            f"{workload.name}: {same}/{total} executed statements agree "
-            f"({100 * same / max(total, 1):.2f}%)"
-        )
-        for note in notes[:6]:
+        print(f"{workload.name}: {same}/{total} {what} agree ({100 * same / max(total, 1):.2f}%)")
+        for note in notes[:shown]:
             print("   ", note)
+
+
+if __name__ == "__main__":
+    report(compare, "executed statements", "tally-count", 6)

@@ -11,10 +11,10 @@ coverage.py's does."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import coverage
+from crosscheck_bench import report
 
 from tally.analysis.analyzer import analyze_data
 from tally.config.options import DEFAULT_EXCLUDE, DEFAULT_PARTIAL, DEFAULT_PARTIAL_ALWAYS
@@ -88,12 +88,4 @@ def compare(workload: Path, tool: str) -> tuple[int, int, list[str]]:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    tool = sys.argv[2] if len(sys.argv) > 2 else "tally-branch-count"
-    for workload in sorted(p for p in out.iterdir() if (p / tool / ".coverage").exists()):
-        same, total, notes = compare(workload, tool)
-        print(
-            f"{workload.name}: {same}/{total} branch arcs agree ({100 * same / max(total, 1):.2f}%)"
-        )
-        for note in notes[:12]:
-            print("   ", note)
+    report(compare, "branch arcs", "tally-branch-count", 12)
