@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import dis
+import io
 import sys
 import sysconfig
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from support import (
 from tally.analysis.analyzer import analyze_data
 from tally.analysis.arcs import ArcFacts, find_arcs
 from tally.analysis.results import format_lines
-from tally.analysis.source import analyze_source, raw_statement_lines
+from tally.analysis.source import analyze_source, multiline_map, raw_statement_lines
 from tally.config.options import DEFAULT_EXCLUDE, DEFAULT_PARTIAL, DEFAULT_PARTIAL_ALWAYS
 from tally.data.sqlite import CoverageData
 
@@ -195,6 +197,24 @@ def test_missing_arcs_are_formatted_after_lines_as_coverage_does() -> None:
     assert format_lines(statements, [5, 6], {2: [5]}) == "5-6"
 
 
+@pytest.mark.parametrize("path", STDLIB_FILES, ids=lambda p: p.name)
+def test_multiline_map_agrees_with_a_walk_of_the_tokenize_modules_tokens(path: Path) -> None:
+    """The multi-line statement map (read from the C tokenizer's raw tuples on 3.12+) is
+    what the `tokenize` module's tokens give."""
+    text = path.read_text(encoding="utf-8")
+    expected: dict[int, int] = {}
+    first = 0
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NEWLINE:
+            if first != tok.end[0]:
+                expected.update(dict.fromkeys(range(first, tok.end[0] + 1), first))
+            first = 0
+        elif not first and tok.type != tokenize.COMMENT and tok.string.strip():
+            first = tok.start[0]
+    assert multiline_map(text) == expected
+    assert expected  # every one of these files has a multi-line statement
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="the monitor engine needs 3.12+")
 @pytest.mark.parametrize("path", STDLIB_FILES, ids=lambda p: p.name)
 def test_branch_resolution_decodes_bytecode_as_dis_does(path: Path) -> None:
@@ -205,18 +225,21 @@ def test_branch_resolution_decodes_bytecode_as_dis_does(path: Path) -> None:
 
     module = compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
     for code in code_objects(module):
-        table = Instructions(code, {})
+        table = Instructions(code)
         real = [i for i in dis.get_instructions(code) if i.opname != "EXTENDED_ARG"]
-        assert [(table.at[i.offset], table.opcodes[table.at[i.offset]]) for i in real] == [
-            (n, i.opcode) for n, i in enumerate(real)
-        ]
-        assert table.lines == [i.positions.lineno if i.positions else None for i in real]
-        for n, instruction in enumerate(real):
+        offsets = [0]
+        while (after := table.next(offsets[-1])) < len(code.co_code):
+            offsets.append(after)
+        assert [table.unprefixed(o) for o in offsets] == [i.offset for i in real]
+        for instruction in real:
+            at = instruction.offset
+            assert table.opcode(at) == instruction.opcode
+            assert table.line(at) == (instruction.positions and instruction.positions.lineno)
             if instruction.opname in (
                 "JUMP_FORWARD",
                 "JUMP_BACKWARD",
                 "JUMP_BACKWARD_NO_INTERRUPT",
             ):
-                assert table.targets[n] == instruction.argval
+                assert table.target(at) == instruction.argval
             else:
-                assert table.targets[n] is None
+                assert table.target(at) is None

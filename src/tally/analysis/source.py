@@ -12,9 +12,10 @@ from __future__ import annotations
 import ast
 import io
 import re
+import sys
 import token
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import CodeType
 
@@ -26,6 +27,7 @@ __all__ = ["SourceFacts", "analyze_source", "code_objects", "join_regex", "read_
 
 # Nodes that can hold statements: anything else is an expression we needn't descend into.
 _STMT_CONTAINERS = (ast.stmt, ast.ExceptHandler, ast.match_case, ast.Module)
+Position = tuple[int, int]  # a token's (line, column)
 
 
 def join_regex(regexes: Iterable[str]) -> str | None:
@@ -93,22 +95,37 @@ def multiline_map(text: str) -> dict[LineNo, LineNo]:
     """{line: first line of its statement} for the lines of multi-line statements in
     `text`; empty when `text` doesn't tokenize."""
     try:
-        return _multiline_map(list(tokenize.generate_tokens(io.StringIO(text).readline)))
+        if _raw_tokens is not None:
+            return _multiline_map(_raw_tokens(io.StringIO(text).readline, extra_tokens=False))
+        return _multiline_map(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):
         return {}
 
 
-def _multiline_map(tokens: list[tokenize.TokenInfo]) -> dict[LineNo, LineNo]:
+# On 3.12+ the C tokenizer's own iterator: its plain tuples skip the TokenInfo made per
+# token by `tokenize`, which was half of saving pyparsing's branches on the monitor
+# engine. Without extra tokens it leaves out comments and NL, which the map skips anyway;
+# tests/test_analysis.py checks the two ways agree on the standard library.
+_raw_tokens: Callable[..., Iterable[tuple[int, str, Position, Position, str]]] | None = None
+if sys.version_info >= (3, 12):
+    import _tokenize
+
+    _raw_tokens = _tokenize.TokenizerIter
+
+
+def _multiline_map(
+    tokens: Iterable[tuple[int, str, Position, Position, str]],
+) -> dict[LineNo, LineNo]:
     mapping: dict[LineNo, LineNo] = {}
     first = 0
-    for tok in tokens:
-        if tok.type == token.NEWLINE:
-            if first and tok.end[0] != first:
-                for line in range(first, tok.end[0] + 1):
+    for kind, string, start, end, _ in tokens:
+        if kind == token.NEWLINE:
+            if first and end[0] != first:
+                for line in range(first, end[0] + 1):
                     mapping[line] = first
             first = 0
-        if tok.string.strip() and tok.type != tokenize.COMMENT and not first:
-            first = tok.start[0]
+        elif not first and kind != tokenize.COMMENT and string.strip():
+            first = start[0]
     return mapping
 
 

@@ -11,6 +11,7 @@ once per code object when the data is saved, never in the event callback.
 
 from __future__ import annotations
 
+import bisect
 import dis
 from collections.abc import Iterable, Mapping
 from types import CodeType
@@ -43,92 +44,111 @@ def jump_arcs(
 ) -> set[tuple[LineNo, LineNo]]:
     """The arcs the branch events `jumps` of `code` stand for, each line mapped to its
     statement's first line by `multiline` (the file's multi-line statement map)."""
-    walker = Instructions(code, multiline)
+    walker = Instructions(code)
     exit_line = -multiline.get(code.co_firstlineno, code.co_firstlineno)
     arcs: set[tuple[LineNo, LineNo]] = set()
     for source, destination in jumps:
-        start = walker.line_at(source)
-        if start is None or destination not in walker.at:
+        start = walker.statement(source, multiline)
+        if start is None or not walker.is_instruction(destination):
             continue
-        end = walker.landing(walker.at[destination], start)
+        end = walker.landing(destination, start, multiline)
         if end is not None:
             arcs.add((start, exit_line if end == _EXIT else end))
     return arcs
 
 
 class Instructions:
-    """One code object's instructions (offset, opcode, jump target), with their
-    statements' first lines.
+    """One code object's instructions read from `co_code` where asked: opcode, line and
+    unconditional jump target at an offset, and the offset of the next instruction.
 
-    Decoded from `co_code` directly: `dis.get_instructions` builds a full Instruction per
-    instruction (argument values, labels, positions) and took 1.5 s to save the branches of
-    packaging's test suite, against 0.1 s this way. In `co_code` the inline caches after an
-    instruction are CACHE units, so the next instruction is the next unit that is not one;
-    a relative jump's target counts from there. tests/test_branches.py checks this
-    decoding against `dis` on the standard library.
+    Only the runs that branch events start from are decoded. `dis.get_instructions` builds
+    a full Instruction per instruction (argument values, labels, positions) and took 1.5 s
+    to save the branches of packaging's test suite; decoding every instruction of a code
+    object by hand still took a third of the save of pyparsing's. In `co_code` the inline
+    caches after an instruction are CACHE units, so the next instruction is the next unit
+    that is not one; a relative jump's target counts from there. tests/test_branches.py
+    checks this decoding against `dis` on the standard library.
     """
 
-    def __init__(self, code: CodeType, multiline: Mapping[LineNo, LineNo]) -> None:
-        raw = code.co_code
-        positions = list(code.co_positions())
-        self.opcodes: list[int] = []
-        self.targets: list[int | None] = []  # an unconditional jump's target offset
-        self.lines: list[LineNo | None] = []
-        self.at: dict[int, int] = {}  # offset -> index (an EXTENDED_ARG's: what it extends)
-        argument = 0
-        for offset in range(0, len(raw), 2):
-            op, arg = raw[offset], raw[offset + 1]
-            if op == _CACHE:
-                continue
-            self.at[offset] = len(self.opcodes)
-            argument = (argument << 8) | arg
-            if op == _EXTENDED_ARG:
-                continue
-            self.opcodes.append(op)
-            self.targets.append(_jump_target(raw, offset, op, argument))
-            line = positions[offset // 2][0]
-            self.lines.append(None if line is None else multiline.get(line, line))
-            argument = 0
+    def __init__(self, code: CodeType) -> None:
+        self.raw = code.co_code
+        # co_lines() gives (start, end, line) ranges in offset order, far fewer than units.
+        ranges = [r for r in code.co_lines() if r[0] < r[1]]
+        self._starts = [r[0] for r in ranges]
+        self._lines = [r[2] for r in ranges]
 
-    def line_at(self, offset: int) -> LineNo | None:
-        """The statement line of the instruction at `offset`."""
-        i = self.at.get(offset)
-        return None if i is None else self.lines[i]
+    def is_instruction(self, offset: int) -> bool:
+        """Does an instruction (or an EXTENDED_ARG before one) begin at `offset`?"""
+        return 0 <= offset < len(self.raw) and offset % 2 == 0 and self.raw[offset] != _CACHE
 
-    def landing(self, i: int, start: LineNo) -> LineNo | None:
-        """The first statement other than `start` reached from instruction `i`; _EXIT for
-        a return from the code object; None when the run ends another way (a raise)."""
+    def opcode(self, offset: int) -> int:
+        """The opcode at `offset`, past any EXTENDED_ARG prefix."""
+        return self.raw[self.unprefixed(offset)]
+
+    def unprefixed(self, offset: int) -> int:
+        """`offset`, or past the EXTENDED_ARG units that begin there the instruction they
+        extend."""
+        while offset < len(self.raw) and self.raw[offset] == _EXTENDED_ARG:
+            offset += 2
+        return offset
+
+    def line(self, offset: int) -> LineNo | None:
+        """The source line of the instruction at `offset` (None for none)."""
+        i = bisect.bisect_right(self._starts, offset) - 1
+        return self._lines[i] if i >= 0 else None
+
+    def statement(self, offset: int, multiline: Mapping[LineNo, LineNo]) -> LineNo | None:
+        """The first line of the statement of the instruction at `offset`."""
+        line = self.line(self.unprefixed(offset))
+        return None if line is None else multiline.get(line, line)
+
+    def next(self, offset: int) -> int:
+        """The offset of the instruction after the one at `offset`."""
+        after = self.unprefixed(offset) + 2
+        while after < len(self.raw) and self.raw[after] == _CACHE:
+            after += 2
+        return after
+
+    def target(self, offset: int) -> int | None:
+        """Where the unconditional jump at `offset` goes (None for any other
+        instruction): its argument counts code units from the end of its inline caches."""
+        at = self.unprefixed(offset)
+        op = self.raw[at]
+        if op not in _FORWARD and op not in _BACKWARD:
+            return None
+        argument, shift, before = self.raw[at + 1], 8, at - 2
+        while before >= 0 and self.raw[before] == _EXTENDED_ARG:
+            argument |= self.raw[before + 1] << shift
+            shift, before = shift + 8, before - 2
+        after = self.next(at)
+        return after + 2 * argument if op in _FORWARD else after - 2 * argument
+
+    def landing(
+        self, offset: int, start: LineNo, multiline: Mapping[LineNo, LineNo]
+    ) -> LineNo | None:
+        """The first statement other than `start` reached from the instruction at
+        `offset`; _EXIT for a return from the code object; None when the run ends another
+        way (a raise)."""
         for _ in range(_MAX_STEPS):
-            if i >= len(self.opcodes):
+            if offset >= len(self.raw):
                 return None
-            line = self.lines[i]
+            line = self.statement(offset, multiline)
             if line is not None and line != start:
                 return line
-            op = self.opcodes[i]
+            op = self.opcode(offset)
             if op in _RETURNS:
                 return _EXIT
             if op in _STOPS:
                 return None
-            target = self.targets[i]
+            target = self.target(offset)
             if target is not None:  # an unconditional jump: follow it
-                if target not in self.at:
+                if not self.is_instruction(target):
                     return None
-                i = self.at[target]
+                offset = target
             elif op in JUMP_OPCODES:
                 # Another branch of the same statement: its own event says where it went
                 # (`while a and b:` when `b` raised must not look like entering the body).
                 return None
             else:
-                i += 1
+                offset = self.next(offset)
         return None
-
-
-def _jump_target(raw: bytes, offset: int, op: int, argument: int) -> int | None:
-    """Where the unconditional jump at `offset` goes (None for any other instruction): its
-    argument counts code units from the end of its inline caches."""
-    if op not in _FORWARD and op not in _BACKWARD:
-        return None
-    after = offset + 2
-    while after < len(raw) and raw[after] == _CACHE:
-        after += 2
-    return after + 2 * argument if op in _FORWARD else after - 2 * argument
