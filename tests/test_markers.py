@@ -69,3 +69,30 @@ def test_marker_lines_never_reach_the_data_file(tmp_path: Path) -> None:
     (path,) = data.measured_files()
     assert max(data.lines(path) or [0]) <= len(SOURCE.splitlines()) + 2
     assert (2, 3) in (data.arcs(path) or [])
+
+
+def test_the_table_cached_when_instrumenting_is_read_back_unless_the_source_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    from tally.collect.importer import cache_file, compile_instrumented, source_stamp, write_cache
+    from tally.collect.markers import marker_arcs
+
+    path = str(tmp_path / "mod.py")
+    write(tmp_path / "mod.py", SOURCE)
+    compile_instrumented(SOURCE, path, "markers")
+    cache = cache_file(path, "markers", "arms")
+    assert cache is not None and Path(cache).exists()
+    _, markers, _ = table_of(SOURCE)
+    first = MARK_BASE  # marker 0 was run
+    assert marker_arcs(path, {first}) == {markers[0]: 0}
+
+    # The cache is what is read: a table planted under the source's current stamp wins.
+    stamp = source_stamp(path)
+    assert stamp is not None
+    write_cache(cache, path, stamp, ([(7, 8)], [], {}))
+    assert marker_arcs(path, {first}) == {(7, 8): 0}
+
+    # Once the source changes, the stale cache is ignored and the table rebuilt from it.
+    write(tmp_path / "mod.py", SOURCE + "\n")
+    assert marker_arcs(path, {first}) == {markers[0]: 0}

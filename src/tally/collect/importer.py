@@ -29,10 +29,14 @@ __all__ = [
     "Flavour",
     "InstrumentingFinder",
     "PytestPatch",
+    "cache_file",
     "cache_suffix",
     "compile_instrumented",
     "instrumented_or_none",
+    "read_cache",
+    "source_stamp",
     "watch_pytest",
+    "write_cache",
 ]
 
 Flavour = Literal["count", "branch", "markers"]
@@ -52,37 +56,53 @@ def cache_suffix(flavour: Flavour) -> str:
     return f".tally-{__version__}-{_FORMAT}{_FLAVOUR_TAGS[flavour]}"
 
 
-def _cache_path(source_path: str, flavour: Flavour) -> str | None:
+def cache_file(source_path: str, flavour: Flavour, kind: str = "pyc") -> str | None:
+    """Where what tally derives from the source at `source_path` is cached (`kind` "pyc"
+    for instrumented code); None when Python writes no bytecode caches."""
     if env.CACHE_TAG is None or sys.dont_write_bytecode:
         return None
     directory, name = os.path.split(source_path)
     stem = name.rsplit(".", 1)[0]
     suffix = cache_suffix(flavour)
-    return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{suffix}.pyc")
+    return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{suffix}.{kind}")
 
 
-def _read_cache(cache: str, path: str, stamp: tuple[int, int]) -> CodeType | None:
+def source_stamp(path: str) -> tuple[int, int] | None:
+    """What tells a cache it is stale: the source's (mtime in ns, size); None unreadable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (int(st.st_mtime_ns), st.st_size)
+
+
+def read_cache(cache: str, path: str, stamp: tuple[int, int]) -> object | None:
+    """What was cached in `cache` from the source at `path` as it was at `stamp`; None
+    for a missing, foreign or stale cache."""
     try:
         with open(cache, "rb") as handle:
             data = handle.read()
         if not data.startswith(_CACHE_MAGIC):
             return None
-        saved_path, mtime, size, code = marshal.loads(data[len(_CACHE_MAGIC) :])
+        saved_path, mtime, size, payload = marshal.loads(data[len(_CACHE_MAGIC) :])
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if (saved_path, mtime, size) != (path, *stamp) or not isinstance(code, CodeType):
+    if (saved_path, mtime, size) != (path, *stamp):
         return None
-    return code
+    cached: object = payload
+    return cached
 
 
-def _write_cache(cache: str, path: str, stamp: tuple[int, int], code: CodeType) -> None:
+def write_cache(cache: str, path: str, stamp: tuple[int, int], payload: Any) -> None:
+    """Cache `payload` (anything marshal writes) from the source at `path` at `stamp`;
+    written whole or not at all."""
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         temp = f"{cache}.{os.getpid()}.tmp"
         with open(temp, "wb") as handle:
-            handle.write(_CACHE_MAGIC + marshal.dumps((path, *stamp, code)))
+            handle.write(_CACHE_MAGIC + marshal.dumps((path, *stamp, payload)))
         os.replace(temp, cache)
-    except OSError:
+    except (OSError, ValueError):
         pass  # a read-only tree just goes without the cache
 
 
@@ -100,9 +120,9 @@ def instrument_tree(
     text = source if isinstance(source, str) else _decode(source)
     arcs = source_arcs(tree, text, original)
     if flavour == "markers":
-        from tally.collect.markers import insert_markers
+        from tally.collect.markers import insert_markers, remember
 
-        insert_markers(tree, arcs)
+        remember(path, insert_markers(tree, arcs))
         return tree
     return instrument(tree, path, original, arcs).tree
 
@@ -153,23 +173,19 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
         self.on_load(path, fullname)
-        try:
-            st = os.stat(path)
-            stamp = (int(st.st_mtime_ns), st.st_size)
-        except OSError:
-            stamp = (0, 0)
-        cache = _cache_path(path, self.flavour)
-        if cache is not None:
-            code = _read_cache(cache, path, stamp)
-            if code is not None:
+        stamp = source_stamp(path)
+        cache = None if stamp is None else cache_file(path, self.flavour)
+        if cache is not None and stamp is not None:
+            code = read_cache(cache, path, stamp)
+            if isinstance(code, CodeType):
                 return code
         code = instrumented_or_none(self.get_data(path), path, self.flavour)
         if code is None:
             plain = super().get_code(fullname)
             assert plain is not None  # a source file always compiles to code
             return plain
-        if cache is not None and stamp != (0, 0):
-            _write_cache(cache, path, stamp, code)
+        if cache is not None and stamp is not None:
+            write_cache(cache, path, stamp, code)
         return code
 
 

@@ -16,8 +16,11 @@ time its arm is taken and then costs nothing, like any other line.
 - any other line with several ways on (`class E(Exception): pass`) takes them all
   whenever it runs.
 
-insert_markers() on a fresh parse of the same source gives the same numbering, so at save
-time the engine reads the table from the source and nothing is registered at run time.
+The table of what each marker stands for is cached beside the instrumented code
+(`remember`), so at save time the engine reads it back instead of analysing the source
+again (a second of pyparsing's 14 s test run); nothing is registered at run time. Without
+a cache (a read-only tree, a source changed since), the table is rebuilt from the source:
+insert_markers() on a fresh parse of the same source gives the same numbering.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tally.analysis.arcs import Arc, ArcFacts, one_line_body_exit, source_arcs
 from tally.analysis.nodes import is_docstring
 from tally.types import LineNo
 
-__all__ = ["MARK_BASE", "MarkerTable", "insert_markers", "marker_arcs"]
+__all__ = ["MARK_BASE", "MarkerTable", "insert_markers", "marker_arcs", "remember"]
 
 MARK_BASE = 1 << 24  # marker lines start here: no real source has 16 million lines
 
@@ -41,13 +44,14 @@ class MarkerTable(NamedTuple):
 
     markers: list[Arc]  # marker i (line MARK_BASE + i) is taken with arc markers[i]
     implied: list[tuple[LineNo, Arc]]  # (line, arc): the arc is taken whenever line runs
+    multiline: dict[LineNo, LineNo]  # {line: first line of its statement}, multi-line ones
 
 
 class _Inserter:
     def __init__(self, arcs: ArcFacts) -> None:
         self.arms = arcs.arms
         self.unarmed = arcs.unarmed_exits()
-        self.table = MarkerTable([], [])
+        self.table = MarkerTable([], [], arcs.multiline)
 
     def marker(self, arc: Arc) -> ast.stmt:
         """A new marker for `arc`: `pass` on a line of its own."""
@@ -107,10 +111,34 @@ def insert_markers(tree: ast.Module, arcs: ArcFacts) -> MarkerTable:
     return inserter.table
 
 
-def marker_arcs(path: str, seen: set[LineNo]) -> dict[Arc, int]:
-    """The arcs taken in the file at `path` whose code, compiled with markers, reported the
-    lines `seen` (markers included): those of the markers seen, and those of the lines run.
-    The table comes from the source as it is now; unreadable, it gives no arcs."""
+def remember(path: str, table: MarkerTable) -> None:
+    """Cache the marker table of the source at `path` (as it is now) for marker_arcs."""
+    from tally.collect.importer import cache_file, source_stamp, write_cache
+
+    stamp = source_stamp(path)
+    cache = None if stamp is None else cache_file(path, "markers", "arms")
+    if cache is not None and stamp is not None:
+        write_cache(cache, path, stamp, (table.markers, table.implied, table.multiline))
+
+
+def _recall(path: str) -> MarkerTable | None:
+    """The cached marker table of the source at `path`, if it is the source's as it is now."""
+    from tally.collect.importer import cache_file, read_cache, source_stamp
+
+    stamp = source_stamp(path)
+    cache = None if stamp is None else cache_file(path, "markers", "arms")
+    if cache is None or stamp is None:
+        return None
+    cached = read_cache(cache, path, stamp)
+    if not isinstance(cached, tuple) or len(cached) != 3:
+        return None
+    markers, implied, multiline = cached
+    return MarkerTable(markers, implied, multiline)
+
+
+def _table_from_source(path: str) -> MarkerTable | None:
+    """The marker table of the source at `path` worked out afresh; None when it can't be
+    read or parsed now."""
     from tally.analysis.source import read_source
 
     try:
@@ -118,15 +146,26 @@ def marker_arcs(path: str, seen: set[LineNo]) -> dict[Arc, int]:
         tree = ast.parse(text, path)
         code = compile(text, path, "exec", dont_inherit=True)
     except Exception:  # unreadable or unparsable now: its lines stand, its arcs are lost
+        return None
+    table = insert_markers(tree, source_arcs(tree, text, code))
+    remember(path, table)
+    return table
+
+
+def marker_arcs(path: str, seen: set[LineNo]) -> dict[Arc, int]:
+    """The arcs taken in the file at `path` whose code, compiled with markers, reported the
+    lines `seen` (markers included): those of the markers seen, and those of the lines run.
+    The table is the source's as it is now; unreadable, it gives no arcs."""
+    table = _recall(path) or _table_from_source(path)
+    if table is None:
         return {}
-    arcs = source_arcs(tree, text, code)
-    table = insert_markers(tree, arcs)
     taken: dict[Arc, int] = {}
     for n in seen:
         if MARK_BASE <= n < MARK_BASE + len(table.markers):
-            taken[table.markers[n - MARK_BASE]] = 0
-    ran = {arcs.multiline.get(n, n) for n in seen if n < MARK_BASE}
-    for line, arc in table.implied:
+            from_line, to_line = table.markers[n - MARK_BASE]
+            taken[(from_line, to_line)] = 0
+    ran = {table.multiline.get(n, n) for n in seen if n < MARK_BASE}
+    for line, (from_line, to_line) in table.implied:
         if line in ran:
-            taken[arc] = 0
+            taken[(from_line, to_line)] = 0
     return taken
