@@ -10,6 +10,7 @@ __all__ = [
     "DataError",
     "NoDataError",
     "NoSourceError",
+    "OutputError",
     "ProgramError",
     "TallyError",
     "UsageError",
@@ -73,3 +74,9 @@ class ProgramError(TallyError):
     """The program to run can't be found or started (not an error *inside* the program)."""
 
     slug = "no-program"
+
+
+class OutputError(TallyError):
+    """A report can't be written where it was asked to go."""
+
+    slug = "output"

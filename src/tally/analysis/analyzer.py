@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tally.analysis.arcs import Arc, find_arcs
+from tally.analysis.regions import code_regions
 from tally.analysis.results import Branches, FileAnalysis, Numbers
 from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
 from tally.data.sqlite import CoverageData
@@ -114,6 +115,7 @@ def _analyze_file(
         executed=frozenset(executed),
         counts=counts,
         branches=branches,
+        regions=tuple(code_regions(tree)),
     )
 
 
@@ -129,6 +131,10 @@ def _branches(
     taken = possible.translate(measured)
     exits = {line: n for line, n in possible.exit_counts(facts.excluded).items() if n > 1}
     missing: dict[LineNo, list[LineNo]] = {}
+    reached: dict[LineNo, list[LineNo]] = {}
+    for start, end in sorted(taken & possible.arcs):
+        if start in exits and start != end:
+            reached.setdefault(start, []).append(end)
     descriptions: dict[Arc, str] = {}
     for start, end in sorted(possible.arcs - taken):
         if start in exits and start not in no_branch and end not in facts.excluded:
@@ -138,4 +144,10 @@ def _branches(
     for arc, n in taken_counts.items():
         for start, end in possible.translate([arc]):
             counts[(start, end)] = counts.get((start, end), 0) + n
-    return Branches(exits, missing, counts, descriptions)
+    actions = {
+        (start, end): possible.describe(start, end)
+        for ways in (missing, reached)
+        for start, ends in ways.items()
+        for end in ends
+    }
+    return Branches(exits, missing, reached, counts, descriptions, actions)

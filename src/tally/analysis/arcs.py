@@ -106,6 +106,11 @@ class ArcFacts:
                 counts[start] += 1
         return dict(counts)
 
+    def describe(self, start: LineNo, end: LineNo) -> str:
+        """What taking an arc does: "jump to line 12", "return from function 'f'"."""
+        _, action = self.fragments.get((start, end), [(None, None)])[0]
+        return _action(action, end)
+
     def describe_missing(self, start: LineNo, end: LineNo) -> str:
         """A sentence saying that an arc wasn't taken, and why when we know."""
         sentences = []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import astuple, dataclass, field
 from decimal import Decimal
 
+from tally.analysis.regions import Region
 from tally.types import Count, LineNo
 
 __all__ = [
@@ -61,8 +62,10 @@ class Branches:
 
     exits: dict[LineNo, int]  # branch line -> number of ways on
     missing: dict[LineNo, list[LineNo]]  # branch line -> destinations never reached
+    taken: dict[LineNo, list[LineNo]] = field(default_factory=dict)  # -> reached
     counts: dict[tuple[LineNo, LineNo], Count] = field(default_factory=dict)  # when counted
-    descriptions: dict[tuple[LineNo, LineNo], str] = field(default_factory=dict)
+    descriptions: dict[tuple[LineNo, LineNo], str] = field(default_factory=dict)  # missing
+    actions: dict[tuple[LineNo, LineNo], str] = field(default_factory=dict)  # "jump to line 9"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class FileAnalysis:
     executed: frozenset[LineNo]
     counts: dict[LineNo, Count] | None = field(default=None, compare=False)
     branches: Branches | None = field(default=None, compare=False)
+    regions: tuple[Region, ...] = field(default=(), compare=False)
 
     @property
     def missing(self) -> frozenset[LineNo]:
@@ -108,6 +112,30 @@ class FileAnalysis:
         from lines that ran: "1-2, 5-11, 13, 20->22, 24->exit"."""
         arcs = self.branches.missing if self.branches is not None else None
         return format_lines(self.statements, self.missing, arcs)
+
+    def within(self, lines: Set[LineNo]) -> FileAnalysis:
+        """This file's analysis restricted to `lines` (a function's, say): its statements
+        and exclusions there, and the branches from them."""
+        branches = None
+        if self.branches is not None:
+            b = self.branches
+            branches = Branches(
+                {n: k for n, k in b.exits.items() if n in lines},
+                {n: ends for n, ends in b.missing.items() if n in lines},
+                {n: ends for n, ends in b.taken.items() if n in lines},
+                {arc: c for arc, c in b.counts.items() if arc[0] in lines},
+                {arc: d for arc, d in b.descriptions.items() if arc[0] in lines},
+                {arc: d for arc, d in b.actions.items() if arc[0] in lines},
+            )
+        return FileAnalysis(
+            path=self.path,
+            name=self.name,
+            statements=self.statements & lines,
+            excluded=self.excluded & lines,
+            executed=self.executed & lines,
+            counts=self.counts,
+            branches=branches,
+        )
 
     @property
     def hits(self) -> int:

@@ -16,10 +16,16 @@ tally measures which lines of a Python program ran, and how many times.
 commands:
   run      run a program (script, -m module, -c code) and measure it
   report   print a coverage table (exit 2 under fail_under)
+  html     write an HTML report, counts as a heat map (default htmlcov/)
+  xml      write a Cobertura XML report (default coverage.xml)
+  json     write a JSON report in coverage.py's format (default coverage.json)
+  lcov     write an LCOV report with hit counts (default coverage.lcov)
+  badge    write an SVG coverage badge (default coverage.svg)
   erase    delete the data file
   debug    show sys, config or data details
 
-exit status: 0 ok; 1 an error (message on stderr); 2 coverage under fail_under.
+exit status: 0 ok; 1 an error (message on stderr); 2 coverage under fail_under
+(report, html, xml, json, lcov, badge).
 `tally run` exits with the program's own status.
 """
 
@@ -32,7 +38,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-COMMANDS = ("run", "report", "erase", "debug")
+# command -> the module under tally.cli that defines it; the report formats share one.
+COMMANDS = {
+    "run": "run",
+    "report": "report",
+    "html": "formats",
+    "xml": "formats",
+    "json": "formats",
+    "lcov": "formats",
+    "badge": "formats",
+    "erase": "erase",
+    "debug": "debug",
+}
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -50,7 +67,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     first = next((a for a in argv if not a.startswith("-")), None)
     names = [first] if first in COMMANDS else list(COMMANDS)
     for name in names:
-        importlib.import_module(f"tally.cli.{name}").register(commands)
+        module = importlib.import_module(f"tally.cli.{COMMANDS[name]}")
+        if COMMANDS[name] == name:
+            module.register(commands)
+        else:
+            module.register(commands, name)
     return parser
 
 

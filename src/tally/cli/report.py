@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.exceptions import EXIT_FAIL_UNDER, ConfigError
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from tally.analysis.analyzer import Analyses
+    from tally.config.readers import Config
+
+__all__ = ["load_results", "register"]
 
 REPORT_KEYS = (
     "report:show_missing",
@@ -36,19 +40,16 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Print the table; 2 if under fail_under."""
+def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
+    """The configuration (files, environment, flags) and the data analysed by it, as
+    every reporting command starts; warnings on stderr."""
     from tally.analysis.analyzer import analyze_data
-    from tally.analysis.results import fail_under_reason
     from tally.config.readers import load_config
     from tally.data.sqlite import CoverageData
-    from tally.report.text import TextOptions, hot_lines, render_table
 
     config = load_config(args.rcfile, overrides=overrides_from(args))
     for message in config.warnings:
         print(f"tally: warning: {message}", file=sys.stderr)
-    if args.hot is not None and args.hot < 1:
-        raise ConfigError(f"--hot takes a positive number of lines, not {args.hot}")
     data = CoverageData(config.text("run:data_file"))
     results = analyze_data(
         data,
@@ -61,6 +62,17 @@ def handle(args: argparse.Namespace) -> int:
     )
     for message in results.skipped_errors:
         print(f"tally: warning: skipped: {message}", file=sys.stderr)
+    return config, results
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Print the table; 2 if under fail_under."""
+    from tally.analysis.results import fail_under_reason
+    from tally.report.text import TextOptions, hot_lines, render_table
+
+    if args.hot is not None and args.hot < 1:
+        raise ConfigError(f"--hot takes a positive number of lines, not {args.hot}")
+    config, results = load_results(args)
     precision = int(config.get("report:precision"))
     options = TextOptions(
         show_missing=config.flag("report:show_missing"),

@@ -1,0 +1,125 @@
+"""`tally html|xml|json|lcov|badge`: write a report file; exit 2 when under fail_under.
+
+Each command analyses the data as `tally report` does (same --include/--omit/--precision
+and config), hands the results to its format's reporter, and writes what it renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from tally.cli.options import add_common, add_table_flags
+from tally.exceptions import EXIT_FAIL_UNDER
+
+__all__ = ["FORMATS", "register"]
+
+_COMMON = (
+    "report:include",
+    "report:omit",
+    "report:precision",
+    "report:skip_covered",
+    "report:skip_empty",
+    "report:fail_under",
+    "report:ignore_errors",
+)
+
+# command -> (help, its own options)
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "html": ("write an HTML report (default htmlcov/)", ("html:directory", "html:title")),
+    "xml": ("write a Cobertura XML report (default coverage.xml)", ("xml:output",)),
+    "json": (
+        "write a JSON report in coverage.py's format (default coverage.json)",
+        ("json:output", "json:pretty_print"),
+    ),
+    "lcov": ("write an LCOV report (default coverage.lcov)", ("lcov:output",)),
+    "badge": ("write an SVG badge of the total (default coverage.svg)", ("tally:badge_output",)),
+}
+
+
+def register(commands: Any, name: str) -> None:
+    """Add the report-writing command `name`."""
+    help_text, own = FORMATS[name]
+    parser = commands.add_parser(name, help=help_text)
+    add_common(parser)
+    add_table_flags(parser, _COMMON + own)
+    parser.set_defaults(handler=handle, format_name=name)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Write the report; 2 if under fail_under."""
+    from tally.cli.report import load_results
+    from tally.report.output import write_output
+
+    name: str = args.format_name
+    config, results = load_results(args)
+    precision = int(config.get("report:precision"))
+    if name == "html":
+        from tally.report.html import HtmlOptions, HtmlReport
+
+        directory = config.text("html:directory")
+        html = HtmlReport(
+            HtmlOptions(
+                title=config.text("html:title"),
+                precision=precision,
+                skip_covered=config.flag("html:skip_covered") or config.flag("report:skip_covered"),
+                skip_empty=config.flag("html:skip_empty") or config.flag("report:skip_empty"),
+                extra_css=config.text("html:extra_css"),
+            )
+        )
+        html.write(results, directory)
+        _say(
+            f"Wrote HTML report to {os.path.join(directory, 'index.html')} "
+            f"({html.written} file pages written, {html.reused} unchanged)"
+        )
+    else:
+        reporter, key = _file_reporter(name, config, precision)
+        dest = config.text(key)
+        write_output(dest, reporter.render(results), what=reporter.what)
+        if dest != "-":
+            _say(f"Wrote {reporter.what} to {dest}")
+    from tally.analysis.results import fail_under_reason
+
+    reason = fail_under_reason(
+        results.total.pc_covered, config.number("report:fail_under"), precision
+    )
+    if reason:
+        print(f"tally: coverage failure: {reason}", file=sys.stderr)
+        return EXIT_FAIL_UNDER
+    return 0
+
+
+def _file_reporter(name: str, config: Any, precision: int) -> tuple[Any, str]:
+    """The reporter of the one-file format `name`, and the option naming its output."""
+    if name == "xml":
+        from tally.report.xml import XmlOptions, XmlReport
+
+        options = XmlOptions(
+            package_depth=int(config.get("xml:package_depth")),
+            skip_empty=config.flag("report:skip_empty"),
+            sources=tuple(config.items("run:source")),
+        )
+        return XmlReport(options), "xml:output"
+    if name == "json":
+        from tally.report.json import JsonOptions, JsonReport
+
+        pretty = config.flag("json:pretty_print")
+        return JsonReport(JsonOptions(pretty_print=pretty, precision=precision)), "json:output"
+    if name == "lcov":
+        from tally.report.lcov import LcovOptions, LcovReport
+
+        options = LcovOptions(
+            line_checksums=config.flag("lcov:line_checksums"),
+            skip_empty=config.flag("report:skip_empty"),
+        )
+        return LcovReport(options), "lcov:output"
+    from tally.report.badge import BadgeReport
+
+    return BadgeReport(precision=precision), "tally:badge_output"
+
+
+def _say(message: str) -> None:
+    """A one-line note of what was written, on stdout unless the report itself is there."""
+    print(message)

@@ -1,0 +1,460 @@
+"""The HTML report: an index of files and a page per file, counts shown as a heat map.
+
+The index is a sortable, filterable table (statements, missing, excluded, branches,
+partial, coverage, and with counts the hottest line's count). A file page shows the
+syntax-highlighted source with each line marked run, missing, partial or excluded, its
+execution count shaded from cold to hot, and why each missing branch arm didn't happen.
+Everything is escaped, nothing is fetched (the report opens from disk), and a re-run
+rewrites only the pages whose content changed (status.json keeps their fingerprints).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import html
+import io
+import json
+import keyword
+import math
+import os
+import re
+import tokenize
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from tally.analysis.analyzer import Analyses
+from tally.analysis.results import FileAnalysis, display_covered, human_key
+from tally.analysis.source import read_source
+from tally.exceptions import OutputError, TallyError
+from tally.report.output import write_output
+
+__all__ = ["HtmlOptions", "HtmlReport", "highlight", "page_name"]
+
+_ASSETS = ("style.css", "tally.js")
+_STATUS = "status.json"
+_STATUS_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class HtmlOptions:
+    """The `[html]` options, and the report precision."""
+
+    title: str = "Coverage report"
+    precision: int = 0
+    skip_covered: bool = False
+    skip_empty: bool = False
+    extra_css: str = ""
+
+
+def page_name(name: str) -> str:
+    """The file page of the source named `name`: readable, safe on every file system,
+    and distinct for distinct names (a hash of the full name)."""
+    flat = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[-80:]
+    digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{flat}_{digest}.html"
+
+
+def _token_class(kind: int, text: str) -> str | None:
+    if kind == tokenize.COMMENT:
+        return "com"
+    if kind == tokenize.STRING or tokenize.tok_name.get(kind, "").startswith("FSTRING"):
+        return "str"
+    if kind == tokenize.NUMBER:
+        return "num"
+    if kind == tokenize.NAME and keyword.iskeyword(text):
+        return "key"
+    return None
+
+
+def highlight(text: str) -> list[str]:
+    """Each line of the source `text` as escaped HTML, keywords, strings, comments and
+    numbers in spans of their class. Source that won't tokenize is shown plain from the
+    point where it stops."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    pieces: list[list[str]] = [[] for _ in lines]
+    cursor = [0] * len(lines)
+
+    def emit(row: int, start: int, end: int, cls: str | None) -> None:
+        line = lines[row]
+        if start > cursor[row]:
+            pieces[row].append(html.escape(line[cursor[row] : start]))
+        chunk = html.escape(line[start:end])
+        pieces[row].append(f'<span class="{cls}">{chunk}</span>' if cls and chunk else chunk)
+        cursor[row] = max(cursor[row], end)
+
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            cls = _token_class(tok.type, tok.string)
+            if cls is None:
+                continue
+            (srow, scol), (erow, ecol) = tok.start, tok.end
+            for row in range(srow, erow + 1):
+                if row - 1 >= len(lines):
+                    break
+                start = scol if row == srow else 0
+                end = ecol if row == erow else len(lines[row - 1])
+                emit(row - 1, max(start, cursor[row - 1]), end, cls)
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the rest shows plain
+    for row, line in enumerate(lines):
+        if cursor[row] < len(line):
+            pieces[row].append(html.escape(line[cursor[row] :]))
+    return ["".join(p) for p in pieces]
+
+
+def _line_class(analysis: FileAnalysis, line: int) -> str:
+    if line in analysis.excluded:
+        return "exc"
+    if line in analysis.statements:
+        if line not in analysis.executed:
+            return "mis"
+        branches = analysis.branches
+        if branches is not None and line in branches.missing:
+            return "par"
+        return "run"
+    return "pln"
+
+
+def _times(n: int) -> str:
+    return "never" if n == 0 else ("once" if n == 1 else f"{n:,} times")
+
+
+class HtmlReport:
+    """Writes the HTML report of analysed results into a directory."""
+
+    what = "HTML report"
+
+    def __init__(self, options: HtmlOptions) -> None:
+        self.options = options
+        self.written = 0  # file pages written by the last write()
+        self.reused = 0  # file pages left as they were
+
+    def write(self, results: Analyses, directory: str) -> None:
+        """Write index.html, a page per file and the assets into `directory`."""
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"can't write the HTML report to {directory}: {exc.strerror}; "
+                "choose another directory with -d"
+            ) from None
+        files = self._chosen(results)
+        status = self._read_status(directory)
+        settings = self._settings(results)
+        old: dict[str, str] = {}
+        if status.get("settings") == settings and isinstance(status.get("files"), dict):
+            old = status["files"]
+        fingerprints: dict[str, str] = {}
+        self.written = self.reused = 0
+        names = [page_name(a.name) for a in files]
+        for i, analysis in enumerate(files):
+            page = names[i]
+            prev_page = names[i - 1] if i > 0 else ""
+            next_page = names[i + 1] if i + 1 < len(names) else ""
+            text = self._source(analysis)
+            fingerprint = self._fingerprint(analysis, text, prev_page, next_page)
+            fingerprints[page] = fingerprint
+            target = os.path.join(directory, page)
+            if old.get(page) == fingerprint and os.path.exists(target):
+                self.reused += 1
+                continue
+            content = self._file_page(results, analysis, text, prev_page, next_page)
+            write_output(target, content, what="HTML report")
+            self.written += 1
+        for stale in set(old) - set(fingerprints):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, stale))
+        write_output(
+            os.path.join(directory, "index.html"), self._index(results, files), what="HTML report"
+        )
+        self._write_assets(directory)
+        status_text = json.dumps(
+            {"format": _STATUS_FORMAT, "settings": settings, "files": fingerprints}, indent=0
+        )
+        write_output(os.path.join(directory, _STATUS), status_text, what="HTML report")
+
+    def _chosen(self, results: Analyses) -> list[FileAnalysis]:
+        """The files the report shows, in name order."""
+        chosen = []
+        for analysis in results.files:
+            nums = analysis.numbers
+            if self.options.skip_empty and nums.n_statements == 0:
+                continue
+            if self.options.skip_covered and not nums.n_missing and not nums.n_partial_branches:
+                continue
+            chosen.append(analysis)
+        return sorted(chosen, key=lambda a: human_key(a.name))
+
+    @staticmethod
+    def _source(analysis: FileAnalysis) -> str:
+        try:
+            return read_source(analysis.path)
+        except TallyError:
+            return ""  # gone since it was analysed: the page shows no source
+
+    def _settings(self, results: Analyses) -> str:
+        """What every page depends on: a change re-renders them all."""
+        from tally import __version__
+
+        assets = "".join(_asset(name) for name in _ASSETS)
+        key = json.dumps(
+            [
+                __version__,
+                self.options.title,
+                self.options.precision,
+                results.has_arcs,
+                results.has_counts,
+                assets,
+                self.options.extra_css,
+            ]
+        )
+        return hashlib.sha1(key.encode()).hexdigest()
+
+    @staticmethod
+    def _fingerprint(analysis: FileAnalysis, text: str, prev_page: str, next_page: str) -> str:
+        """What one file page depends on besides the settings."""
+        branches = analysis.branches
+        key = json.dumps(
+            [
+                analysis.name,
+                sorted(analysis.statements),
+                sorted(analysis.executed),
+                sorted(analysis.excluded),
+                sorted((analysis.counts or {}).items()),
+                sorted((branches.missing if branches else {}).items()),
+                sorted((branches.taken if branches else {}).items()),
+                sorted(map(list, (branches.counts if branches else {}).items())),
+                prev_page,
+                next_page,
+            ],
+            default=list,
+        )
+        digest = hashlib.sha1(key.encode("utf-8", "surrogatepass"))
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    @staticmethod
+    def _read_status(directory: str) -> dict[str, Any]:
+        try:
+            with open(os.path.join(directory, _STATUS), encoding="utf-8") as handle:
+                status = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(status, dict) or status.get("format") != _STATUS_FORMAT:
+            return {}
+        return status
+
+    def _write_assets(self, directory: str) -> None:
+        for name in _ASSETS:
+            content = _asset(name)
+            target = os.path.join(directory, name)
+            try:
+                with open(target, encoding="utf-8") as handle:
+                    if handle.read() == content:
+                        continue
+            except OSError:
+                pass
+            write_output(target, content, what="HTML report")
+        if self.options.extra_css:
+            try:
+                with open(self.options.extra_css, encoding="utf-8") as handle:
+                    extra = handle.read()
+            except OSError as exc:
+                raise OutputError(
+                    f"can't read extra_css {self.options.extra_css}: {exc.strerror}"
+                ) from None
+            write_output(os.path.join(directory, "extra.css"), extra, what="HTML report")
+
+    def _head(self, title: str) -> str:
+        extra = '<link rel="stylesheet" href="extra.css">' if self.options.extra_css else ""
+        return (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<meta name="color-scheme" content="light dark">\n'
+            f"<title>{html.escape(title)}</title>\n"
+            f'<link rel="stylesheet" href="style.css">{extra}\n'
+            '<script src="tally.js" defer></script>\n</head>\n'
+        )
+
+    def _footer(self) -> str:
+        from tally import __version__
+
+        when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z")
+        return f"<footer>Created by tally {__version__} at {when}</footer>\n</body>\n</html>\n"
+
+    def _columns(self, results: Analyses) -> list[str]:
+        columns = ["File", "Statements", "Missing", "Excluded"]
+        if results.has_arcs:
+            columns += ["Branches", "Partial"]
+        columns.append("Coverage")
+        if results.has_counts:
+            columns.append("Hottest")
+        return columns
+
+    def _index(self, results: Analyses, files: list[FileAnalysis]) -> str:
+        precision = self.options.precision
+        total = results.total
+        out = [self._head(self.options.title), "<body>\n<header>\n"]
+        shown = display_covered(total.pc_covered, precision)
+        out.append(f"<h1>{html.escape(self.options.title)}: {shown}%</h1>\n")
+        out.append(
+            f'<p class="totals">{total.n_files} files, {total.n_statements} statements, '
+            f"{total.n_missing} missing, {total.n_excluded} excluded"
+            + (
+                f", {total.n_branches} branches, {total.n_partial_branches} partial"
+                if results.has_arcs
+                else ""
+            )
+            + "</p>\n"
+        )
+        out.append(
+            '<p class="help">Click a column to sort; <kbd>/</kbd> filters; on a file page '
+            "<kbd>j</kbd>/<kbd>k</kbd> go to the next/previous missed line, "
+            "<kbd>n</kbd>/<kbd>p</kbd> to the next/previous file, <kbd>u</kbd> back here.</p>\n"
+            "</header>\n<main>\n"
+        )
+        out.append(
+            '<input id="filter" type="search" placeholder="Filter files…" '
+            'aria-label="Filter files">\n'
+        )
+        out.append('<table class="index">\n<thead><tr>')
+        out.extend(f"<th>{c}</th>" for c in self._columns(results))
+        out.append("</tr></thead>\n<tbody>\n")
+        for analysis in files:
+            out.append(self._index_row(results, analysis))
+        out.append('</tbody>\n<tfoot><tr><td class="name">Total</td>')
+        out.append(
+            f"<td>{total.n_statements}</td><td>{total.n_missing}</td><td>{total.n_excluded}</td>"
+        )
+        if results.has_arcs:
+            out.append(f"<td>{total.n_branches}</td><td>{total.n_partial_branches}</td>")
+        out.append(f"<td>{display_covered(total.pc_covered, precision)}%</td>")
+        if results.has_counts:
+            hottest = max((_hottest(a) for a in files), default=0)
+            out.append(f"<td>{hottest:,}</td>")
+        out.append("</tr></tfoot>\n</table>\n")
+        if not files:
+            out.append("<p>No files to show.</p>\n")
+        out.append("</main>\n")
+        out.append(self._footer())
+        return "".join(out)
+
+    def _index_row(self, results: Analyses, analysis: FileAnalysis) -> str:
+        nums = analysis.numbers
+        pc = nums.pc_covered
+        name = html.escape(analysis.name)
+        cells = [
+            f'<td class="name"><a href="{page_name(analysis.name)}">{name}</a></td>',
+            f"<td>{nums.n_statements}</td><td>{nums.n_missing}</td><td>{nums.n_excluded}</td>",
+        ]
+        if results.has_arcs:
+            cells.append(f"<td>{nums.n_branches}</td><td>{nums.n_partial_branches}</td>")
+        cells.append(
+            f'<td data-sort="{pc:.6f}">{display_covered(pc, self.options.precision)}%'
+            f'<span class="bar"><i style="width:{pc:.0f}%"></i></span></td>'
+        )
+        if results.has_counts:
+            hottest = _hottest(analysis)
+            cells.append(f'<td data-sort="{hottest}">{hottest:,}</td>')
+        return "<tr>" + "".join(cells) + "</tr>\n"
+
+    def _file_page(
+        self,
+        results: Analyses,
+        analysis: FileAnalysis,
+        text: str,
+        prev_page: str,
+        next_page: str,
+    ) -> str:
+        nums = analysis.numbers
+        precision = self.options.precision
+        name = html.escape(analysis.name)
+        counts = analysis.counts
+        hottest = _hottest(analysis)
+        scale = math.log1p(hottest) if hottest else 1.0
+        nav = f' data-prev="{prev_page}" data-next="{next_page}"'
+        out = [self._head(f"{analysis.name}: {display_covered(nums.pc_covered, precision)}%")]
+        out.append(f"<body{nav}>\n<header>\n")
+        out.append(f"<h1>{name}: {display_covered(nums.pc_covered, precision)}%</h1>\n")
+        summary = (
+            f"{nums.n_statements} statements, {nums.n_executed} run, {nums.n_missing} missing, "
+            f"{nums.n_excluded} excluded"
+        )
+        if results.has_arcs:
+            summary += f", {nums.n_branches} branches, {nums.n_partial_branches} partial"
+        if counts is not None:
+            summary += f"; {analysis.hits:,} line executions, hottest line {hottest:,}"
+        out.append(f'<p class="totals">{summary}</p>\n')
+        out.append(
+            '<p class="legend"><span class="run">run</span><span class="mis">missing</span>'
+            + ('<span class="par">partial</span>' if results.has_arcs else "")
+            + '<span class="exc">excluded</span> '
+            + '<a href="index.html">index</a>'
+            + (f' · <a href="{prev_page}">previous file</a>' if prev_page else "")
+            + (f' · <a href="{next_page}">next file</a>' if next_page else "")
+            + " · <kbd>j</kbd>/<kbd>k</kbd> next/previous missed line</p>\n"
+        )
+        out.append('</header>\n<main class="source">\n')
+        for number, line_html in enumerate(highlight(text), start=1):
+            out.append(self._line(analysis, number, line_html, counts, scale))
+        out.append("</main>\n")
+        out.append(self._footer())
+        return "".join(out)
+
+    @staticmethod
+    def _line(
+        analysis: FileAnalysis,
+        number: int,
+        line_html: str,
+        counts: dict[int, int] | None,
+        scale: float,
+    ) -> str:
+        cls = _line_class(analysis, number)
+        count_cell = ""
+        if counts is not None:
+            n = counts.get(number, 0) if number in analysis.executed else 0
+            if n:
+                heat = math.log1p(n) / scale
+                count_cell = (
+                    f'<span class="c" style="--heat:{heat:.3f}" title="run {_times(n)}">'
+                    f"{n:,}</span>"
+                )
+            else:
+                count_cell = '<span class="c"></span>'
+        notes = []
+        branches = analysis.branches
+        if branches is not None and number in branches.exits:
+            for end in branches.missing.get(number, []):
+                if cls == "par":
+                    notes.append(
+                        branches.descriptions.get(
+                            (number, end), f"line {number} didn't jump to line {end}"
+                        )
+                    )
+            if branches.counts and number in analysis.executed:
+                for end in branches.taken.get(number, []) + branches.missing.get(number, []):
+                    taken = branches.counts.get((number, end), 0)
+                    where = "exit" if end < 0 else f"line {end}"
+                    notes.append(f"to {where}: {_times(taken)}")
+        note = f'<span class="r">{html.escape("; ".join(notes))}</span>' if notes else ""
+        return (
+            f'<p id="t{number}" class="{cls}">'
+            f'<span class="n"><a href="#t{number}">{number}</a></span>'
+            f'{count_cell}<span class="t">{line_html or " "}</span>{note}</p>\n'
+        )
+
+
+def _hottest(analysis: FileAnalysis) -> int:
+    """The count of the file's most-executed statement (0 without counts)."""
+    if not analysis.counts:
+        return 0
+    return max((c for n, c in analysis.counts.items() if n in analysis.statements), default=0)
+
+
+def _asset(name: str) -> str:
+    return resources.files("tally.report").joinpath("assets", name).read_text(encoding="utf-8")
