@@ -2,6 +2,8 @@
 # The whole quality gate, one command: format, lint, types, then the test suite on this
 # Python (3.11 in CI) and, when ../shared/tools/pythons exists, on CPython 3.13, 3.14 and
 # 3.15, with tally's own coverage measured by coverage.py on 3.11 and 3.14 and combined.
+# The report formats' consumers (genhtml, diff-cover, pycobertura, Chromium) run in the
+# main suite only: the other Pythons' root has none of them (TALLY_TEST_EXTERNAL_TOOLS=0).
 # (coverage.py measures tally because tally's count engine would have to instrument the
 # modules that run it; most tests run `python -m tally` in subprocesses, measured through
 # coverage.py's subprocess patch, [tool.coverage.run] in pyproject.toml.)
@@ -10,6 +12,20 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 MIN=${TALLY_SELF_COVERAGE_MIN:-95}
 PYTHONS=../shared/tools/pythons
+
+# The programs that read tally's reports in the tests: genhtml (Debian's lcov) and a
+# headless Chromium with its WebDriver (chromium, chromium-driver).
+if ! command -v genhtml >/dev/null || ! command -v chromedriver >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    install="apt-get install -y -q lcov chromium chromium-driver"
+    DEBIAN_FRONTEND=noninteractive $install >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $install >/dev/null; }
+  else
+    echo "check.sh: the tests need genhtml, chromium and chromedriver (Debian: lcov," \
+         "chromium, chromium-driver); install them and run again" >&2
+    exit 1
+  fi
+fi
 
 "$PY" -m ruff format --check src tests
 "$PY" -m ruff check src tests
@@ -27,10 +43,10 @@ if [ -x "$PYTHONS" ]; then
     "$PYTHONS" sh ".venv-$v/bin/pip install -q -e '.[test]'"
     if [ "$v" = 3.14 ]; then
       # sys.monitoring engine: its coverage counts toward tally's own.
-      "$PYTHONS" sh ".venv-$v/bin/python -m coverage run -m pytest $*"
+      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=0 .venv-$v/bin/python -m coverage run -m pytest $*"
       combined=yes
     else
-      "$PYTHONS" sh ".venv-$v/bin/python -m pytest $*"
+      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=0 .venv-$v/bin/python -m pytest $*"
     fi
   done
 fi

@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags
 from tally.exceptions import EXIT_FAIL_UNDER
+
+if TYPE_CHECKING:
+    from tally.config.readers import Config
+    from tally.report import FileReport
 
 __all__ = ["FORMATS", "register"]
 
@@ -91,17 +95,17 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_reporter(name: str, config: Any, precision: int) -> tuple[Any, str]:
+def _file_reporter(name: str, config: Config, precision: int) -> tuple[FileReport, str]:
     """The reporter of the one-file format `name`, and the option naming its output."""
     if name == "xml":
         from tally.report.xml import XmlOptions, XmlReport
 
-        options = XmlOptions(
+        xml_options = XmlOptions(
             package_depth=int(config.get("xml:package_depth")),
             skip_empty=config.flag("report:skip_empty"),
             sources=tuple(config.items("run:source")),
         )
-        return XmlReport(options), "xml:output"
+        return XmlReport(xml_options), "xml:output"
     if name == "json":
         from tally.report.json import JsonOptions, JsonReport
 
@@ -110,11 +114,11 @@ def _file_reporter(name: str, config: Any, precision: int) -> tuple[Any, str]:
     if name == "lcov":
         from tally.report.lcov import LcovOptions, LcovReport
 
-        options = LcovOptions(
+        lcov_options = LcovOptions(
             line_checksums=config.flag("lcov:line_checksums"),
             skip_empty=config.flag("report:skip_empty"),
         )
-        return LcovReport(options), "lcov:output"
+        return LcovReport(lcov_options), "lcov:output"
     from tally.report.badge import BadgeReport
 
     return BadgeReport(precision=precision), "tally:badge_output"

@@ -1,0 +1,188 @@
+"""The HTML report: what its pages say, that it escapes everything, that a re-run rewrites
+only what changed, and how it behaves in a real (headless Chromium) browser."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from browser import Browser, artifacts_dir
+from support import run_tally, write
+from test_formats import needs_tools
+
+from tally.data.sqlite import CoverageData
+from tally.report.html import highlight, page_name
+
+PROGRAM = """\
+import helper
+
+def grade(n):
+    if n > 90:
+        return "A"
+    if n > 50:
+        return "B"
+    return "C"
+
+for score in (95, 60, 70, 10):
+    grade(score)
+    if score > 100:
+        helper.unused()
+"""
+HELPER = """\
+def unused():
+    return "never"
+
+HOT = [i * i for i in range(1000)]
+"""
+
+
+def project(tmp_path: Path) -> Path:
+    write(tmp_path / "prog.py", PROGRAM)
+    write(tmp_path / "helper.py", HELPER)
+    result = run_tally("run", "--count", "--branch", "prog.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def hot_count(tmp_path: Path) -> int:
+    """The count of helper.py's hottest line (the comprehension's; it varies by Python)."""
+    return CoverageData(str(tmp_path / ".coverage")).counts(str(tmp_path / "helper.py"))[4]
+
+
+def html_report(tmp_path: Path, *flags: str) -> str:
+    result = run_tally("html", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_file_pages_mark_each_line_and_show_its_count(tmp_path: Path) -> None:
+    project(tmp_path)
+    html_report(tmp_path)
+    page = (tmp_path / "htmlcov" / page_name("prog.py")).read_text()
+    classes = dict(re.findall(r'<p id="t(\d+)" class="(\w+)"', page))
+    assert classes["4"] == "run"  # both ways taken
+    assert classes["6"] == "run"
+    assert classes["12"] == "par"  # never true
+    assert classes["13"] == "mis"
+    assert classes["2"] == "pln"
+    counts = CoverageData(str(tmp_path / ".coverage")).counts(str(tmp_path / "prog.py"))
+    shown = dict(re.findall(r'<p id="t(\d+)"[^>]*>.*?<span class="c"[^>]*>([\d,]*)</span>', page))
+    assert {int(n): int(c.replace(",", "")) for n, c in shown.items() if c} == {
+        n: c for n, c in counts.items() if c
+    }
+    assert "to line 5: once" in page and "to line 6: 3 times" in page  # arm counts
+    index = (tmp_path / "htmlcov" / "index.html").read_text()
+    hottest = hot_count(tmp_path)
+    assert hottest > 1000  # the list comprehension's line: once per item, and more
+    assert f'href="{page_name("helper.py")}"' in index and f">{hottest:,}</td>" in index
+
+
+def test_source_and_file_names_are_escaped(tmp_path: Path) -> None:
+    evil = "we<ird>&'\".py"
+    write(tmp_path / evil, 'x = "</script><script>alert(1)</script>"  # <b>bold</b>\n')
+    assert run_tally("run", evil, cwd=tmp_path).returncode == 0
+    html_report(tmp_path)
+    page = (tmp_path / "htmlcov" / page_name(evil)).read_text()
+    assert "<script>alert(1)" not in page and "<b>" not in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script") == 1  # tally.js, nothing else
+    index = (tmp_path / "htmlcov" / "index.html").read_text()
+    assert html.escape(evil) in index and evil not in index
+
+
+def test_highlighting_keeps_every_character_of_the_source() -> None:
+    source = 'def f(x):  # c\n    s = """a\n<b>"""\n    return f"{x!r}" + 0x1F\n'
+    lines = highlight(source)
+    assert [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in lines] == source.split("\n")[
+        :-1
+    ]
+    assert '<span class="key">def</span>' in lines[0] and '<span class="com"># c</span>' in lines[0]
+    assert lines[2].startswith('<span class="str">&lt;b&gt;')  # a string spanning lines
+    assert highlight("x = (\n") == ["x = ("]  # what won't tokenize is still shown
+
+
+def test_a_rerun_rewrites_only_the_pages_that_changed(tmp_path: Path) -> None:
+    project(tmp_path)
+    assert "2 file pages written, 0 unchanged" in html_report(tmp_path)
+    pages = {p: p.stat().st_mtime_ns for p in (tmp_path / "htmlcov").glob("*_*.html")}
+    assert "0 file pages written, 2 unchanged" in html_report(tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in pages} == pages
+    write(tmp_path / "helper.py", HELPER + "EXTRA = 1\n")
+    assert run_tally("run", "--count", "--branch", "prog.py", cwd=tmp_path).returncode == 0
+    assert "1 file pages written, 1 unchanged" in html_report(tmp_path)
+    assert "EXTRA" in (tmp_path / "htmlcov" / page_name("helper.py")).read_text()
+    # Other settings change every page.
+    assert "2 file pages written" in html_report(tmp_path, "--title=Other")
+
+
+def test_skip_covered_leaves_fully_covered_files_out(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", "import done\nif len(__name__) > 100:\n    print()\n")
+    write(tmp_path / "done.py", "x = 1\n")
+    assert run_tally("run", "prog.py", cwd=tmp_path).returncode == 0
+    html_report(tmp_path, "--skip-covered")
+    index = (tmp_path / "htmlcov" / "index.html").read_text()
+    assert page_name("prog.py") in index and page_name("done.py") not in index
+
+
+def test_an_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
+    project(tmp_path)
+    (tmp_path / "taken").write_text("a file")
+    result = run_tally("html", "--directory=taken", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tally: can't write the HTML report to taken")
+    assert "Traceback" not in result.stderr
+
+
+@needs_tools
+def test_the_report_in_a_real_browser(tmp_path: Path) -> None:
+    project(tmp_path)
+    html_report(tmp_path)
+    browser = Browser()
+    try:
+        browser.open(tmp_path / "htmlcov" / "index.html")
+        names = "return [...document.querySelectorAll('tbody td.name')].map(t => t.textContent)"
+        assert browser.js(names) == ["helper.py", "prog.py"]
+        # Sort by coverage, lowest first: helper.py misses a line, prog.py only a branch.
+        header = "thead th:nth-child({})".format(7)  # File Stmts Miss Excl Branch Partial Cov
+        assert (
+            browser.js("return document.querySelector(arguments[0]).textContent", header)
+            == "Coverage"
+        )
+        browser.click(header)
+        assert browser.js(names) == ["helper.py", "prog.py"]
+        browser.click(header)
+        assert browser.js(names) == ["prog.py", "helper.py"]
+        assert (
+            browser.js(
+                "return document.querySelector(arguments[0]).getAttribute('aria-sort')", header
+            )
+            == "descending"
+        )
+        browser.type("#filter", "help")
+        visible = "return [...document.querySelectorAll('tbody tr')].filter(r => !r.hidden).length"
+        assert browser.js(visible) == 1
+        browser.screenshot(artifacts_dir() / "html-index.png")
+
+        browser.click(f'a[href="{page_name("helper.py")}"]')
+        assert browser.js("return location.pathname").endswith(page_name("helper.py"))
+        line = "return document.getElementById(arguments[0]).className"
+        assert browser.js(line, "t2") == "mis"
+        assert browser.js(line, "t4") == "run"
+        count = "return document.querySelector('#t4 .c').textContent"
+        assert browser.js(count) == f"{hot_count(tmp_path):,}"
+        heat = "return getComputedStyle(document.querySelector('#t4 .c')).backgroundColor"
+        assert browser.js(heat) not in ("", "rgba(0, 0, 0, 0)")  # shaded: the hottest line
+        browser.type("body", "j")  # the next missed line
+        assert browser.js("return document.querySelector('p.current').id") == "t2"
+        browser.screenshot(artifacts_dir() / "html-file.png")
+        assert browser.js("return document.scripts.length") == 1
+        # The dark scheme: a dark page with light text.
+        background = "return getComputedStyle(document.body).backgroundColor"
+        assert browser.js(background) == "rgb(255, 255, 255)"
+        browser.prefer_dark()
+        assert browser.js(background) == "rgb(27, 28, 30)"
+        browser.screenshot(artifacts_dir() / "html-file-dark.png")
+    finally:
+        browser.close()
