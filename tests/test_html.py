@@ -7,7 +7,6 @@ import html
 import re
 from pathlib import Path
 
-import pytest
 from browser import Browser, artifacts_dir
 from support import run_tally, write
 from test_formats import needs_tools
@@ -145,7 +144,7 @@ def test_the_report_in_a_real_browser(tmp_path: Path) -> None:
         names = "return [...document.querySelectorAll('tbody td.name')].map(t => t.textContent)"
         assert browser.js(names) == ["helper.py", "prog.py"]
         # Sort by coverage, lowest first: helper.py misses a line, prog.py only a branch.
-        header = "thead th:nth-child({})".format(7)  # File Stmts Miss Excl Branch Partial Cov
+        header = "thead th:nth-child(7)"  # File, Stmts, Miss, Excl, Branch, Partial, Coverage
         assert (
             browser.js("return document.querySelector(arguments[0]).textContent", header)
             == "Coverage"
