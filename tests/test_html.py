@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import html
 import re
+import sysconfig
 from pathlib import Path
 
+import pytest
 from browser import Browser, artifacts_dir
 from support import run_tally, write
 from test_formats import needs_tools
@@ -14,6 +16,7 @@ from test_formats import needs_tools
 from tally.data.sqlite import CoverageData
 from tally.report.html import highlight, page_name
 
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
 PROGRAM = """\
 import helper
 
@@ -100,6 +103,14 @@ def test_highlighting_keeps_every_character_of_the_source() -> None:
     assert '<span class="key">def</span>' in lines[0] and '<span class="com"># c</span>' in lines[0]
     assert lines[2].startswith('<span class="str">&lt;b&gt;')  # a string spanning lines
     assert highlight("x = (\n") == ["x = ("]  # what won't tokenize is still shown
+
+
+@pytest.mark.parametrize("name", ["tokenize.py", "argparse.py", "typing.py", "re/_parser.py"])
+def test_highlighting_shows_every_line_of_real_source_exactly(name: str) -> None:
+    text = (STDLIB / name).read_text(encoding="utf-8")
+    lines = highlight(text)
+    assert [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in lines] == text.splitlines()
+    assert all("<" not in re.sub(r"</?span[^>]*>", "", line) for line in lines)
 
 
 def test_a_rerun_rewrites_only_the_pages_that_changed(tmp_path: Path) -> None:

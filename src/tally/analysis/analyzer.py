@@ -60,19 +60,16 @@ def analyze_data(
     regex = join_regex(exclude)
     partial_regex = join_regex(partial)
     result = Analyses(has_counts=data.has_counts(), has_arcs=data.has_arcs())
+    chosen: list[tuple[str, str]] = []
     for stored in data.measured_files():
         path = stored if os.path.isabs(stored) else os.path.join(cwd, stored)
         if include_m and not include_m.match(path):
             continue
         if omit_m and omit_m.match(path):
             continue
-        try:
-            analysis = _analyze_file(data, stored, path, (regex, partial_regex), cwd)
-        except TallyError as err:
-            if not ignore_errors:
-                raise
-            result.skipped_errors.append(err.message)
-            continue
+        chosen.append((stored, path))
+    task = _Task(data.path, (regex, partial_regex), cwd, ignore_errors)
+    for analysis in _analyze_all(task, data, chosen, result.skipped_errors):
         if analysis.numbers.n_statements < line_threshold:
             result.below_threshold += 1
             continue
@@ -80,6 +77,62 @@ def analyze_data(
     if not result.files and not result.below_threshold:
         raise NoDataError(f"no data to report from {data.path}: no measured files match")
     return result
+
+
+# Analysing is a parse, a tokenize and an arc walk per file, independent of the others: a
+# report of many files spreads them over the cores (a 5,000-file HTML report took twice as
+# long on one core of two). A few files aren't worth starting processes for.
+_PARALLEL_FROM = 200
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What analysing any one file needs (picklable, for worker processes)."""
+
+    data_path: str
+    regexes: tuple[str | None, str | None]
+    cwd: str
+    ignore_errors: bool
+
+
+def _analyze_all(
+    task: _Task, data: CoverageData, chosen: list[tuple[str, str]], errors: list[str]
+) -> list[FileAnalysis]:
+    """The analyses of the `chosen` (stored name, path) files, in order; the messages of
+    files skipped for errors go to `errors`."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(chosen) < _PARALLEL_FROM or workers < 2:
+        analyses, skipped = _analyze_some(task, chosen, data)
+        errors.extend(skipped)
+        return analyses
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(chosen) // (workers * 4))
+    chunks = [chosen[i : i + size] for i in range(0, len(chosen), size)]
+    results: list[FileAnalysis] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for analyses, skipped in pool.map(_analyze_some, [task] * len(chunks), chunks):
+            results.extend(analyses)
+            errors.extend(skipped)
+    return results
+
+
+def _analyze_some(
+    task: _Task, chosen: list[tuple[str, str]], data: CoverageData | None = None
+) -> tuple[list[FileAnalysis], list[str]]:
+    """Analyse some files (in a worker process, reading the data file itself)."""
+    if data is None:
+        data = CoverageData(task.data_path)
+    analyses: list[FileAnalysis] = []
+    skipped: list[str] = []
+    for stored, path in chosen:
+        try:
+            analyses.append(_analyze_file(data, stored, path, task.regexes, task.cwd))
+        except TallyError as err:
+            if not task.ignore_errors:
+                raise
+            skipped.append(err.message)
+    return analyses, skipped
 
 
 def _analyze_file(

@@ -14,13 +14,11 @@ import contextlib
 import datetime
 import hashlib
 import html
-import io
 import json
 import keyword
 import math
 import os
 import re
-import tokenize
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -57,54 +55,54 @@ def page_name(name: str) -> str:
     return f"{flat}_{digest}.html"
 
 
-def _token_class(kind: int, text: str) -> str | None:
-    if kind == tokenize.COMMENT:
-        return "com"
-    if kind == tokenize.STRING or tokenize.tok_name.get(kind, "").startswith("FSTRING"):
-        return "str"
-    if kind == tokenize.NUMBER:
-        return "num"
-    if kind == tokenize.NAME and keyword.iskeyword(text):
-        return "key"
-    return None
+# One pass of a regular expression over the source: tokenize is pure Python before 3.12
+# and took a third of the time of a 5,000-file report. Comments, strings (with prefixes,
+# triple-quoted across lines, unterminated to the end of their line), names (keywords are
+# some of them) and numbers; everything between is plain text.
+_LEXER = re.compile(
+    r"""
+    (?P<com>\#[^\n]*)
+  | (?P<str>[rRbBuUfFtT]{0,2}
+      (?: '''(?:[^\\]|\\.)*?(?:'''|\Z) | \"\"\"(?:[^\\]|\\.)*?(?:\"\"\"|\Z)
+        | '(?:[^'\\\n]|\\.)*(?:'|$) | "(?:[^"\\\n]|\\.)*(?:"|$) ))
+  | (?P<name>[^\W\d]\w*)
+  | (?P<num>(?:0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?[jJ]?))
+    """,
+    re.VERBOSE | re.MULTILINE | re.DOTALL,
+)
+_KEYWORDS = frozenset(keyword.kwlist)
 
 
 def highlight(text: str) -> list[str]:
     """Each line of the source `text` as escaped HTML, keywords, strings, comments and
-    numbers in spans of their class. Source that won't tokenize is shown plain from the
-    point where it stops."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    pieces: list[list[str]] = [[] for _ in lines]
-    cursor = [0] * len(lines)
+    numbers in spans of their class."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines: list[list[str]] = [[]]
 
-    def emit(row: int, start: int, end: int, cls: str | None) -> None:
-        line = lines[row]
-        if start > cursor[row]:
-            pieces[row].append(html.escape(line[cursor[row] : start]))
-        chunk = html.escape(line[start:end])
-        pieces[row].append(f'<span class="{cls}">{chunk}</span>' if cls and chunk else chunk)
-        cursor[row] = max(cursor[row], end)
+    def add(chunk: str, cls: str | None) -> None:
+        parts = chunk.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                lines.append([])
+            if part:
+                escaped = html.escape(part)
+                lines[-1].append(f'<span class="{cls}">{escaped}</span>' if cls else escaped)
 
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            cls = _token_class(tok.type, tok.string)
-            if cls is None:
+    at = 0
+    for match in _LEXER.finditer(text):
+        cls = match.lastgroup
+        if cls == "name":
+            if match.group() not in _KEYWORDS:
                 continue
-            (srow, scol), (erow, ecol) = tok.start, tok.end
-            for row in range(srow, erow + 1):
-                if row - 1 >= len(lines):
-                    break
-                start = scol if row == srow else 0
-                end = ecol if row == erow else len(lines[row - 1])
-                emit(row - 1, max(start, cursor[row - 1]), end, cls)
-    except (tokenize.TokenError, SyntaxError):
-        pass  # the rest shows plain
-    for row, line in enumerate(lines):
-        if cursor[row] < len(line):
-            pieces[row].append(html.escape(line[cursor[row] :]))
-    return ["".join(p) for p in pieces]
+            cls = "key"
+        if match.start() > at:
+            add(text[at : match.start()], None)
+        add(match.group(), cls)
+        at = match.end()
+    add(text[at:], None)
+    if text.endswith("\n") or not text:
+        lines.pop()
+    return ["".join(line) for line in lines]
 
 
 def _line_class(analysis: FileAnalysis, line: int) -> str:
