@@ -139,7 +139,7 @@ def test_skip_covered_leaves_fully_covered_files_out(tmp_path: Path) -> None:
 def test_an_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
     project(tmp_path)
     (tmp_path / "taken").write_text("a file")
-    result = run_tally("html", "--directory=taken", cwd=tmp_path)
+    result = run_tally("html", "-d", "taken", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("tally: can't write the HTML report to taken")
     assert "Traceback" not in result.stderr
