@@ -220,7 +220,8 @@ def analyze_source(
     raw: set[LineNo] = set()
     if not empty:
         if code is None:
-            code = compile(text, filename, "exec", dont_inherit=True)
+            # From the tree: the source is parsed once (the same code as from the text).
+            code = compile(tree, filename, "exec", dont_inherit=True)
         raw = raw_statement_lines(code)
     excluded = facts.first_lines(excluded)
     docstrings: set[LineNo] = set()
