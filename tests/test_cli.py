@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from support import PY, run_coverage, run_tally, tally_env, write
 
 import tally
+from tally.data.sqlite import CoverageData
 
 
 def data_lines(tmp: Path, name: str) -> list[int] | None:
@@ -282,3 +285,31 @@ def test_main_in_process_reports_errors_as_one_line(
 
     assert main(["report", f"--data-file={tmp_path / 'none'}"]) == 1
     assert capsys.readouterr().err.startswith("tally: no data file ")
+
+
+def test_a_run_whose_data_file_cant_take_it_keeps_its_data_beside_it(tmp_path: Path) -> None:
+    """Appending to a corrupt data file fails; the run's own data is written next to it."""
+    write(tmp_path / "p.py", "x = 1\ny = 2\n")
+    (tmp_path / ".coverage").write_bytes(b"SQLite format 3\x00" + b"\x00" * 40)
+    result = run_tally("run", "--append", "p.py", cwd=tmp_path)
+    assert result.returncode == 0  # the program's status
+    assert result.stderr.startswith("tally: couldn't read data file ")
+    (rescued,) = tmp_path.glob(".coverage.rescued.*")
+    assert f"this run's data was saved to {rescued} instead" in result.stderr
+    data = CoverageData(str(rescued))
+    assert data.lines(str(tmp_path / "p.py")) == [1, 2]
+
+
+def test_a_run_whose_data_directory_is_unwritable_keeps_its_data_in_tmp(tmp_path: Path) -> None:
+    write(tmp_path / "p.py", "x = 1\n")
+    (tmp_path / "blocked").write_text("a file, not a directory")
+    result = run_tally("run", "--data-file=blocked/.coverage", "p.py", cwd=tmp_path)
+    assert result.returncode == 0
+    match = re.search(r"this run's data was saved to (\S+) instead", result.stderr)
+    assert match, result.stderr
+    rescued = Path(match.group(1))
+    try:
+        assert rescued.parent == Path(tempfile.gettempdir())
+        assert CoverageData(str(rescued)).lines(str(tmp_path / "p.py")) == [1]
+    finally:
+        rescued.unlink()

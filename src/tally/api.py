@@ -157,6 +157,25 @@ class Coverage:
             _write_json(path + ".json", CoverageData(path))
         return path
 
+    def rescue(self) -> str | None:
+        """After save() failed: write this run's data alone (nothing appended) beside the
+        data file, or failing that in the temporary directory, so a broken or unwritable
+        data file costs no measurement. Returns where it went (None if nowhere would do)."""
+        import tempfile
+
+        from tally.exceptions import TallyError
+
+        measured = self.measurement()
+        name = f"{os.path.basename(self.data_file)}.rescued.{os.getpid()}"
+        for directory in (os.path.dirname(self.data_file) or self.cwd, tempfile.gettempdir()):
+            target = os.path.join(directory, name)
+            try:
+                write_data(target, measured)
+            except (TallyError, OSError):
+                continue
+            return target
+        return None
+
     def erase(self) -> None:
         """Delete the data file (and parallel ones beside it)."""
         base = os.path.join(self.cwd, self.config.text("run:data_file"))
