@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags
-from tally.exceptions import EXIT_FAIL_UNDER
 
 if TYPE_CHECKING:
     from tally.config.readers import Config
@@ -54,7 +52,7 @@ def register(commands: Any, name: str) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Write the report; 2 if under fail_under."""
-    from tally.cli.report import load_results
+    from tally.cli.report import fail_under_status, load_results
     from tally.report.output import write_output
 
     name: str = args.format_name
@@ -84,15 +82,7 @@ def handle(args: argparse.Namespace) -> int:
         write_output(dest, reporter.render(results), what=reporter.what)
         if dest != "-":
             _say(f"Wrote {reporter.what} to {dest}")
-    from tally.analysis.results import fail_under_reason
-
-    reason = fail_under_reason(
-        results.total.pc_covered, config.number("report:fail_under"), precision
-    )
-    if reason:
-        print(f"tally: coverage failure: {reason}", file=sys.stderr)
-        return EXIT_FAIL_UNDER
-    return 0
+    return fail_under_status(config, results)
 
 
 def _file_reporter(name: str, config: Config, precision: int) -> tuple[FileReport, str]:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
     from tally.config.readers import Config
 
-__all__ = ["load_results", "register"]
+__all__ = ["fail_under_status", "load_results", "register"]
 
 REPORT_KEYS = (
     "report:show_missing",
@@ -67,7 +67,6 @@ def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
 
 def handle(args: argparse.Namespace) -> int:
     """Print the table; 2 if under fail_under."""
-    from tally.analysis.results import fail_under_reason
     from tally.report.text import TextOptions, hot_lines, render_table
 
     if args.hot is not None and args.hot < 1:
@@ -85,8 +84,18 @@ def handle(args: argparse.Namespace) -> int:
     sys.stdout.write(render_table(results, options))
     if args.hot:
         sys.stdout.write("\n" + hot_lines(results, args.hot))
+    return fail_under_status(config, results)
+
+
+def fail_under_status(config: Config, results: Analyses) -> int:
+    """The exit status every reporting command ends with: EXIT_FAIL_UNDER, with the reason
+    on stderr, when the total is under fail_under; else 0."""
+    from tally.analysis.results import fail_under_reason
+
     reason = fail_under_reason(
-        results.total.pc_covered, config.number("report:fail_under"), precision
+        results.total.pc_covered,
+        config.number("report:fail_under"),
+        int(config.get("report:precision")),
     )
     if reason:
         print(f"tally: coverage failure: {reason}", file=sys.stderr)
