@@ -196,3 +196,18 @@ def test_the_report_in_a_real_browser(tmp_path: Path) -> None:
         browser.screenshot(artifacts_dir() / "html-file-dark.png")
     finally:
         browser.close()
+
+
+def test_title_and_extra_css_come_from_the_config_file(tmp_path: Path) -> None:
+    project(tmp_path)
+    write(tmp_path / "mine.css", "body { font-size: 20px; }\n")
+    write(tmp_path / ".coveragerc", "[html]\ntitle = Inventory <ci>\nextra_css = mine.css\n")
+    html_report(tmp_path)
+    index = (tmp_path / "htmlcov" / "index.html").read_text()
+    assert "<title>Inventory &lt;ci&gt;</title>" in index
+    assert '<link rel="stylesheet" href="extra.css">' in index
+    assert (tmp_path / "htmlcov" / "extra.css").read_text() == "body { font-size: 20px; }\n"
+    write(tmp_path / ".coveragerc", "[html]\nextra_css = missing.css\n")
+    result = run_tally("html", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tally: can't read extra_css missing.css")

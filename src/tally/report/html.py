@@ -131,6 +131,7 @@ class HtmlReport:
         self.options = options
         self.written = 0  # file pages written by the last write()
         self.reused = 0  # file pages left as they were
+        self._extra_css: str | None = None
 
     def write(self, results: Analyses, directory: str) -> None:
         """Write index.html, a page per file and the assets into `directory`."""
@@ -141,6 +142,7 @@ class HtmlReport:
                 f"can't write the HTML report to {directory}: {exc.strerror}; "
                 "choose another directory with -d"
             ) from None
+        self._extra_css = self._read_extra_css()  # before anything is written
         files = self._chosen(results)
         status = self._read_status(directory)
         settings = self._settings(results)
@@ -175,6 +177,18 @@ class HtmlReport:
             {"format": _STATUS_FORMAT, "settings": settings, "files": fingerprints}, indent=0
         )
         write_output(os.path.join(directory, _STATUS), status_text, what="HTML report")
+
+    def _read_extra_css(self) -> str | None:
+        if not self.options.extra_css:
+            return None
+        try:
+            with open(self.options.extra_css, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise OutputError(
+                f"can't read extra_css {self.options.extra_css}: {exc.strerror}; "
+                "fix [html] extra_css"
+            ) from None
 
     def _chosen(self, results: Analyses) -> list[FileAnalysis]:
         """The files the report shows, in name order."""
@@ -258,15 +272,8 @@ class HtmlReport:
             except OSError:
                 pass
             write_output(target, content, what="HTML report")
-        if self.options.extra_css:
-            try:
-                with open(self.options.extra_css, encoding="utf-8") as handle:
-                    extra = handle.read()
-            except OSError as exc:
-                raise OutputError(
-                    f"can't read extra_css {self.options.extra_css}: {exc.strerror}"
-                ) from None
-            write_output(os.path.join(directory, "extra.css"), extra, what="HTML report")
+        if self._extra_css is not None:
+            write_output(os.path.join(directory, "extra.css"), self._extra_css, what="HTML report")
 
     def _head(self, title: str) -> str:
         extra = '<link rel="stylesheet" href="extra.css">' if self.options.extra_css else ""
