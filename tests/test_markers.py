@@ -75,21 +75,21 @@ def test_the_table_cached_when_instrumenting_is_read_back_unless_the_source_chan
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    from tally.collect.importer import cache_file, compile_instrumented, source_stamp, write_cache
+    from tally.collect.importer import cache_for, compile_instrumented, write_cache
     from tally.collect.markers import marker_arcs
 
     path = str(tmp_path / "mod.py")
     write(tmp_path / "mod.py", SOURCE)
     compile_instrumented(SOURCE, path, "markers")
-    cache = cache_file(path, "markers", "arms")
-    assert cache is not None and Path(cache).exists()
+    where = cache_for(path, "markers", "arms")
+    assert where is not None
+    cache, stamp = where
+    assert Path(cache).exists()
     _, markers, _ = table_of(SOURCE)
     first = MARK_BASE  # marker 0 was run
     assert marker_arcs(path, {first}) == {markers[0]: 0}
 
     # The cache is what is read: a table planted under the source's current stamp wins.
-    stamp = source_stamp(path)
-    assert stamp is not None
     write_cache(cache, path, stamp, ([(7, 8)], [], {}))
     assert marker_arcs(path, {first}) == {(7, 8): 0}
 

@@ -23,7 +23,14 @@ from tally.analysis.nodes import DEFINITIONS, irrefutable, is_docstring
 from tally.exceptions import NoSourceError
 from tally.types import LineNo
 
-__all__ = ["SourceFacts", "analyze_source", "code_objects", "join_regex", "read_source"]
+__all__ = [
+    "SourceFacts",
+    "analyze_source",
+    "code_objects",
+    "decode_source",
+    "join_regex",
+    "read_source",
+]
 
 # Nodes that can hold statements: anything else is an expression we needn't descend into.
 _STMT_CONTAINERS = (ast.stmt, ast.ExceptHandler, ast.match_case, ast.Module)
@@ -47,6 +54,11 @@ def read_source(path: str) -> str:
             data = handle.read()
     except OSError as err:
         raise NoSourceError(f"no source for {path}: {err.strerror}") from None
+    return decode_source(data)
+
+
+def decode_source(data: bytes) -> str:
+    """Source bytes as text, decoded by their PEP 263 coding, ending with a newline."""
     # \f confuses line counting in the tokenizer (bpo-19035), as coverage.py notes.
     data = data.replace(b"\f", b" ")
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)

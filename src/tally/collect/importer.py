@@ -29,12 +29,11 @@ __all__ = [
     "Flavour",
     "InstrumentingFinder",
     "PytestPatch",
-    "cache_file",
+    "cache_for",
     "cache_suffix",
     "compile_instrumented",
     "instrumented_or_none",
     "read_cache",
-    "source_stamp",
     "watch_pytest",
     "write_cache",
 ]
@@ -56,24 +55,24 @@ def cache_suffix(flavour: Flavour) -> str:
     return f".tally-{__version__}-{_FORMAT}{_FLAVOUR_TAGS[flavour]}"
 
 
-def cache_file(source_path: str, flavour: Flavour, kind: str = "pyc") -> str | None:
+def cache_for(
+    source_path: str, flavour: Flavour, kind: str = "pyc"
+) -> tuple[str, tuple[int, int]] | None:
     """Where what tally derives from the source at `source_path` is cached (`kind` "pyc"
-    for instrumented code); None when Python writes no bytecode caches."""
+    for instrumented code), and the source's stamp as it is now, (mtime in ns, size), which
+    tells a cache it is stale. None when Python writes no bytecode caches or the source
+    can't be read."""
     if env.CACHE_TAG is None or sys.dont_write_bytecode:
+        return None
+    try:
+        st = os.stat(source_path)
+    except OSError:
         return None
     directory, name = os.path.split(source_path)
     stem = name.rsplit(".", 1)[0]
     suffix = cache_suffix(flavour)
-    return os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{suffix}.{kind}")
-
-
-def source_stamp(path: str) -> tuple[int, int] | None:
-    """What tells a cache it is stale: the source's (mtime in ns, size); None unreadable."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (int(st.st_mtime_ns), st.st_size)
+    cache = os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{suffix}.{kind}")
+    return cache, (int(st.st_mtime_ns), st.st_size)
 
 
 def read_cache(cache: str, path: str, stamp: tuple[int, int]) -> object | None:
@@ -116,8 +115,10 @@ def instrument_tree(
     if flavour == "count":
         return instrument(tree, path, original).tree
     from tally.analysis.arcs import source_arcs
+    from tally.analysis.source import decode_source
 
-    text = source if isinstance(source, str) else _decode(source)
+    # Decoded as the save reads it back (markers.py), so both find the same arcs.
+    text = source if isinstance(source, str) else decode_source(source)
     arcs = source_arcs(tree, text, original)
     if flavour == "markers":
         from tally.collect.markers import insert_markers, remember
@@ -125,15 +126,6 @@ def instrument_tree(
         remember(path, insert_markers(tree, arcs))
         return tree
     return instrument(tree, path, original, arcs).tree
-
-
-def _decode(source: bytes) -> str:
-    """Source bytes as text, by their coding declaration as Python reads them."""
-    import io
-    import tokenize
-
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-    return source.decode(encoding)
 
 
 def compile_instrumented(source: str | bytes, path: str, flavour: Flavour = "count") -> CodeType:
@@ -173,10 +165,9 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
         self.on_load(path, fullname)
-        stamp = source_stamp(path)
-        cache = None if stamp is None else cache_file(path, self.flavour)
-        if cache is not None and stamp is not None:
-            code = read_cache(cache, path, stamp)
+        where = cache_for(path, self.flavour)  # the stamp from before the source is read
+        if where is not None:
+            code = read_cache(where[0], path, where[1])
             if isinstance(code, CodeType):
                 return code
         code = instrumented_or_none(self.get_data(path), path, self.flavour)
@@ -184,8 +175,8 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             plain = super().get_code(fullname)
             assert plain is not None  # a source file always compiles to code
             return plain
-        if cache is not None and stamp is not None:
-            write_cache(cache, path, stamp, code)
+        if where is not None:
+            write_cache(where[0], path, where[1], code)
         return code
 
 

@@ -113,23 +113,21 @@ def insert_markers(tree: ast.Module, arcs: ArcFacts) -> MarkerTable:
 
 def remember(path: str, table: MarkerTable) -> None:
     """Cache the marker table of the source at `path` (as it is now) for marker_arcs."""
-    from tally.collect.importer import cache_file, source_stamp, write_cache
+    from tally.collect.importer import cache_for, write_cache
 
-    stamp = source_stamp(path)
-    cache = None if stamp is None else cache_file(path, "markers", "arms")
-    if cache is not None and stamp is not None:
-        write_cache(cache, path, stamp, (table.markers, table.implied, table.multiline))
+    where = cache_for(path, "markers", "arms")
+    if where is not None:
+        write_cache(where[0], path, where[1], (table.markers, table.implied, table.multiline))
 
 
 def _recall(path: str) -> MarkerTable | None:
     """The cached marker table of the source at `path`, if it is the source's as it is now."""
-    from tally.collect.importer import cache_file, read_cache, source_stamp
+    from tally.collect.importer import cache_for, read_cache
 
-    stamp = source_stamp(path)
-    cache = None if stamp is None else cache_file(path, "markers", "arms")
-    if cache is None or stamp is None:
+    where = cache_for(path, "markers", "arms")
+    if where is None:
         return None
-    cached = read_cache(cache, path, stamp)
+    cached = read_cache(where[0], path, where[1])
     if not isinstance(cached, tuple) or len(cached) != 3:
         return None
     markers, implied, multiline = cached
