@@ -35,11 +35,14 @@ def measured(tmp_path: Path, program: Path, *flags: str) -> Path:
     return tmp_path / "prog.py"
 
 
-def tool(name: str) -> str:
-    """The path of an external program the tests need; a clear failure when it's missing."""
+def consumer(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the external program `name` that reads a report (a clear failure when it isn't
+    installed), with no coverage.py or tally settings from outside."""
     found = shutil.which(name) or shutil.which(name, path=os.path.dirname(PY))
     assert found, f"{name} is not installed: scripts/check.sh installs it (Debian/pip)"
-    return found
+    return subprocess.run(
+        [found, *args], cwd=cwd, capture_output=True, text=True, check=False, env=clean_env()
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,12 +149,8 @@ def test_lcov_is_what_coverage_py_writes_with_real_counts(tmp_path: Path, progra
 def test_genhtml_renders_the_lcov_report(tmp_path: Path) -> None:
     measured(tmp_path, CORPUS / "loops.py", "--count", "--branch")
     assert run_tally("lcov", cwd=tmp_path).returncode == 0
-    result = subprocess.run(
-        [tool("genhtml"), "--branch-coverage", "-o", "genhtml", "coverage.lcov"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = consumer(
+        "genhtml", "--branch-coverage", "-o", "genhtml", "coverage.lcov", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert "Overall coverage rate" in result.stdout
@@ -174,24 +173,10 @@ def test_pycobertura_and_diff_cover_read_the_xml_report(tmp_path: Path) -> None:
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
     assert run_tally("run", "--count", "prog.py", cwd=tmp_path).returncode == 0
     assert run_tally("xml", cwd=tmp_path).returncode == 0
-    shown = subprocess.run(
-        [tool("pycobertura"), "show", "coverage.xml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=clean_env(),
-    )
+    shown = consumer("pycobertura", "show", "coverage.xml", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "prog.py" in shown.stdout and "80.00%" in shown.stdout  # 4 of 5 statements
-    diff = subprocess.run(
-        [tool("diff-cover"), "coverage.xml", "--compare-branch=HEAD~1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=clean_env(),
-    )
+    diff = consumer("diff-cover", "coverage.xml", "--compare-branch=HEAD~1", cwd=tmp_path)
     assert diff.returncode == 0, diff.stderr
     # Changed: lines 2, 3, 4 and 6, of which 4 never ran.
     assert "prog.py (75.0%): Missing lines 4" in diff.stdout
