@@ -64,7 +64,7 @@ class JsonReport:
     def file_entry(self, analysis: FileAnalysis, branches: bool) -> dict[str, Any]:
         """One file's entry: its lines, branches, summary, functions and classes."""
         entry = self.lines_entry(analysis, branches)
-        for kind in ("function", "class"):
+        for kind, section in (("function", "functions"), ("class", "classes")):
             regions = [r for r in analysis.regions if r.kind == kind]
             inside: set[int] = set()
             named: dict[str, Any] = {}
@@ -77,7 +77,7 @@ class JsonReport:
                 )
             outside = _all_lines(analysis) - inside
             named[""] = self.lines_entry(analysis.within(outside), branches, start=1)
-            entry[kind + "s" if kind == "function" else "classes"] = named
+            entry[section] = named
         if analysis.counts is not None:
             counts = analysis.counts
             entry["counts"] = {str(n): counts.get(n, 0) for n in sorted(analysis.statements)}
