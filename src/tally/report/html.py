@@ -131,7 +131,6 @@ class HtmlReport:
         self.options = options
         self.written = 0  # file pages written by the last write()
         self.reused = 0  # file pages left as they were
-        self._extra_css: str | None = None
 
     def write(self, results: Analyses, directory: str) -> None:
         """Write index.html, a page per file and the assets into `directory`."""
@@ -142,7 +141,7 @@ class HtmlReport:
                 f"can't write the HTML report to {directory}: {exc.strerror}; "
                 "choose another directory with -d"
             ) from None
-        self._extra_css = self._read_extra_css()  # before anything is written
+        extra_css = self._read_extra_css()  # before anything is written
         files = self._chosen(results)
         status = self._read_status(directory)
         settings = self._settings(results)
@@ -172,7 +171,7 @@ class HtmlReport:
         write_output(
             os.path.join(directory, "index.html"), self._index(results, files), what="HTML report"
         )
-        self._write_assets(directory)
+        self._write_assets(directory, extra_css)
         status_text = json.dumps(
             {"format": _STATUS_FORMAT, "settings": settings, "files": fingerprints}, indent=0
         )
@@ -261,7 +260,9 @@ class HtmlReport:
             return {}
         return status
 
-    def _write_assets(self, directory: str) -> None:
+    @staticmethod
+    def _write_assets(directory: str, extra_css: str | None) -> None:
+        """The stylesheet and script (rewritten only when they differ), and extra_css."""
         for name in _ASSETS:
             content = _asset(name)
             target = os.path.join(directory, name)
@@ -272,8 +273,8 @@ class HtmlReport:
             except OSError:
                 pass
             write_output(target, content, what="HTML report")
-        if self._extra_css is not None:
-            write_output(os.path.join(directory, "extra.css"), self._extra_css, what="HTML report")
+        if extra_css is not None:
+            write_output(os.path.join(directory, "extra.css"), extra_css, what="HTML report")
 
     def _head(self, title: str) -> str:
         extra = '<link rel="stylesheet" href="extra.css">' if self.options.extra_css else ""
