@@ -29,6 +29,7 @@ from tally.collect.rewrite import (
 )
 from tally.collect.slots import (
     FLAG_CASES,
+    IF_FAILED,
     LOOP_TEST,
     Member,
     counts_lines,
@@ -136,22 +137,42 @@ class _File:
         """Counts by arc, for code instrumented with branch coverage: each arm's slot
         count, and for a `case` line the times it was tested (its line's count) less the
         times it matched."""
-        arcs, case_next = spread_arcs(self.table, self.banked)
+        arcs, case_next, if_ran = spread_arcs(self.table, self.banked)
         for (line, end), matched in case_next.items():
             failed = line_counts.get(line, 0) - matched
             if failed > 0:
                 arcs[(line, end)] = arcs.get((line, end), 0) + failed
+        if if_ran:
+            self._add_failed_tests(arcs, if_ran)
         return {arc: n for arc, n in arcs.items() if n > 0}
 
+    def _add_failed_tests(self, arcs: dict[Arc, Count], if_ran: dict[Arc, Count]) -> None:
+        """Add the IF_FAILED arcs: the times the `if` was tested (its block ran, less the
+        exceptions that stopped it before the test came out) less the times its body ran.
+        The body's arc is the `if` line's other arc (the analysis gives an `if` two)."""
+        if_lines = {line for line, _ in if_ran}
+        bodies: dict[LineNo, tuple[LineNo, Count]] = {}
+        for (line, end), n in arcs.items():
+            if line in if_lines and (line, end) not in if_ran:
+                bodies[line] = (end, n)
+        body_starts = {line: start for line, (start, _) in bodies.items()}
+        unfinished = _tests_unfinished(unpack_slots(self.table), self.cuts, body_starts)
+        for (line, end), ran in if_ran.items():
+            taken = bodies.get(line, (0, 0))[1]
+            failed = ran - unfinished.get((line, end), 0) - taken
+            if failed > 0:
+                arcs[(line, end)] = arcs.get((line, end), 0) + failed
 
-def _uncounted(
-    slots: list[tuple[int, tuple[Member, ...]]], cuts: dict[tuple[int, LineNo], int]
-) -> dict[LineNo, Count]:
-    """Line events counted but never run: for each exception that left guard g's blocks at
-    line L, the members after L of each of g's blocks holding L (a block holds the lines of
-    its members' statements, a compound statement's whole body included). An exception
-    that left at a loop header's own line came from the loop's test, which trace counts
-    and the loop's blocks did not: that line is short of one per exception (negative)."""
+
+Slots = list[tuple[int, tuple[Member, ...]]]
+Cuts = dict[tuple[int, LineNo], int]
+
+
+def _stops(slots: Slots, cuts: Cuts) -> Iterator[tuple[LineNo, int, int, int]]:
+    """Where each exception stopped each block it cut short: (the line it left at, how many
+    times, the slot, the index of the block's last member holding that line). A block holds
+    the lines of its members' statements, a compound statement's whole body included; the
+    members after the one holding the line never ran."""
     holding: dict[tuple[int, LineNo], list[tuple[int, int]]] = {}
     for slot, (guard, members) in enumerate(slots):
         if not guard:
@@ -162,19 +183,47 @@ def _uncounted(
             for number in held:
                 if (guard, number) in cuts:
                     holding.setdefault((guard, number), []).append((slot, index))
-    missed: dict[LineNo, Count] = {}
     for (guard, cut_line), n in cuts.items():
         latest: dict[int, int] = {}  # slot -> the last member holding the line
         for slot, index in holding.get((guard, cut_line), ()):
             latest[slot] = index
         for slot, index in latest.items():
-            members = slots[slot][1]
-            if members[index][2] == LOOP_TEST and members[index][0] == cut_line:
-                missed[cut_line] = missed.get(cut_line, 0) - n
-            for line, _, events in members[index + 1 :]:
-                if events and counts_lines(events):
-                    missed[line] = missed.get(line, 0) + n * events
+            yield cut_line, n, slot, index
+
+
+def _uncounted(slots: Slots, cuts: Cuts) -> dict[LineNo, Count]:
+    """Line events counted but never run: for each exception that left a guard's blocks at
+    line L, the members after the one holding L of each block. An exception that left at a
+    loop header's own line came from the loop's test, which trace counts and the loop's
+    blocks did not: that line is short of one per exception (negative)."""
+    missed: dict[LineNo, Count] = {}
+    for cut_line, n, slot, index in _stops(slots, cuts):
+        members = slots[slot][1]
+        if members[index][2] == LOOP_TEST and members[index][0] == cut_line:
+            missed[cut_line] = missed.get(cut_line, 0) - n
+        for line, _, events in members[index + 1 :]:
+            if events and counts_lines(events):
+                missed[line] = missed.get(line, 0) + n * events
     return missed
+
+
+def _tests_unfinished(
+    slots: Slots, cuts: Cuts, body_starts: Mapping[LineNo, LineNo]
+) -> dict[Arc, Count]:
+    """For each IF_FAILED arc, the times its block ran but the `if` test never came out:
+    an exception stopped the block before the `if`, or in its test (the `if` member holds
+    the line, and the line is before the body's first)."""
+    unfinished: dict[Arc, Count] = {}
+    for cut_line, n, slot, index in _stops(slots, cuts):
+        members = slots[slot][1]
+        for position in range(index, len(members)):
+            line, end, events = members[position]
+            if events != IF_FAILED:
+                continue
+            stopped_in_test = members[index][0] == line and cut_line < body_starts.get(line, 0)
+            if stopped_in_test or members[index][0] != line:
+                unfinished[(line, end)] = unfinished.get((line, end), 0) + n
+    return unfinished
 
 
 class _Results:

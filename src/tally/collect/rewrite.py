@@ -41,9 +41,11 @@ The members' event numbers match it (docs/counts.md lists each case and what rem
 With branch coverage each arm of a decision (arcs.py: an `if` test held or failed, a loop
 went round or ended by its test, a pattern matched or failed) is counted by the block that
 starts it, which then opens at the arm's very start and carries the arm's arc as a member
-(slots.py). An `if` without `else` gets one holding only a counter, to count its failing
-test; a loop's `else` block has one already (it counts the final test). A failed pattern
-is worked out at save time from the times its `case` was tested. A line with several ways
+(slots.py). An `if` without `else` has its failing test worked out at save time, from the
+times its block ran less the times its body did (IF_FAILED, when its body starts on a line
+of its own; else it gets an `else` holding only a counter); a loop's `else` block has a
+counter already (it counts the final test). A failed pattern is worked out at save time
+from the times its `case` was tested. A line with several ways
 out that is no decision (`class E(Exception): pass` leaves the class body and then the
 line) takes each of them whenever its block runs.
 """
@@ -60,6 +62,7 @@ from tally.collect.slots import (
     ARC,
     CASE_NEXT,
     FLAG_CASES,
+    IF_FAILED,
     LOOP_TEST,
     Member,
     is_arc,
@@ -276,6 +279,7 @@ class _Rewriter:
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
         self.guard_count = 0
         self.flags = 0
+        self.failing_tests: set[int] = set()  # ids of the `if`s with an IF_FAILED member
 
     # -- building blocks ---------------------------------------------------------------
 
@@ -402,6 +406,21 @@ class _Rewriter:
         arc = one_line_body_exit(stmt)
         return arc if arc is not None and arc in self.implied.get(arc[0], ()) else None
 
+    def failing_test(self, stmt: ast.stmt) -> Arc | None:
+        """The arc of an `if` without `else` when its test fails, if counting.py can work it
+        out (slots.py, IF_FAILED) rather than a counter in an `else` of its own: the body
+        starts on a line after the test's (an exception is placed in one or the other)
+        and the test can't suspend (a pending test would count as failed)."""
+        if not isinstance(stmt, ast.If) or stmt.orelse:
+            return None
+        failing = self.arms.get((id(stmt), "else"))
+        if failing is None or (id(stmt), "body") not in self.arms:
+            return None
+        test_end = stmt.test.end_lineno or stmt.lineno
+        if stmt.body[0].lineno <= test_end or _leaves(stmt.test, False):
+            return None
+        return failing
+
     def events_on(self, stmt: ast.stmt, line: LineNo) -> int:
         """Line events on `line` per execution of `stmt` (events.py), at least one."""
         counter = self.events.get(id(stmt))
@@ -468,13 +487,19 @@ class _Rewriter:
                     found.append((line, 0, self.events_on(stmt, line)))
                     previous_line = line
         line = stmt.lineno
-        last = 0 if ends else _own_last_line(stmt)
+        failing = self.failing_test(stmt)
+        # The IF_FAILED member needs the `if` to hold its lines even when it ends the block,
+        # so that an exception in its test is told apart.
+        last = 0 if ends and failing is None else _own_last_line(stmt)
         if self.has_code(stmt):
             per_run = self.nested_code(stmt)
             if line != previous_line and not isinstance(stmt, _LOOPS):
                 found.append((line, last, self.entry_events(stmt) + per_run))
                 body_exit = self.body_exit(stmt)
                 found.extend((*arc, ARC) for arc in self.implied.get(line, ()) if arc != body_exit)
+                if failing is not None:
+                    found.append((*failing, IF_FAILED))
+                    self.failing_tests.add(id(stmt))
             else:
                 # Nested code starts a line event anew; so does a `for` whose iterable spans
                 # lines, coming back to the header once per loop start before its first test.
@@ -593,7 +618,8 @@ class _Rewriter:
             self.loop(stmt)
         elif isinstance(stmt, ast.If):
             stmt.body = self.body(stmt.body, line, arcs=self.arm_arcs(stmt))
-            stmt.orelse = self.body(stmt.orelse, None, arcs=self.arm_arcs(stmt, "else"))
+            if id(stmt) not in self.failing_tests:
+                stmt.orelse = self.body(stmt.orelse, None, arcs=self.arm_arcs(stmt, "else"))
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             # A context manager can swallow the exception that cut a block short.
             first_slot = len(self.slots)

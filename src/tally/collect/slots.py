@@ -21,7 +21,12 @@ With branch coverage a slot also stands for arcs: a member whose `events` is ARC
 arc (line, last) taken each time the slot counts (a block starting an arm of a decision
 opens with one), and CASE_NEXT is the arc from a `case` line onward when its pattern
 fails: the times the case was tested less the times the slot (its body) was entered.
-Neither counts line events, and an exception cutting the block never takes them back.
+IF_FAILED is the arc an `if` without `else` takes when its test fails, in the block that
+holds the `if`: the times the slot ran, less those an exception stopped before the `if`
+or in its test, less the times the body was entered (counting.py). It spares the hot
+path a counter for the most common arm of all.
+None of these counts line events, and an exception cutting the block never takes them
+back.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
     "ARC",
     "CASE_NEXT",
     "FLAG_CASES",
+    "IF_FAILED",
     "LOOP_TEST",
     "Member",
     "Slot",
@@ -53,12 +59,13 @@ FLAG_CASES = 1  # `case` lines count entries; counting.py derives the times test
 LOOP_TEST = -(2**31)  # the `events` of a loop header's member (see above)
 ARC = LOOP_TEST + 1  # the member is an arc taken each time its slot counts
 CASE_NEXT = LOOP_TEST + 2  # the member is a `case` line's arc onward (see above)
+IF_FAILED = LOOP_TEST + 3  # the member is an `if` line's arc when its test fails (see above)
 _MARKERS = LOOP_TEST + 16  # `events` below this mark a member that counts no line events
 
 
 def is_arc(events: int) -> bool:
-    """Does a member with these `events` stand for an arc (ARC or CASE_NEXT)?"""
-    return events in (ARC, CASE_NEXT)
+    """Does a member with these `events` stand for an arc (ARC, CASE_NEXT or IF_FAILED)?"""
+    return events in (ARC, CASE_NEXT, IF_FAILED)
 
 
 def counts_lines(events: int) -> bool:
@@ -134,18 +141,19 @@ def spread_counts(data: bytes, slot_counts: Sequence[int]) -> dict[int, int]:
     return counts
 
 
-def spread_arcs(
-    data: bytes, slot_counts: Sequence[int]
-) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
-    """The arcs of a table's ARC members with their slots' counts, and the CASE_NEXT arcs
-    with the counts of their slots (the times their case matched)."""
-    arcs: dict[tuple[int, int], int] = {}
-    case_next: dict[tuple[int, int], int] = {}
+ArcCounts = dict[tuple[int, int], int]
+
+
+def spread_arcs(data: bytes, slot_counts: Sequence[int]) -> tuple[ArcCounts, ArcCounts, ArcCounts]:
+    """The arcs of a table's ARC members with their slots' counts, the CASE_NEXT arcs with
+    the counts of their slots (the times their case matched), and the IF_FAILED arcs with
+    the counts of theirs (the times the block holding the `if` ran)."""
+    arcs: ArcCounts = {}
+    by_kind: dict[int, ArcCounts] = {ARC: arcs, CASE_NEXT: {}, IF_FAILED: {}}
     for slot, (_, members) in enumerate(unpack_slots(data)):
         n = slot_counts[slot] if slot < len(slot_counts) else 0
         for line, last, events in members:
-            if events == ARC:
-                arcs[(line, last)] = arcs.get((line, last), 0) + n
-            elif events == CASE_NEXT:
-                case_next[(line, last)] = case_next.get((line, last), 0) + n
-    return arcs, case_next
+            found = by_kind.get(events)
+            if found is not None:
+                found[(line, last)] = found.get((line, last), 0) + n
+    return arcs, by_kind[CASE_NEXT], by_kind[IF_FAILED]
