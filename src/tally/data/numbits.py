@@ -6,7 +6,14 @@ import sys
 from array import array
 from collections.abc import Iterable, Mapping
 
-__all__ = ["numbits_to_nums", "nums_to_numbits", "pack_counts", "unpack_counts"]
+__all__ = [
+    "counts_parts",
+    "line_numbers",
+    "numbits_to_nums",
+    "nums_to_numbits",
+    "pack_counts",
+    "unpack_counts",
+]
 
 
 def nums_to_numbits(nums: Iterable[int]) -> bytes:
@@ -19,14 +26,14 @@ def nums_to_numbits(nums: Iterable[int]) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8, "little")
 
 
+# The bits set in each byte value: decoding a line set looks each byte up once.
+_BITS = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
+
+
 def numbits_to_nums(numbits: bytes) -> list[int]:
     """The sorted ints in a numbits blob."""
-    nums: list[int] = []
-    for byte_index, byte in enumerate(numbits):
-        if byte:
-            base = byte_index * 8
-            nums.extend(base + bit for bit in range(8) if byte >> bit & 1)
-    return nums
+    bits = _BITS
+    return [index * 8 + bit for index, byte in enumerate(numbits) if byte for bit in bits[byte]]
 
 
 # Counts blob, version 1: b"\x01", then n as uint32, n line numbers as uint32, then n counts
@@ -56,15 +63,29 @@ def pack_counts(counts: Mapping[int, int]) -> bytes:
 
 def unpack_counts(blob: bytes) -> dict[int, int]:
     """Unpack a blob made by pack_counts; ValueError if it is malformed."""
+    lines, counts = counts_parts(blob)
+    return dict(zip(line_numbers(lines), counts, strict=True))
+
+
+def counts_parts(blob: bytes) -> tuple[bytes, array[int]]:
+    """A counts blob's line numbers, still packed (equal bytes: the same lines), and its
+    counts; ValueError if the blob is malformed."""
     if not blob or blob[0] != _COUNTS_V1 or len(blob) < 5:
         raise ValueError("not a tally counts blob (version 1)")
     n = int.from_bytes(blob[1:5], "little")
     if len(blob) != 5 + 12 * n:
         raise ValueError(f"counts blob holds {len(blob)} bytes, expected {5 + 12 * n}")
-    lines, counts = array("I"), array("Q")
-    lines.frombytes(blob[5 : 5 + 4 * n])
+    counts = array("Q")
     counts.frombytes(blob[5 + 4 * n :])
     if _BIG:
-        lines.byteswap()
         counts.byteswap()
-    return dict(zip(lines, counts, strict=True))
+    return blob[5 : 5 + 4 * n], counts
+
+
+def line_numbers(packed: bytes) -> array[int]:
+    """The line numbers of counts_parts()."""
+    lines = array("I")
+    lines.frombytes(packed)
+    if _BIG:
+        lines.byteswap()
+    return lines

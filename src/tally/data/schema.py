@@ -71,4 +71,5 @@ CREATE TABLE tally_counts (
 """
 # meta keys tally writes: has_arcs ('0'/'1', read by coverage.py), version (tally's),
 # when, sys_argv, tally_schema, tally_version, tally_engine, python_version,
-# tally_counts ('0'/'1'), tally_branches ('0'/'1').
+# tally_counts ('0'/'1'), tally_branches ('0'/'1'), tally_file_id (random: each written file's
+# own, so that `combine` tells a copy of a file from another run with the same data).

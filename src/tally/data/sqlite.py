@@ -14,7 +14,13 @@ from tally.types import Count, LineNo
 
 Arc = tuple[LineNo, LineNo]
 
-__all__ = ["CoverageData", "Measurement", "write_data"]
+__all__ = [
+    "CoverageData",
+    "Measurement",
+    "StoredData",
+    "read_stored",
+    "write_data",
+]
 
 
 class Measurement:
@@ -41,7 +47,9 @@ class Measurement:
         self.arcs = arcs
 
     def update(self, other: Measurement) -> None:
-        """Add `other` to this measurement: lines and arcs united, counts summed.
+        """Add `other` to this measurement, in place: lines and arcs united, counts summed.
+        This measurement's own dictionaries and sets are added to (one that works its
+        files out when asked is copied first); `other`'s are only read.
 
         Raises DataError when one measured branches and the other didn't: coverage.py's
         files hold either lines or arcs, never both.
@@ -51,9 +59,13 @@ class Measurement:
                 "can't combine branch coverage data with line coverage data: measure both "
                 "with the same --branch setting"
             )
-        lines = {path: set(found) for path, found in self.lines.items()}
+        lines = self.lines if isinstance(self.lines, dict) else dict(self.lines)
         for path, found in other.lines.items():
-            lines.setdefault(path, set()).update(found)
+            mine = lines.get(path)
+            if mine is None:
+                lines[path] = set(found)
+            else:
+                mine.update(found)
         self.lines = lines
         self.counts = _add_counts(self.counts, other.counts)
         self.arcs = _add_counts(self.arcs, other.arcs)
@@ -66,15 +78,24 @@ _K = TypeVar("_K")
 
 def _add_counts(
     mine: Mapping[str, Mapping[_K, Count]] | None, theirs: Mapping[str, Mapping[_K, Count]] | None
-) -> dict[str, dict[_K, Count]] | None:
-    """Per-file counters summed key by key; None when neither side has any."""
-    if theirs is None:
-        return None if mine is None else {path: dict(c) for path, c in mine.items()}
-    total = {path: dict(c) for path, c in (mine or {}).items()}
-    for path, counted in theirs.items():
-        into = total.setdefault(path, {})
-        for key, n in counted.items():
-            into[key] = into.get(key, 0) + n
+) -> dict[str, Mapping[_K, Count]] | None:
+    """Per-file counters summed key by key, into `mine` when it is a dict (a file's
+    counters are copied into a dict the first time they are added to); None when neither
+    side has any."""
+    if mine is None and theirs is None:
+        return None
+    total: dict[str, Mapping[_K, Count]] = mine if isinstance(mine, dict) else dict(mine or {})
+    for path, counted in (theirs or {}).items():
+        into = total.get(path)
+        if into is None:
+            total[path] = dict(counted)
+            continue
+        summed = into if isinstance(into, dict) else dict(into)
+        # Keys in both are summed; the rest copied in one C-level update.
+        both = {key: summed[key] + counted[key] for key in summed.keys() & counted.keys()}
+        summed.update(counted)
+        summed.update(both)
+        total[path] = summed
     return total
 
 
@@ -86,6 +107,95 @@ def _connect_readonly(path: str) -> Any:
     return sqlite3.connect(uri, uri=True)
 
 
+class StoredData:
+    """A data file's tables as stored: per file path, its line sets still packed as
+    numbits and its counts as counts blobs (one of each per context), and its arcs.
+    Reading stops there so that `combine` can add files without decoding every line."""
+
+    __slots__ = ("arc_lines", "arcs", "count_blobs", "line_blobs", "meta", "paths")
+
+    def __init__(self) -> None:
+        self.meta: dict[str, str] = {}
+        self.paths: list[str] = []
+        self.line_blobs: dict[str, list[bytes]] = {}
+        self.count_blobs: dict[str, list[bytes]] = {}
+        self.arc_lines: dict[str, set[LineNo]] = {}  # lines a branch-measured file ran
+        self.arcs: dict[str, dict[Arc, Count]] = {}
+
+    def has_arcs(self) -> bool:
+        return self.meta.get("has_arcs") == "1"
+
+    def has_counts(self) -> bool:
+        return self.meta.get("tally_counts") == "1" or bool(self.count_blobs)
+
+
+def read_stored(path: str) -> StoredData:
+    """Read the data file at `path` as stored. Raises NoDataError when it doesn't exist and
+    DataError when it isn't a readable coverage data file of schema 7."""
+    if not os.path.exists(path):
+        raise NoDataError(f"no data file {path}: run `tally run` first")
+    import sqlite3
+
+    if os.path.isdir(path):
+        raise DataError(f"data file {path} is a directory, not a coverage data file")
+    try:
+        conn = _connect_readonly(path)
+        try:
+            return _read_tables(conn, path)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        raise DataError(
+            f"couldn't read data file {path}: {err} (corrupt, truncated or not a "
+            "coverage data file; delete it with `tally erase` and measure again)"
+        ) from None
+    except ValueError as err:
+        raise DataError(f"couldn't read data file {path}: {err}") from None
+
+
+def _read_tables(conn: Any, path: str) -> StoredData:
+    tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    if "coverage_schema" not in tables:
+        raise DataError(
+            f"data file {path} is an SQLite database but not coverage "
+            "data (no coverage_schema table)"
+        )
+    row = conn.execute("select version from coverage_schema").fetchone()
+    if row is None or row[0] != COVERAGE_SCHEMA_VERSION:
+        found = None if row is None else row[0]
+        raise DataError(
+            f"data file {path} has schema version {found}; tally reads "
+            f"version {COVERAGE_SCHEMA_VERSION} (coverage.py 5.x-7.x)"
+        )
+    stored = StoredData()
+    stored.meta = dict(conn.execute("select key, value from meta"))
+    files = dict(conn.execute("select id, path from file"))
+    stored.paths = list(files.values())
+    for file_id, blob in conn.execute("select file_id, numbits from line_bits"):
+        stored.line_blobs.setdefault(files[file_id], []).append(blob)
+    if "arc" in tables:
+        for file_id, fromno, tono in conn.execute("select file_id, fromno, tono from arc"):
+            name = files[file_id]
+            stored.arc_lines.setdefault(name, set()).update(n for n in (fromno, tono) if n > 0)
+            if fromno != tono:  # (n, n) records only that line n ran
+                stored.arcs.setdefault(name, {}).setdefault((fromno, tono), 0)
+    if "tally_arc_counts" in tables:
+        query = "select file_id, fromno, tono, count from tally_arc_counts"
+        for file_id, fromno, tono, n in conn.execute(query):
+            taken = stored.arcs.setdefault(files[file_id], {})
+            taken[(fromno, tono)] = taken.get((fromno, tono), 0) + n
+    if "tally_counts" in tables:
+        for file_id, blob in conn.execute("select file_id, counts from tally_counts"):
+            stored.count_blobs.setdefault(files[file_id], []).append(blob)
+    return stored
+
+
+def _add_counts_into(mine: dict[LineNo, Count], blob: bytes) -> None:
+    """Add the counts packed in `blob` into `mine`."""
+    for line, n in unpack_counts(blob).items():
+        mine[line] = mine.get(line, 0) + n
+
+
 class CoverageData:
     """A data file, read whole when opened.
 
@@ -95,69 +205,24 @@ class CoverageData:
 
     def __init__(self, path: str | os.PathLike[str] = ".coverage") -> None:
         self.path = os.fspath(path)
-        self._lines: dict[str, set[LineNo]] = {}
+        stored = read_stored(self.path)
+        self._meta = stored.meta
+        self._arcs = stored.arcs
+        self._lines: dict[str, set[LineNo]] = stored.arc_lines
+        for name, blobs in stored.line_blobs.items():
+            found = self._lines.setdefault(name, set())
+            for blob in blobs:
+                found.update(numbits_to_nums(blob))
         self._counts: dict[str, dict[LineNo, Count]] = {}
-        self._arcs: dict[str, dict[Arc, Count]] = {}
-        self._meta: dict[str, str] = {}
-        self._read()
-
-    def _read(self) -> None:
-        if not os.path.exists(self.path):
-            raise NoDataError(f"no data file {self.path}: run `tally run` first")
-        import sqlite3
-
-        if os.path.isdir(self.path):
-            raise DataError(f"data file {self.path} is a directory, not a coverage data file")
         try:
-            conn = _connect_readonly(self.path)
-            try:
-                self._read_tables(conn)
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as err:
-            raise DataError(
-                f"couldn't read data file {self.path}: {err} (corrupt, truncated or not a "
-                "coverage data file; delete it with `tally erase` and measure again)"
-            ) from None
+            for name, blobs in stored.count_blobs.items():
+                mine = self._counts[name] = unpack_counts(blobs[0])
+                for blob in blobs[1:]:
+                    _add_counts_into(mine, blob)
         except ValueError as err:
             raise DataError(f"couldn't read data file {self.path}: {err}") from None
-
-    def _read_tables(self, conn: Any) -> None:
-        tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-        if "coverage_schema" not in tables:
-            raise DataError(
-                f"data file {self.path} is an SQLite database but not coverage "
-                "data (no coverage_schema table)"
-            )
-        row = conn.execute("select version from coverage_schema").fetchone()
-        if row is None or row[0] != COVERAGE_SCHEMA_VERSION:
-            found = None if row is None else row[0]
-            raise DataError(
-                f"data file {self.path} has schema version {found}; tally reads "
-                f"version {COVERAGE_SCHEMA_VERSION} (coverage.py 5.x-7.x)"
-            )
-        self._meta = dict(conn.execute("select key, value from meta"))
-        files = dict(conn.execute("select id, path from file"))
-        for file_id, blob in conn.execute("select file_id, numbits from line_bits"):
-            self._lines.setdefault(files[file_id], set()).update(numbits_to_nums(blob))
-        if "arc" in tables:
-            for file_id, fromno, tono in conn.execute("select file_id, fromno, tono from arc"):
-                path = files[file_id]
-                self._lines.setdefault(path, set()).update(n for n in (fromno, tono) if n > 0)
-                if fromno != tono:  # (n, n) records only that line n ran
-                    self._arcs.setdefault(path, {}).setdefault((fromno, tono), 0)
-        if "tally_arc_counts" in tables:
-            query = "select file_id, fromno, tono, count from tally_arc_counts"
-            for file_id, fromno, tono, n in conn.execute(query):
-                taken = self._arcs.setdefault(files[file_id], {})
-                taken[(fromno, tono)] = taken.get((fromno, tono), 0) + n
-        if "tally_counts" in tables:
-            for file_id, blob in conn.execute("select file_id, counts from tally_counts"):
-                mine = self._counts.setdefault(files[file_id], {})
-                for line, n in unpack_counts(blob).items():
-                    mine[line] = mine.get(line, 0) + n
-        for path in files.values():
-            self._lines.setdefault(path, set())
+        for name in stored.paths:
+            self._lines.setdefault(name, set())
 
     def measured_files(self) -> list[str]:
         """The files with data, sorted."""
@@ -253,11 +318,13 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
         "tally_schema": str(TALLY_SCHEMA_VERSION),
         "tally_version": _tally_version(),
         "python_version": ".".join(map(str, sys.version_info[:3])),
-        "tally_counts": "1" if m.counts is not None else "0",
     }
     meta.update(m.meta)
-    branches = m.arcs is not None
-    meta["has_arcs"] = meta["tally_branches"] = "1" if branches else "0"
+    # What this file holds, whatever the measurements it was made from said, and an id of
+    # its own: two runs' files never look like copies of one file to `combine`.
+    meta["tally_counts"] = "1" if m.counts is not None else "0"
+    meta["has_arcs"] = meta["tally_branches"] = "1" if m.arcs is not None else "0"
+    meta["tally_file_id"] = os.urandom(8).hex()
     conn = sqlite3.connect(temp)
     try:
         # A fresh private file: no journal needed; we fsync before the rename instead.
