@@ -77,9 +77,15 @@ class Coverage:
         self.last_saved: Measurement | None = None  # what save() last wrote
 
     @property
+    def base_data_file(self) -> str:
+        """The data file without a parallel suffix, absolute: what reports read and
+        `combine` writes."""
+        return os.path.join(self.cwd, os.path.expanduser(self.config.text("run:data_file")))
+
+    @property
     def data_file(self) -> str:
         """The data file save() writes, made absolute against the starting directory."""
-        path = os.path.join(self.cwd, os.path.expanduser(self.config.text("run:data_file")))
+        path = self.base_data_file
         if self.config.flag("run:parallel"):
             if self._suffix is None:  # chosen once, so every look at the path agrees
                 self._suffix = (
@@ -178,8 +184,7 @@ class Coverage:
 
     def erase(self) -> None:
         """Delete the data file (and parallel ones beside it)."""
-        base = os.path.join(self.cwd, self.config.text("run:data_file"))
-        directory, name = os.path.split(base)
+        directory, name = os.path.split(self.base_data_file)
         for entry in os.listdir(directory or "."):
             if entry == name or (entry.startswith(name + ".") and not entry.endswith(".py")):
                 target = os.path.join(directory, entry)

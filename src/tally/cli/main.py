@@ -47,6 +47,7 @@ COMMANDS = {
     "json": "formats",
     "lcov": "formats",
     "badge": "formats",
+    "combine": "combine",
     "erase": "erase",
     "debug": "debug",
 }

@@ -82,7 +82,8 @@ def render_reference() -> str:
     out.append("\n## [paths]\n")
     out.append(
         "Each option names a list of equivalent source roots, the first being the local "
-        "one, as in coverage.py (used when combining data from other machines)."
+        "one, as in coverage.py: `tally combine` and the pytest plugin's xdist workers "
+        "remap the paths of data measured elsewhere with them (docs/parallel.md)."
     )
     return "\n".join(out) + "\n"
 

@@ -1,0 +1,59 @@
+"""`tally combine`: add parallel data files (processes, workers, CI shards) into one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tally.cli.options import add_common, add_table_flags, overrides_from
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    """Add the `combine` command."""
+    parser = commands.add_parser(
+        "combine",
+        help="combine parallel data files into one",
+        usage="tally combine [options] [PATH ...]",
+        description="Add the data files given (a directory stands for the parallel data "
+        "files in it; none given, those beside the data file) into the data file: lines "
+        "and arcs united, counts added, paths remapped by [paths]. The inputs are deleted "
+        "afterwards unless --keep.",
+    )
+    add_common(parser)
+    add_table_flags(parser, ["run:append"])
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the input files after combining them"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="don't list the files combined")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="data files or directories")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Combine; exit 0 when something was combined (skipped inputs are named on stderr)."""
+    from tally.api import Coverage
+    from tally.config.readers import load_config
+    from tally.data.combine import PathAliases, combine, data_files_to_combine
+
+    config = load_config(args.rcfile, overrides=overrides_from(args))
+    cov = Coverage(config=config)
+    data_file = cov.base_data_file
+    aliases = PathAliases(config.paths, cov.cwd, relative=config.flag("run:relative_files"))
+    inputs = data_files_to_combine(data_file, args.paths)
+    result = combine(data_file, inputs, aliases, keep=args.keep, append=config.flag("run:append"))
+    for path, why in result.skipped:
+        print(f"tally: warning: skipped {path}: {why}", file=sys.stderr)
+    if result.uncounted:
+        print(
+            f"tally: warning: {len(result.uncounted)} of the files combined have no "
+            f"execution counts (e.g. {result.uncounted[0]}), so the combined data has none: "
+            "measure every part with --count to keep them",
+            file=sys.stderr,
+        )
+    if not args.quiet:
+        for path in result.combined:
+            print(f"Combined data file {path}")
+    return 0
