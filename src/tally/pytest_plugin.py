@@ -1,0 +1,333 @@
+"""The pytest plugin (entry point `pytest11`): `pytest --tally` measures the test run.
+
+Measurement starts in `pytest_load_initial_conftests`, before conftest files and the
+measured package are imported, as pytest-cov starts; it stops when the test loop ends,
+the data is saved (and, under pytest-xdist, the workers' data added in), and the reports
+print after pytest's summary. A test run that fails or is interrupted still saves.
+
+Under pytest-xdist every worker measures its share and hands its data file back over the
+xdist channel when it finishes (so remote `--tx` workers need no shared disk); the
+controller, which measures the imports it makes itself, combines them all.
+
+This module is imported by every pytest run where tally is installed: it imports nothing
+of tally's until `--tally` asks for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from tally.api import Coverage
+
+__all__ = ["TallyPlugin"]
+
+_WORKER_DATA = "tally_data"  # the workeroutput key a worker's data file travels under
+_REPORT_TYPES = ("term", "term-missing", "html", "xml", "json", "lcov", "markdown")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The --tally options, in a group of their own."""
+    group = parser.getgroup("tally", "coverage measured by tally")
+    group.addoption(
+        "--tally",
+        action="append",
+        nargs="?",
+        const=True,
+        dest="tally_source",
+        metavar="SOURCE",
+        help="measure coverage; SOURCE (a directory or package, repeatable) limits what is "
+        "measured, else [run] source or the current directory",
+    )
+    group.addoption(
+        "--tally-branch", action="store_true", default=None, help="measure branch coverage too"
+    )
+    group.addoption(
+        "--tally-count",
+        action="store_true",
+        default=None,
+        help="measure exact per-line execution counts",
+    )
+    group.addoption(
+        "--tally-report",
+        action="append",
+        default=None,
+        metavar="TYPE[:DEST]",
+        help="report to print or write after the run: term, term-missing, markdown (or "
+        "markdown:FILE), html[:DIR], xml[:FILE], json[:FILE], lcov[:FILE]; repeatable; "
+        "an empty TYPE for none (default: term)",
+    )
+    group.addoption(
+        "--tally-fail-under",
+        type=float,
+        default=None,
+        metavar="N",
+        help="fail the run when total coverage is under N percent",
+    )
+    group.addoption(
+        "--tally-config",
+        default=None,
+        metavar="PATH",
+        help="the config file (default: as tally finds it)",
+    )
+    group.addoption(
+        "--tally-context",
+        default=None,
+        choices=["test"],
+        help="record which test ran each line (not available yet: refused with a message)",
+    )
+    group.addoption(
+        "--no-tally",
+        action="store_true",
+        default=False,
+        help="measure nothing, whatever the other --tally options say",
+    )
+
+
+def _wanted(options: argparse.Namespace) -> bool:
+    return bool(getattr(options, "tally_source", None)) and not getattr(options, "no_tally", False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """Start measuring before conftest files are imported."""
+    options = early_config.known_args_namespace
+    if not _wanted(options):
+        return
+    if options.tally_context is not None:
+        raise pytest.UsageError(
+            "tally: --tally-context=test needs per-test contexts, which tally does not "
+            "record yet; run without it"
+        )
+    _start(early_config, options)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker may not see the options early: start there, late, if asked."""
+    if config.pluginmanager.has_plugin("_tally") or not _wanted(config.option):
+        return
+    _start(config, config.option)
+
+
+def _start(config: pytest.Config, options: argparse.Namespace) -> None:
+    plugin = TallyPlugin(config, options)
+    config.pluginmanager.register(plugin, "_tally")
+    plugin.start()
+
+
+class TallyPlugin:
+    """One pytest process's measurement: the controller's (or a plain run's) or a worker's."""
+
+    def __init__(self, config: pytest.Config, options: argparse.Namespace) -> None:
+        self.config = config
+        self.options = options
+        self.cov: Coverage | None = None
+        self.finished = False
+        self.worker_files: list[str] = []
+        self.lost_workers: list[str] = []
+        self.failure: str | None = None
+        self.data_file: str | None = None
+
+    @property
+    def worker_id(self) -> str | None:
+        """The xdist worker id when this process is a worker. Asked late: a worker's
+        config gets its `workerinput` only after the early hooks ran."""
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None:
+            return str(workerinput.get("workerid", "gw?"))
+        return os.environ.get("PYTEST_XDIST_WORKER")
+
+    # -- measuring ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from tally.api import Coverage
+        from tally.exceptions import TallyError
+
+        sources = [s for s in self.options.tally_source if isinstance(s, str)]
+        try:
+            self.cov = Coverage(
+                config_file=self.options.tally_config or True,
+                source=sources or None,
+                branch=self.options.tally_branch,
+                count=self.options.tally_count,
+            )
+        except TallyError as err:
+            raise pytest.UsageError(f"tally: {err.message}") from None
+        if self.worker_id is None:
+            for message in self.cov.warnings:
+                sys.stderr.write(f"tally: warning: {message}\n")
+        self.cov.start()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        """After the tests: stop, save, and (controller) check fail_under, so that a miss
+        fails the run as a failed test would."""
+        try:
+            return (yield)
+        finally:
+            self.finish(session)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Saves when the test loop never finished (an interrupt, a collection error)."""
+        self.finish(session)
+
+    def finish(self, session: pytest.Session) -> None:
+        if self.finished or self.cov is None:
+            return
+        self.finished = True
+        self.cov.stop()
+        from tally.exceptions import TallyError
+
+        try:
+            if self.worker_id is not None:
+                self._send_to_controller()
+                return
+            self.data_file = self._save()
+        except TallyError as err:
+            rescued = self.cov.rescue()
+            where = f"; this run's data was saved to {rescued} instead" if rescued else ""
+            self.failure = f"tally: {err.message}{where}"
+            session.testsfailed += 1
+            return
+        self._check_fail_under(session)
+
+    def _save(self) -> str:
+        """Save this process's data; with workers' data (or [run] parallel), combine it
+        with theirs and every parallel file beside the data file. Returns the data file."""
+        assert self.cov is not None
+        if not self.worker_files and not self.cov.config.flag("run:parallel"):
+            return self.cov.save()
+        from tally.data.combine import PathAliases, combine, data_files_to_combine
+
+        self.cov.config.set("run:parallel", True, "pytest --tally")
+        self.cov.save()
+        config = self.cov.config
+        target = self.cov.base_data_file
+        aliases = PathAliases(
+            config.paths, self.cov.cwd, relative=config.flag("run:relative_files")
+        )
+        inputs = data_files_to_combine(target, [])
+        combine(target, inputs, aliases, append=config.flag("run:append"))
+        return target
+
+    def _send_to_controller(self) -> None:
+        """A worker: save to a file of its own and hand its bytes to the controller."""
+        assert self.cov is not None
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="tally-worker-")
+        path = os.path.join(directory, ".coverage")
+        self.cov.config.set("run:data_file", path, "pytest-xdist worker")
+        self.cov.config.set("run:parallel", False, "pytest-xdist worker")
+        self.cov.config.set("run:append", False, "pytest-xdist worker")
+        try:
+            self.cov.save()
+            with open(path, "rb") as handle:
+                self.config.workeroutput[_WORKER_DATA] = handle.read()  # type: ignore[attr-defined]
+        finally:
+            for name in os.listdir(directory):
+                os.remove(os.path.join(directory, name))
+            os.rmdir(directory)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """The controller: a worker finished (or died); keep the data it sent."""
+        output = getattr(node, "workeroutput", None) or {}
+        payload = output.get(_WORKER_DATA)
+        worker = output.get("workerid") or getattr(getattr(node, "gateway", None), "id", "?")
+        if not payload:
+            self.lost_workers.append(str(worker))
+            return
+        assert self.cov is not None
+        path = f"{self.cov.base_data_file}.xdist-{worker}.{os.getpid()}"
+        with open(path, "wb") as handle:
+            handle.write(payload)
+        self.worker_files.append(path)
+
+    def _check_fail_under(self, session: pytest.Session) -> None:
+        threshold = self.options.tally_fail_under
+        if threshold is None or self.data_file is None:
+            return
+        from tally.analysis.results import fail_under_reason
+        from tally.cli.report import load_results
+
+        _, results = load_results(self._namespace())
+        precision = int(self.cov.config.get("report:precision")) if self.cov else 0
+        reason = fail_under_reason(results.total.pc_covered, threshold, precision)
+        if reason:
+            self.failure = f"tally: coverage failure: {reason}"
+            session.testsfailed += 1
+
+    def _namespace(self) -> argparse.Namespace:
+        """What the report commands take from their command line, for load_results()."""
+        return argparse.Namespace(
+            rcfile=self.options.tally_config, **{"run:data_file": self.data_file}
+        )
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the reports after pytest's own summary."""
+        if self.worker_id is not None or self.cov is None:
+            return
+        write = terminalreporter.write
+        if self.lost_workers:
+            write(
+                "tally: no data came back from worker(s) "
+                f"{', '.join(sorted(self.lost_workers))}: the run's coverage is incomplete\n",
+                red=True,
+            )
+        if self.data_file is not None:
+            terminalreporter.section("tally coverage")
+            for report in self._reports():
+                write(self._run_report(report))
+        if self.failure:
+            write(self.failure + "\n", red=True, bold=True)
+
+    def _reports(self) -> list[str]:
+        chosen = self.options.tally_report
+        if chosen is None:
+            return ["term"]
+        return [r for r in chosen if r]
+
+    def _run_report(self, report: str) -> str:
+        """Run one report through tally's own command line; returns what it printed."""
+        from tally.cli.main import main
+
+        kind, _, dest = report.partition(":")
+        if kind not in _REPORT_TYPES:
+            return (
+                f"tally: unknown --tally-report {kind!r}: use one of {', '.join(_REPORT_TYPES)}\n"
+            )
+        argv = {
+            "term": ["report"],
+            "term-missing": ["report", "--show-missing"],
+            "markdown": ["report", "--format=markdown"],
+            "html": ["html"] + (["--directory", dest] if dest else []),
+        }.get(kind, [kind] + (["-o", dest] if dest else []))
+        argv += ["--data-file", str(self.data_file), "--fail-under", "0"]
+        if self.options.tally_config:
+            argv += ["--rcfile", self.options.tally_config]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            # Fail-under is judged once, by the plugin; the report's own status is ignored.
+            main(argv)
+        if kind != "markdown" or not dest:
+            return out.getvalue()
+        from tally.exceptions import TallyError
+        from tally.report.output import write_output
+
+        try:
+            write_output(dest, out.getvalue(), what="Markdown report")
+        except TallyError as err:
+            return f"tally: {err.message}\n"
+        return f"Wrote Markdown report to {dest}\n"

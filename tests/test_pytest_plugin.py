@@ -1,0 +1,242 @@
+"""`pytest --tally`: the plugin measures real pytest runs, plain and under pytest-xdist."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import PY, run_coverage, tally_env, write
+
+from tally.data.sqlite import CoverageData
+
+xdist = pytest.importorskip("xdist", reason="pytest-xdist is a test dependency")
+
+
+def make_project(root: Path) -> Path:
+    """A package, a conftest that imports it at module level, and tests of it."""
+    (root / "pkg").mkdir()
+    (root / "tests").mkdir()
+    write(root / "pkg" / "__init__.py", "from pkg.shapes import area\n")
+    write(
+        root / "pkg" / "shapes.py",
+        """\
+        SIDES = {"square": 4, "triangle": 3}
+
+
+        def area(kind, size):
+            if kind == "square":
+                return size * size
+            if kind == "triangle":
+                return size * size / 2
+            raise ValueError(kind)
+
+
+        def unused():
+            return "never"
+        """,
+    )
+    write(
+        root / "conftest.py",
+        """\
+        import pkg
+
+        SQUARE = pkg.area("square", 1)
+        """,
+    )
+    write(
+        root / "tests" / "test_shapes.py",
+        """\
+        import pytest
+
+        from pkg import area
+
+
+        @pytest.mark.parametrize("size", range(6))
+        def test_square(size):
+            assert area("square", size) == size * size
+
+
+        @pytest.mark.parametrize("size", range(4))
+        def test_triangle(size):
+            assert area("triangle", size) == size * size / 2
+        """,
+    )
+    return root
+
+
+def pytest_run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        check=False,
+        cwd=root,
+        env=tally_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def shapes_lines(root: Path, data_file: str = ".coverage") -> list[int] | None:
+    return CoverageData(str(root / data_file)).lines(str(root / "pkg" / "shapes.py"))
+
+
+def coverage_py_lines(root: Path) -> list[int] | None:
+    """What coverage.py's own `coverage run -m pytest` executes in pkg/shapes.py."""
+    run_coverage(
+        "run",
+        "--data-file=.cov-oracle",
+        "--source=pkg",
+        "-m",
+        "pytest",
+        "-q",
+        cwd=root,
+        check=False,
+    )
+    return CoverageData(str(root / ".cov-oracle")).lines(str(root / "pkg" / "shapes.py"))
+
+
+def test_plugin_measures_from_before_conftest_like_coverage_run(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(root, "--tally=pkg", "--tally-report=term-missing", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The report comes after the tests' progress, where pytest-cov's does.
+    assert result.stdout.index("[100%]") < result.stdout.index("tally coverage")
+    shapes_row = next(r for r in result.stdout.splitlines() if r.startswith("pkg/shapes.py"))
+    assert shapes_row.endswith("9, 13")
+    assert shapes_lines(root) == coverage_py_lines(root)
+    # Module-level lines ran when conftest imported the package, before any test.
+    assert 1 in (shapes_lines(root) or [])
+
+
+@pytest.mark.parametrize("flags", [["--tally-count"], ["--tally-branch", "--tally-count"]])
+def test_counts_under_the_plugin_are_the_runs_counts(tmp_path: Path, flags: list[str]) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(root, "--tally=pkg", *flags, "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = CoverageData(str(root / ".coverage")).counts(str(root / "pkg" / "shapes.py"))
+    # conftest calls area once, the tests ten times; six squares plus one from conftest.
+    assert counts[5] == 11 and counts[6] == 7 and counts[7] == 4 and counts[8] == 4
+
+
+def test_failing_tests_keep_their_data_and_assertion_rewriting(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(
+        root / "tests" / "test_broken.py",
+        """\
+        from pkg import area
+
+
+        def test_wrong():
+            assert area("square", 3) == 10
+        """,
+    )
+    result = pytest_run(root, "--tally=pkg", "--tally-count", "-q")
+    assert result.returncode == 1
+    assert "assert 9 == 10" in result.stdout  # pytest still rewrote the assert
+    assert result.stdout.index("FAILURES") < result.stdout.index("tally coverage")
+    assert shapes_lines(root) == coverage_py_lines(root)
+
+
+def test_fail_under_fails_the_run_with_its_reason(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(root, "--tally=pkg", "--tally-fail-under=100", "-q")
+    assert result.returncode == 1
+    tail = result.stdout[result.stdout.index("tally coverage") :]
+    assert "tally: coverage failure: total of" in tail and "fail-under=100" in tail
+    passing = pytest_run(root, "--tally=pkg", "--tally-fail-under=50", "-q")
+    assert passing.returncode == 0, passing.stdout
+
+
+def test_reports_are_written_where_asked(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(
+        root,
+        "--tally=pkg",
+        "--tally-report=html:out/html",
+        "--tally-report=xml:out/cov.xml",
+        "--tally-report=json:out/cov.json",
+        "--tally-report=lcov:out/cov.lcov",
+        "--tally-report=markdown:out/summary.md",
+        "-q",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("html/index.html", "cov.xml", "cov.json", "cov.lcov", "summary.md"):
+        assert (root / "out" / name).stat().st_size > 0, name
+    summary = (root / "out" / "summary.md").read_text()
+    assert summary.startswith("| Name") and "| pkg/shapes.py " in summary
+    assert "Wrote Markdown report to out/summary.md" in result.stdout
+
+
+def test_no_tally_and_no_option_measure_nothing(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    assert pytest_run(root, "--tally=pkg", "--no-tally", "-q").returncode == 0
+    assert pytest_run(root, "-q").returncode == 0
+    assert not (root / ".coverage").exists()
+
+
+def test_contexts_are_refused_with_a_message_not_silently_ignored(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(root, "--tally=pkg", "--tally-context=test", "-q")
+    assert result.returncode == 4  # pytest's usage error
+    assert "--tally-context=test needs per-test contexts" in result.stderr
+
+
+def test_importlib_import_mode_is_measured(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(root, "--tally=pkg", "--import-mode=importlib", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert shapes_lines(root) == coverage_py_lines(root)
+
+
+@pytest.mark.parametrize("dist", [["-n", "2"], ["-n", "2", "--dist", "loadgroup"]])
+def test_xdist_workers_measure_and_the_controller_combines(tmp_path: Path, dist: list[str]) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(root, "--tally=pkg", "--tally-count", *dist, "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tally coverage" in result.stdout
+    assert shapes_lines(root) == coverage_py_lines(root)
+    counts = CoverageData(str(root / ".coverage")).counts(str(root / "pkg" / "shapes.py"))
+    # Each test ran once, in one worker or the other; conftest ran in each process.
+    assert counts[7] == 4 and counts[8] == 4
+    assert not list(root.glob(".coverage.*"))  # the workers' files were combined away
+
+
+def test_remote_style_workers_send_their_data_over_the_channel(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    result = pytest_run(
+        root,
+        "--tally=pkg",
+        "--tx",
+        f"popen//python={PY}",
+        "--tx",
+        f"popen//python={PY}",
+        "--dist",
+        "load",
+        "-q",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert shapes_lines(root) == coverage_py_lines(root)
+
+
+def test_a_worker_that_dies_is_named_and_the_rest_is_kept(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(
+        root / "tests" / "test_zcrash.py",
+        """\
+        import os
+
+        from pkg import area
+
+
+        def test_dies():
+            area("triangle", 1)
+            os._exit(3)
+        """,
+    )
+    result = pytest_run(root, "--tally=pkg", "-n", "2", "--max-worker-restart=0", "-q")
+    assert result.returncode == 1
+    assert "tally: no data came back from worker(s) gw" in result.stdout
+    assert "the run's coverage is incomplete" in result.stdout
+    # The controller's own data (conftest's import of the package) is still saved.
+    assert 1 in (shapes_lines(root) or [])
