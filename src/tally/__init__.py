@@ -1,4 +1,9 @@
-"""tally: code coverage for Python that measures lines and exact execution counts."""
+"""tally: code coverage for Python that measures lines and exact execution counts.
+
+PYTEST_DONT_REWRITE: the package holds a pytest plugin, so pytest marks it for assertion
+rewriting; under `tally run -m pytest` it is already imported, and this marker tells
+pytest not to warn that it can't be rewritten (it has no test asserts to rewrite).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pytest plugin (entry point `pytest11`): `pytest --tally` measures the test run.
+"""tally's pytest plugin (entry point `pytest11`): `pytest --tally` measures the test run.
 
 Measurement starts in `pytest_load_initial_conftests`, before conftest files and the
 measured package are imported, as pytest-cov starts; it stops when the test loop ends,
