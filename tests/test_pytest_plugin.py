@@ -146,6 +146,11 @@ def test_fail_under_fails_the_run_with_its_reason(tmp_path: Path) -> None:
     assert "tally: coverage failure: total of" in tail and "fail-under=100" in tail
     passing = pytest_run(root, "--tally=pkg", "--tally-fail-under=50", "-q")
     assert passing.returncode == 0, passing.stdout
+    # Without the option, the config's fail_under applies, as in `tally report`.
+    write(root / ".coveragerc", "[report]\nfail_under = 95\n")
+    from_config = pytest_run(root, "--tally=pkg", "-q")
+    assert from_config.returncode == 1
+    assert "fail-under=95" in from_config.stdout
 
 
 def test_reports_are_written_where_asked(tmp_path: Path) -> None:

@@ -254,7 +254,10 @@ class TallyPlugin:
         self.worker_files.append(path)
 
     def _check_fail_under(self, session: pytest.Session) -> None:
+        """Fail the run under --tally-fail-under, or else `[report] fail_under`."""
         threshold = self.options.tally_fail_under
+        if threshold is None and self.cov is not None:
+            threshold = self.cov.config.number("report:fail_under") or None
         if threshold is None or self.data_file is None:
             return
         from tally.analysis.results import fail_under_reason
