@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -245,3 +247,40 @@ def test_a_worker_that_dies_is_named_and_the_rest_is_kept(tmp_path: Path) -> Non
     assert "the run's coverage is incomplete" in result.stdout
     # The controller's own data (conftest's import of the package) is still saved.
     assert 1 in (shapes_lines(root) or [])
+
+
+def test_sigterm_saves_the_data_collected_so_far(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    marker = root / "started"
+    write(
+        root / "tests" / "test_zslow.py",
+        f"""\
+        import pathlib
+        import time
+
+        from pkg import area
+
+
+        def test_slow():
+            area("triangle", 2)
+            pathlib.Path({str(marker)!r}).write_text("x")
+            time.sleep(60)
+        """,
+    )
+    proc = subprocess.Popen(
+        [PY, "-m", "pytest", "-p", "no:cacheprovider", "--tally=pkg", "-q"],
+        cwd=root,
+        env=tally_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM
+    assert "tally: SIGTERM: data saved to" in err
+    # The triangle branch ran in the interrupted test: its lines were saved.
+    assert {7, 8} <= set(shapes_lines(root) or [])

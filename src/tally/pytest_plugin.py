@@ -166,6 +166,7 @@ class TallyPlugin:
             for message in self.cov.warnings:
                 sys.stderr.write(f"tally: warning: {message}\n")
         self.cov.start()
+        self._save_on_sigterm()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
@@ -180,7 +181,36 @@ class TallyPlugin:
         """Saves when the test loop never finished (an interrupt, a collection error)."""
         self.finish(session)
 
-    def finish(self, session: pytest.Session) -> None:
+    def _save_on_sigterm(self) -> None:
+        """Save the data when pytest is ended by SIGTERM, as `tally run` does ([run]
+        sigterm), then die of the signal as pytest would have. Only in the main process of
+        the run, and only where nobody else handles the signal."""
+        import signal
+        import threading
+
+        if (
+            self.worker_id is not None
+            or not self.cov
+            or not self.cov.config.flag("run:sigterm")
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+        ):
+            return
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            from tally.cli.run import die_of
+
+            self.finish(None)
+            capture = self.config.pluginmanager.getplugin("capturemanager")
+            if capture is not None:  # the signal came mid-test: let the message out
+                capture.suspend_global_capture(in_=False)
+            if self.data_file:
+                sys.stderr.write(f"tally: SIGTERM: data saved to {self.data_file}\n")
+            die_of(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def finish(self, session: pytest.Session | None) -> None:
         if self.finished or self.cov is None:
             return
         self.finished = True
@@ -196,9 +226,11 @@ class TallyPlugin:
             rescued = self.cov.rescue()
             where = f"; this run's data was saved to {rescued} instead" if rescued else ""
             self.failure = f"tally: {err.message}{where}"
-            session.testsfailed += 1
+            if session is not None:
+                session.testsfailed += 1
             return
-        self._check_fail_under(session)
+        if session is not None:
+            self._check_fail_under(session)
 
     def _save(self) -> str:
         """Save this process's data; with workers' data (or [run] parallel), combine it

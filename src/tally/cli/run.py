@@ -14,7 +14,7 @@ from typing import Any
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.exceptions import TallyError
 
-__all__ = ["register"]
+__all__ = ["die_of", "register"]
 
 RUN_KEYS = (
     "run:branch",
@@ -101,7 +101,7 @@ def handle(args: argparse.Namespace) -> int:
 
         traceback.print_exc()
         saver.save_now()
-        _die_of(signal.SIGINT)
+        die_of(signal.SIGINT)
         return 130  # pragma: no cover - _die_of does not return
     saver.save_when_done()
     return status
@@ -158,12 +158,12 @@ class _Saver:
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
             self.save_now()
-            _die_of(signal.SIGTERM)
+            die_of(signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def _die_of(signum: int) -> None:
+def die_of(signum: int) -> None:
     """End the process by `signum` with its default action, as an unhandled signal would."""
     sys.stdout.flush()
     sys.stderr.flush()
