@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -227,3 +229,20 @@ def test_directories_stand_for_their_parallel_files(tmp_path: Path, keep: bool) 
     assert run_tally(*args, cwd=tmp_path).returncode == 0
     assert (shard / ".coverage.x").exists() == keep
     assert CoverageData(str(tmp_path / ".coverage")).lines(str(tmp_path / "m.py")) == [2]
+
+
+def test_a_file_with_broken_counts_is_skipped_whole(tmp_path: Path) -> None:
+    path = str(tmp_path / "m.py")
+    write_data(str(tmp_path / ".coverage.good"), measurement(path, {1: 2}))
+    write_data(str(tmp_path / ".coverage.bad"), measurement(path, {1: 5, 7: 5}))
+    with contextlib.closing(sqlite3.connect(tmp_path / ".coverage.bad")) as conn, conn:
+        conn.execute("update tally_counts set counts = x'01ff'")
+
+    result = run_tally("combine", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "skipped" in result.stderr and ".coverage.bad" in result.stderr
+    data = CoverageData(str(tmp_path / ".coverage"))
+    # Nothing of the bad file came in: not its lines, not its counts.
+    assert data.lines(path) == [1]
+    assert data.counts(path) == {1: 2}

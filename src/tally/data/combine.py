@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from operator import add
 
 from tally.data.numbits import counts_parts, line_numbers, numbits_to_nums
-from tally.data.sqlite import Measurement, StoredData, read_stored, write_data
+from tally.data.sqlite import (
+    Measurement,
+    StoredData,
+    mixed_branch_data,
+    read_stored,
+    write_data,
+)
 from tally.exceptions import ConfigError, DataError, NoDataError
 from tally.paths import canonical, flavor_of, glob_to_regex
 
@@ -160,15 +166,18 @@ class _Sum:
         self.meta: dict[str, str] = {}
 
     def add(self, stored: StoredData, local: Callable[[str], str]) -> None:
-        """Add one data file, its paths mapped by `local`."""
+        """Add one data file, its paths mapped by `local`. Raises ValueError for a
+        malformed counts blob, and DataError for branch data among line data (or the other
+        way round), before anything of the file is added."""
+        counted = [
+            (local(name), [counts_parts(blob) for blob in blobs])
+            for name, blobs in stored.count_blobs.items()
+        ]
         if stored.paths:
             if self.branch is None:
                 self.branch = stored.has_arcs()
             elif self.branch != stored.has_arcs():
-                raise DataError(
-                    "can't combine branch coverage data with line coverage data: measure "
-                    "both with the same --branch setting"
-                )
+                raise mixed_branch_data()
         for name in stored.paths:
             self.bits.setdefault(local(name), 0)
         for name, blobs in stored.line_blobs.items():
@@ -183,10 +192,9 @@ class _Sum:
             into = self.arcs.setdefault(local(name), {})
             for arc, n in taken.items():
                 into[arc] = into.get(arc, 0) + n
-        for name, blobs in stored.count_blobs.items():
-            sums = self.counts.setdefault(local(name), {})
-            for blob in blobs:
-                packed, counts = counts_parts(blob)
+        for path, parts in counted:
+            sums = self.counts.setdefault(path, {})
+            for packed, counts in parts:
                 summed = sums.get(packed)
                 # Element by element in C: runs with the same lines add as two arrays.
                 sums[packed] = counts if summed is None else array("Q", map(add, summed, counts))

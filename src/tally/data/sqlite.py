@@ -18,6 +18,7 @@ __all__ = [
     "CoverageData",
     "Measurement",
     "StoredData",
+    "mixed_branch_data",
     "read_stored",
     "write_data",
 ]
@@ -47,25 +48,16 @@ class Measurement:
         self.arcs = arcs
 
     def update(self, other: Measurement) -> None:
-        """Add `other` to this measurement, in place: lines and arcs united, counts summed.
-        This measurement's own dictionaries and sets are added to (one that works its
-        files out when asked is copied first); `other`'s are only read.
+        """Add `other` to this measurement: lines and arcs united, counts summed.
 
         Raises DataError when one measured branches and the other didn't: coverage.py's
         files hold either lines or arcs, never both.
         """
         if (self.arcs is None) != (other.arcs is None) and (self.lines and other.lines):
-            raise DataError(
-                "can't combine branch coverage data with line coverage data: measure both "
-                "with the same --branch setting"
-            )
-        lines = self.lines if isinstance(self.lines, dict) else dict(self.lines)
+            raise mixed_branch_data()
+        lines = {path: set(found) for path, found in self.lines.items()}
         for path, found in other.lines.items():
-            mine = lines.get(path)
-            if mine is None:
-                lines[path] = set(found)
-            else:
-                mine.update(found)
+            lines.setdefault(path, set()).update(found)
         self.lines = lines
         self.counts = _add_counts(self.counts, other.counts)
         self.arcs = _add_counts(self.arcs, other.arcs)
@@ -73,29 +65,28 @@ class Measurement:
             self.meta.setdefault(key, value)
 
 
+def mixed_branch_data() -> DataError:
+    """The error for adding branch data to line data (or the other way round)."""
+    return DataError(
+        "can't combine branch coverage data with line coverage data: measure both "
+        "with the same --branch setting"
+    )
+
+
 _K = TypeVar("_K")
 
 
 def _add_counts(
     mine: Mapping[str, Mapping[_K, Count]] | None, theirs: Mapping[str, Mapping[_K, Count]] | None
-) -> dict[str, Mapping[_K, Count]] | None:
-    """Per-file counters summed key by key, into `mine` when it is a dict (a file's
-    counters are copied into a dict the first time they are added to); None when neither
-    side has any."""
-    if mine is None and theirs is None:
-        return None
-    total: dict[str, Mapping[_K, Count]] = mine if isinstance(mine, dict) else dict(mine or {})
-    for path, counted in (theirs or {}).items():
-        into = total.get(path)
-        if into is None:
-            total[path] = dict(counted)
-            continue
-        summed = into if isinstance(into, dict) else dict(into)
-        # Keys in both are summed; the rest copied in one C-level update.
-        both = {key: summed[key] + counted[key] for key in summed.keys() & counted.keys()}
-        summed.update(counted)
-        summed.update(both)
-        total[path] = summed
+) -> dict[str, dict[_K, Count]] | None:
+    """Per-file counters summed key by key; None when neither side has any."""
+    if theirs is None:
+        return None if mine is None else {path: dict(c) for path, c in mine.items()}
+    total = {path: dict(c) for path, c in (mine or {}).items()}
+    for path, counted in theirs.items():
+        into = total.setdefault(path, {})
+        for key, n in counted.items():
+            into[key] = into.get(key, 0) + n
     return total
 
 
