@@ -284,3 +284,14 @@ def test_sigterm_saves_the_data_collected_so_far(tmp_path: Path) -> None:
     assert "tally: SIGTERM: data saved to" in err
     # The triangle branch ran in the interrupted test: its lines were saved.
     assert {7, 8} <= set(shapes_lines(root) or [])
+
+
+def test_parallel_files_the_plugin_cannot_combine_are_named(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(root / ".coveragerc", "[run]\nparallel = true\n")
+    (root / ".coverage.broken").write_bytes(b"not a data file")
+    result = pytest_run(root, "--tally=pkg", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tally: warning: skipped" in result.stdout and ".coverage.broken" in result.stdout
+    # The run's own data was combined all the same (a triangle test ran lines 7 and 8).
+    assert {1, 7, 8} <= set(shapes_lines(root) or [])

@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections.abc import Sequence
 from types import CodeType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
 from tally.data.sqlite import CoverageData, Measurement, write_data
 from tally.paths import relative_name
+
+if TYPE_CHECKING:
+    from tally.data.combine import CombineResult
+    from tally.exceptions import TallyError
 
 __all__ = ["Coverage"]
 
@@ -181,6 +186,30 @@ class Coverage:
                 continue
             return target
         return None
+
+    def rescued_message(self, error: TallyError) -> str:
+        """After save() failed with `error`: rescue() the data, and say in one line what
+        went wrong and where the data went."""
+        rescued = self.rescue()
+        where = (
+            f"; this run's data was saved to {rescued} instead"
+            if rescued
+            else "; this run's data could not be saved anywhere"
+        )
+        return f"tally: {error.message}{where}"
+
+    def combine(self, paths: Sequence[str] = (), *, keep: bool = False) -> CombineResult:
+        """Add parallel data files into the data file, as `tally combine` does: those in
+        `paths` (a directory stands for its parallel files), or else those beside the data
+        file; `[paths]` remaps where they were measured, `[run] append` keeps what the
+        data file held. Raises NoDataError when there is nothing to combine."""
+        from tally.data.combine import PathAliases, combine, data_files_to_combine
+
+        cfg = self.config
+        target = self.base_data_file
+        aliases = PathAliases(cfg.paths, self.cwd, relative=cfg.flag("run:relative_files"))
+        inputs = data_files_to_combine(target, paths)
+        return combine(target, inputs, aliases, keep=keep, append=cfg.flag("run:append"))
 
     def erase(self) -> None:
         """Delete the data file (and parallel ones beside it)."""

@@ -134,6 +134,7 @@ class TallyPlugin:
         self.finished = False
         self.worker_files: list[str] = []
         self.lost_workers: list[str] = []
+        self.combine_warnings: list[str] = []  # inputs the controller's combine skipped
         self.failure: str | None = None
         self.data_file: str | None = None
 
@@ -223,9 +224,7 @@ class TallyPlugin:
                 return
             self.data_file = self._save()
         except TallyError as err:
-            rescued = self.cov.rescue()
-            where = f"; this run's data was saved to {rescued} instead" if rescued else ""
-            self.failure = f"tally: {err.message}{where}"
+            self.failure = self.cov.rescued_message(err)
             if session is not None:
                 session.testsfailed += 1
             return
@@ -238,37 +237,24 @@ class TallyPlugin:
         assert self.cov is not None
         if not self.worker_files and not self.cov.config.flag("run:parallel"):
             return self.cov.save()
-        from tally.data.combine import PathAliases, combine, data_files_to_combine
-
         self.cov.config.set("run:parallel", True, "pytest --tally")
         self.cov.save()
-        config = self.cov.config
-        target = self.cov.base_data_file
-        aliases = PathAliases(
-            config.paths, self.cov.cwd, relative=config.flag("run:relative_files")
-        )
-        inputs = data_files_to_combine(target, [])
-        combine(target, inputs, aliases, append=config.flag("run:append"))
-        return target
+        self.combine_warnings = self.cov.combine().warnings()
+        return self.cov.base_data_file
 
     def _send_to_controller(self) -> None:
         """A worker: save to a file of its own and hand its bytes to the controller."""
         assert self.cov is not None
         import tempfile
 
-        directory = tempfile.mkdtemp(prefix="tally-worker-")
-        path = os.path.join(directory, ".coverage")
-        self.cov.config.set("run:data_file", path, "pytest-xdist worker")
-        self.cov.config.set("run:parallel", False, "pytest-xdist worker")
-        self.cov.config.set("run:append", False, "pytest-xdist worker")
-        try:
+        with tempfile.TemporaryDirectory(prefix="tally-worker-") as directory:
+            path = os.path.join(directory, ".coverage")
+            self.cov.config.set("run:data_file", path, "pytest-xdist worker")
+            self.cov.config.set("run:parallel", False, "pytest-xdist worker")
+            self.cov.config.set("run:append", False, "pytest-xdist worker")
             self.cov.save()
             with open(path, "rb") as handle:
                 self.config.workeroutput[_WORKER_DATA] = handle.read()  # type: ignore[attr-defined]
-        finally:
-            for name in os.listdir(directory):
-                os.remove(os.path.join(directory, name))
-            os.rmdir(directory)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -321,6 +307,8 @@ class TallyPlugin:
                 f"{', '.join(sorted(self.lost_workers))}: the run's coverage is incomplete\n",
                 red=True,
             )
+        for message in self.combine_warnings:
+            write(f"tally: warning: {message}\n", red=True)
         if self.data_file is not None:
             terminalreporter.section("tally coverage")
             for report in self._reports():

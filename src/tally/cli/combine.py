@@ -36,23 +36,11 @@ def handle(args: argparse.Namespace) -> int:
     """Combine; exit 0 when something was combined (skipped inputs are named on stderr)."""
     from tally.api import Coverage
     from tally.config.readers import load_config
-    from tally.data.combine import PathAliases, combine, data_files_to_combine
 
     config = load_config(args.rcfile, overrides=overrides_from(args))
-    cov = Coverage(config=config)
-    data_file = cov.base_data_file
-    aliases = PathAliases(config.paths, cov.cwd, relative=config.flag("run:relative_files"))
-    inputs = data_files_to_combine(data_file, args.paths)
-    result = combine(data_file, inputs, aliases, keep=args.keep, append=config.flag("run:append"))
-    for path, why in result.skipped:
-        print(f"tally: warning: skipped {path}: {why}", file=sys.stderr)
-    if result.uncounted:
-        print(
-            f"tally: warning: {len(result.uncounted)} of the files combined have no "
-            f"execution counts (e.g. {result.uncounted[0]}), so the combined data has none: "
-            "measure every part with --count to keep them",
-            file=sys.stderr,
-        )
+    result = Coverage(config=config).combine(args.paths, keep=args.keep)
+    for message in result.warnings():
+        print(f"tally: warning: {message}", file=sys.stderr)
     if not args.quiet:
         for path in result.combined:
             print(f"Combined data file {path}")

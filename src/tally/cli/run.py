@@ -123,13 +123,7 @@ class _Saver:
         try:
             path = self.cov.save()
         except TallyError as err:
-            rescued = self.cov.rescue()
-            where = (
-                f"; this run's data was saved to {rescued} instead"
-                if rescued
-                else "; this run's data could not be saved anywhere"
-            )
-            print(f"tally: {err.message}{where}", file=sys.stderr)
+            print(self.cov.rescued_message(err), file=sys.stderr)
             return
         if not any(self.cov.last_saved.lines.values()):
             _warn(

@@ -151,6 +151,17 @@ class CombineResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     uncounted: list[str] = field(default_factory=list)  # inputs without counts, when some had
 
+    def warnings(self) -> list[str]:
+        """What a user should hear about: each input skipped, and counts dropped."""
+        found = [f"skipped {path}: {why}" for path, why in self.skipped]
+        if self.uncounted:
+            found.append(
+                f"{len(self.uncounted)} of the files combined have no execution counts "
+                f"(e.g. {self.uncounted[0]}), so the combined data has none: measure every "
+                "part with --count to keep them"
+            )
+        return found
+
 
 class _Sum:
     """The data being combined, kept packed where adding allows: each file's line sets as
