@@ -216,12 +216,11 @@ def _tests_unfinished(
     unfinished: dict[Arc, Count] = {}
     for cut_line, n, slot, index in _stops(slots, cuts):
         members = slots[slot][1]
-        for position in range(index, len(members)):
-            line, end, events = members[position]
-            if events != IF_FAILED:
-                continue
-            stopped_in_test = members[index][0] == line and cut_line < body_starts.get(line, 0)
-            if stopped_in_test or members[index][0] != line:
+        holder = members[index][0]  # the line of the member the exception stopped in
+        for line, end, events in members[index:]:
+            # An `if` after the holder never began; the holder itself, only when the line
+            # the exception left at is in its test, before its body.
+            if events == IF_FAILED and (holder != line or cut_line < body_starts.get(line, 0)):
                 unfinished[(line, end)] = unfinished.get((line, end), 0) + n
     return unfinished
 
