@@ -246,3 +246,14 @@ def test_a_file_with_broken_counts_is_skipped_whole(tmp_path: Path) -> None:
     # Nothing of the bad file came in: not its lines, not its counts.
     assert data.lines(path) == [1]
     assert data.counts(path) == {1: 2}
+
+
+def test_append_to_an_unreadable_data_file_stops_and_keeps_everything(tmp_path: Path) -> None:
+    (tmp_path / ".coverage").write_bytes(b"not a data file")
+    write_data(str(tmp_path / ".coverage.one"), measurement(str(tmp_path / "m.py"), {1: 1}))
+    result = run_tally("combine", "--append", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tally: can't --append to ")
+    assert len(result.stderr.splitlines()) == 1
+    assert (tmp_path / ".coverage").read_bytes() == b"not a data file"
+    assert (tmp_path / ".coverage.one").exists()

@@ -262,6 +262,11 @@ def combine(
         try:
             stored = read_stored(path)
         except DataError as err:
+            if path == data_file:  # writing over it would lose it: stop, keep every file
+                raise DataError(
+                    f"can't --append to {data_file}: {err.message}; move it aside, or "
+                    "combine without --append"
+                ) from None
             result.skipped.append((path, err.message))
             continue
         seen.add(digest)
