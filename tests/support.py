@@ -35,7 +35,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 def tally_env(**extra: str) -> dict[str, str]:
     """The environment for a tally run: keeps coverage.py's subprocess hook, which measures
     tally itself, but no tally settings from outside."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    # Nor pytest-xdist's worker variables, when this suite runs under xdist: a pytest
+    # started by a test is not a worker.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "PYTEST_XDIST_"))}
     env.pop("COVERAGE_FILE", None)
     env.update(extra)
     return env

@@ -289,7 +289,14 @@ def test_sigterm_saves_the_data_collected_so_far(tmp_path: Path) -> None:
 def test_parallel_files_the_plugin_cannot_combine_are_named(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     write(root / ".coveragerc", "[run]\nparallel = true\n")
-    (root / ".coverage.broken").write_bytes(b"not a data file")
+    # Written during the run: the plugin erases what earlier runs left at its start.
+    write(
+        root / "tests" / "test_broken.py",
+        """
+        def test_leaves_a_broken_parallel_file():
+            open(".coverage.broken", "wb").write(b"not a data file")
+        """,
+    )
     result = pytest_run(root, "--tally=pkg", "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tally: warning: skipped" in result.stdout and ".coverage.broken" in result.stdout

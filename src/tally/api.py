@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import CodeType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
@@ -16,10 +16,13 @@ from tally.data.sqlite import CoverageData, Measurement, write_data
 from tally.paths import relative_name
 
 if TYPE_CHECKING:
+    from tally.collect.script import ScriptTracer
     from tally.data.combine import CombineResult
     from tally.exceptions import TallyError
 
 __all__ = ["Coverage"]
+
+_V = TypeVar("_V")
 
 
 class Coverage:
@@ -34,6 +37,7 @@ class Coverage:
         engine: "auto", "monitor" or "count".
         config: a ready Config, instead of reading files.
         main_file: the program's main script, always measured unless omitted.
+        cwd: the directory relative settings are taken from (default: the current one).
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class Coverage:
         engine: str | None = None,
         config: Config | None = None,
         main_file: str | None = None,
+        cwd: str | None = None,
     ) -> None:
         if config is None:
             overrides: dict[str, object] = {
@@ -66,8 +71,14 @@ class Coverage:
                 for key, value in overrides.items():
                     if value is not None:
                         config.set(key, value, "Coverage() argument")
+        from tally.process import requested_patches
+
         self.config = config
-        self.cwd = os.getcwd()
+        self.cwd = cwd or os.getcwd()
+        patches = requested_patches(config.items("run:patch"))
+        if patches & {"subprocess", "fork"} and not config.flag("run:parallel"):
+            # Processes that share a data file name would write over each other's data.
+            config.set("run:parallel", True, "implied by [run] patch")
         self.main_file = main_file
         self.choice: EngineChoice = choose_engine(
             config.text("tally:engine"),
@@ -79,7 +90,9 @@ class Coverage:
         self._filter: FileFilter | None = None
         self._started = False
         self._suffix: str | None = None
+        self._script: ScriptTracer | None = None
         self.last_saved: Measurement | None = None  # what save() last wrote
+        self.rescued_to: str | None = None  # where rescued_message() put the data
 
     @property
     def base_data_file(self) -> str:
@@ -88,16 +101,27 @@ class Coverage:
         return os.path.join(self.cwd, os.path.expanduser(self.config.text("run:data_file")))
 
     @property
+    def suffix(self) -> str:
+        """This process's parallel suffix: host, pid and a random number. Chosen once, so
+        every look at the path agrees."""
+        if self._suffix is None:
+            self._suffix = f"{socket.gethostname()}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
+        return self._suffix
+
+    @property
     def data_file(self) -> str:
         """The data file save() writes, made absolute against the starting directory."""
         path = self.base_data_file
         if self.config.flag("run:parallel"):
-            if self._suffix is None:  # chosen once, so every look at the path agrees
-                self._suffix = (
-                    f"{socket.gethostname()}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
-                )
-            path += "." + self._suffix
+            path += "." + self.suffix
         return path
+
+    @property
+    def journal_file(self) -> str:
+        """Where this process's raw data journal goes (data/journal.py)."""
+        from tally.data.journal import JOURNAL_SUFFIX
+
+        return f"{self.base_data_file}.{self.suffix}{JOURNAL_SUFFIX}"
 
     def _build(self) -> Engine:
         """Build the file filter and the chosen engine (once)."""
@@ -136,6 +160,30 @@ class Coverage:
         if self._started and self._engine is not None:
             self._engine.stop()
             self._started = False
+        if self._script is not None:
+            self._script.stop()
+
+    def forked(self) -> None:
+        """In a forked child: forget the parent's data, and save under a suffix of its own."""
+        self._suffix = None
+        if self._engine is not None:
+            self._engine.forget()
+        if self._script is not None:
+            self._script.forget()
+
+    def trace_main(self, path: str) -> None:
+        """Count the main script of a process Python started itself (a measured
+        subprocess's), where the engine can't compile it: by a trace function."""
+        engine = self._build()
+        assert self._filter is not None
+        unseen = engine.name == "count" or getattr(engine, "markers", False)
+        if not unseen or not self._filter.should_measure(path):
+            return
+        from tally.collect.script import ScriptTracer
+        from tally.paths import canonical
+
+        self._script = ScriptTracer(path, canonical(path, self.cwd), branch=self.choice.branch)
+        self._script.start()
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """Compile the program's main script for measurement by the current engine."""
@@ -145,6 +193,8 @@ class Coverage:
         """What has been measured so far, with run metadata."""
         engine = self._build()
         measured = engine.measurement()
+        if self._script is not None:
+            measured = _with_script(measured, self._script.measurement())
         measured.meta.update(
             {
                 "tally_engine": engine.name,
@@ -190,7 +240,7 @@ class Coverage:
     def rescued_message(self, error: TallyError) -> str:
         """After save() failed with `error`: rescue() the data, and say in one line what
         went wrong and where the data went."""
-        rescued = self.rescue()
+        rescued = self.rescued_to = self.rescue()
         where = (
             f"; this run's data was saved to {rescued} instead"
             if rescued
@@ -248,6 +298,32 @@ class Coverage:
     ) -> None:
         self.stop()
         self.save()
+
+
+def _with_script(measured: Measurement, script: Measurement) -> Measurement:
+    """The engine's measurement with the traced main script's put over it."""
+    counts = None if measured.counts is None else _Over(script.counts or {}, measured.counts)
+    arcs = None if measured.arcs is None else _Over(script.arcs or {}, measured.arcs)
+    return Measurement(_Over(script.lines, measured.lines), counts, measured.meta, arcs)
+
+
+class _Over(Mapping[str, _V]):
+    """Per file: `top`'s entry where it has one, else `base`'s (read when asked, as the
+    count engine's own mappings are)."""
+
+    def __init__(self, top: Mapping[str, _V], base: Mapping[str, _V]) -> None:
+        self.top = top
+        self.base = base
+
+    def __getitem__(self, path: str) -> _V:
+        return self.top[path] if path in self.top else self.base[path]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (path for path in self.base if path not in self.top)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _relative(measured: Measurement, cwd: str) -> Measurement:

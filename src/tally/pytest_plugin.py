@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from tally.api import Coverage
+    from tally.process import MeasuredProcess
 
 __all__ = ["TallyPlugin"]
 
@@ -131,12 +132,14 @@ class TallyPlugin:
         self.config = config
         self.options = options
         self.cov: Coverage | None = None
+        self.process: MeasuredProcess | None = None
         self.finished = False
         self.worker_files: list[str] = []
         self.lost_workers: list[str] = []
         self.combine_warnings: list[str] = []  # inputs the controller's combine skipped
         self.failure: str | None = None
         self.data_file: str | None = None
+        self.pid = os.getpid()
 
     @property
     def worker_id(self) -> str | None:
@@ -152,6 +155,7 @@ class TallyPlugin:
     def start(self) -> None:
         from tally.api import Coverage
         from tally.exceptions import TallyError
+        from tally.process import MeasuredProcess
 
         sources = [s for s in self.options.tally_source if isinstance(s, str)]
         try:
@@ -161,13 +165,20 @@ class TallyPlugin:
                 branch=self.options.tally_branch,
                 count=self.options.tally_count,
             )
+            self.process = MeasuredProcess(self.cov, save=lambda: self.finish(None))
         except TallyError as err:
             raise pytest.UsageError(f"tally: {err.message}") from None
         if self.worker_id is None:
-            for message in self.cov.warnings:
+            if not self.cov.config.flag("run:append"):
+                # A fresh start, as pytest-cov's: the end combines every parallel file and
+                # journal beside the data file, and none may be from an earlier run.
+                self.cov.erase()
+            self.process.save_on_sigterm(then=self._said_sigterm)
+        self.pid = os.getpid()
+        self.process.start()
+        if self.worker_id is None:
+            for message in [*self.cov.warnings, *self.process.warnings]:
                 sys.stderr.write(f"tally: warning: {message}\n")
-        self.cov.start()
-        self._save_on_sigterm()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
@@ -182,51 +193,40 @@ class TallyPlugin:
         """Saves when the test loop never finished (an interrupt, a collection error)."""
         self.finish(session)
 
-    def _save_on_sigterm(self) -> None:
-        """Save the data when pytest is ended by SIGTERM, as `tally run` does ([run]
-        sigterm), then die of the signal as pytest would have. Only in the main process of
-        the run, and only where nobody else handles the signal."""
-        import signal
-        import threading
-
-        if (
-            self.worker_id is not None
-            or not self.cov
-            or not self.cov.config.flag("run:sigterm")
-            or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
-        ):
-            return
-
-        def on_sigterm(signum: int, frame: Any) -> None:
-            from tally.cli.run import die_of
-
-            self.finish(None)
-            capture = self.config.pluginmanager.getplugin("capturemanager")
-            if capture is not None:  # the signal came mid-test: let the message out
-                capture.suspend_global_capture(in_=False)
-            if self.data_file:
-                sys.stderr.write(f"tally: SIGTERM: data saved to {self.data_file}\n")
-            die_of(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
+    def _said_sigterm(self) -> None:
+        """After SIGTERM saved the data: say where, past pytest's capture."""
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:  # the signal came mid-test: let the message out
+            capture.suspend_global_capture(in_=False)
+        if self.data_file:
+            sys.stderr.write(f"tally: SIGTERM: data saved to {self.data_file}\n")
 
     def finish(self, session: pytest.Session | None) -> None:
-        if self.finished or self.cov is None:
+        if self.finished or self.cov is None or self.process is None:
             return
         self.finished = True
+        if os.getpid() != self.pid:  # a forked child that ran on into pytest's ending
+            self.process.save_own()
+            return
         self.cov.stop()
         from tally.exceptions import TallyError
 
+        # By now a real worker has its workerinput; the environment variable alone may be
+        # inherited by a pytest that a worker's test started.
+        worker = getattr(self.config, "workerinput", None) is not None
         try:
-            if self.worker_id is not None:
+            if worker:
                 self._send_to_controller()
-                return
-            self.data_file = self._save()
+            else:
+                self.data_file = self._save()
         except TallyError as err:
             self.failure = self.cov.rescued_message(err)
+            self.process.end_journal(saved=self.cov.rescued_to is not None)
             if session is not None:
                 session.testsfailed += 1
+            return
+        self.process.end_journal(saved=True)
+        if worker:
             return
         if session is not None:
             self._check_fail_under(session)
@@ -234,11 +234,12 @@ class TallyPlugin:
     def _save(self) -> str:
         """Save this process's data; with workers' data (or [run] parallel), combine it
         with theirs and every parallel file beside the data file. Returns the data file."""
-        assert self.cov is not None
-        if not self.worker_files and not self.cov.config.flag("run:parallel"):
+        assert self.cov is not None and self.process is not None
+        if not (self.worker_files or self.lost_workers or self.cov.config.flag("run:parallel")):
             return self.cov.save()
         self.cov.config.set("run:parallel", True, "pytest --tally")
         self.cov.save()
+        self.process.end_journal(saved=True)  # before the combine, which would read it
         self.combine_warnings = self.cov.combine().warnings()
         return self.cov.base_data_file
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
-from tally.exceptions import EXIT_FAIL_UNDER, ConfigError
+from tally.exceptions import EXIT_FAIL_UNDER, ConfigError, NoDataError
 
 if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
     from tally.config.readers import Config
+    from tally.data.sqlite import CoverageData
 
 __all__ = ["fail_under_status", "load_results", "register"]
 
@@ -40,6 +42,30 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
+def _journals(data_file: str) -> list[str]:
+    """The raw data journals beside `data_file`: processes that never saved."""
+    import glob
+
+    from tally.data.journal import JOURNAL_SUFFIX
+
+    return sorted(glob.glob(glob.escape(data_file) + ".*" + JOURNAL_SUFFIX))
+
+
+def _incomplete_run(data: CoverageData, data_file: str) -> list[str]:
+    """What a report must say of data from processes that never saved: those combined in
+    (the data file's note), and journals beside it not combined yet."""
+    from tally.data.journal import INCOMPLETE
+
+    notes = data.meta().get(INCOMPLETE, "").split("\n")
+    found = [f"the run was incomplete: {note}" for note in notes if note]
+    for journal in _journals(data_file):
+        found.append(
+            f"{journal} is the journal of a process that ended without saving; "
+            "`tally combine` adds its data"
+        )
+    return found
+
+
 def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
     """The configuration (files, environment, flags) and the data analysed by it, as
     every reporting command starts; warnings on stderr."""
@@ -50,7 +76,16 @@ def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
     config = load_config(args.rcfile, overrides=overrides_from(args))
     for message in config.warnings:
         print(f"tally: warning: {message}", file=sys.stderr)
-    data = CoverageData(config.text("run:data_file"))
+    data_file = config.text("run:data_file")
+    if not os.path.exists(data_file) and _journals(data_file):
+        raise NoDataError(
+            f"no data file {data_file}, but journals of processes that ended without saving "
+            f"are beside it ({os.path.basename(_journals(data_file)[0])}...): run "
+            "`tally combine` to make the data file from them"
+        )
+    data = CoverageData(data_file)
+    for message in _incomplete_run(data, data_file):
+        print(f"tally: warning: {message}", file=sys.stderr)
     results = analyze_data(
         data,
         exclude=config.exclude_regexes(),

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
 import signal
 import sys
-import threading
-from types import FrameType
 from typing import Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
-from tally.exceptions import TallyError
+from tally.process import MeasuredProcess, die_of
 
-__all__ = ["die_of", "register"]
+__all__ = ["register"]
 
 RUN_KEYS = (
     "run:branch",
@@ -90,9 +86,11 @@ def handle(args: argparse.Namespace) -> int:
             f"--source {entry!r} is neither a directory nor an importable module; "
             "nothing from it will be measured"
         )
-    saver = _Saver(cov)
-    saver.install_signal_handlers(sigterm=config.flag("run:sigterm"))
-    cov.start()
+    process = MeasuredProcess(cov)
+    process.save_on_sigterm()
+    process.start()
+    for message in process.warnings:
+        _warn(message)
     try:
         status = program.run(cov.compile_main)
     except KeyboardInterrupt:
@@ -100,66 +98,8 @@ def handle(args: argparse.Namespace) -> int:
         import traceback
 
         traceback.print_exc()
-        saver.save_now()
+        process.save_own()
         die_of(signal.SIGINT)
-        return 130  # pragma: no cover - _die_of does not return
-    saver.save_when_done()
+        return 130  # pragma: no cover - die_of does not return
+    process.save_when_done()
     return status
-
-
-class _Saver:
-    """Saves the data exactly once: now, at exit after the program's threads finish, or on a
-    signal. Errors while saving are reported as one line, never a traceback."""
-
-    def __init__(self, cov: Any) -> None:
-        self.cov = cov
-        self.saved = False
-
-    def save_now(self) -> None:
-        if self.saved:
-            return
-        self.saved = True
-        self.cov.stop()
-        try:
-            path = self.cov.save()
-        except TallyError as err:
-            print(self.cov.rescued_message(err), file=sys.stderr)
-            return
-        if not any(self.cov.last_saved.lines.values()):
-            _warn(
-                f"no data was collected (data file {path}); check --source/--include "
-                "and that the program imports the code you meant to measure"
-            )
-
-    def save_when_done(self) -> None:
-        """Save now if the program left no running threads; else at exit, after Python has
-        waited for them (atexit runs after threading's shutdown join)."""
-        others = [
-            t
-            for t in threading.enumerate()
-            if t is not threading.main_thread() and not t.daemon and t.is_alive()
-        ]
-        if others:
-            atexit.register(self.save_now)
-        else:
-            self.save_now()
-
-    def install_signal_handlers(self, *, sigterm: bool) -> None:
-        if not sigterm or threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
-            return  # someone else's handler: leave it alone
-
-        def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            self.save_now()
-            die_of(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
-
-
-def die_of(signum: int) -> None:
-    """End the process by `signum` with its default action, as an unhandled signal would."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from itertools import chain
+from itertools import chain, zip_longest
 from types import CodeType
 from typing import Any
 
@@ -121,23 +121,32 @@ class _File:
                 banked[slot] += n
                 counters[slot] = 0
 
-    def line_counts(self, path: str) -> dict[LineNo, Count]:
+    def totals(self) -> list[int]:
+        """Each slot's count: banked plus live. Reads without writing, so another thread
+        (the journal's) can ask while the counters run."""
+        live = list(self.counters)
+        return [b + c for b, c in zip_longest(self.banked, live, fillvalue=0)]
+
+    def line_counts(self, path: str, totals: list[int]) -> dict[LineNo, Count]:
         """Counts by line: each slot's count spread over the lines it stands for, less the
         members that exceptions kept from running."""
-        counts = spread_counts(self.table, self.banked)
-        if self.cuts:
-            for line, n in _uncounted(unpack_slots(self.table), self.cuts).items():
+        counts = spread_counts(self.table, totals)
+        cuts = dict(self.cuts)
+        if cuts:
+            for line, n in _uncounted(unpack_slots(self.table), cuts).items():
                 counts[line] = counts.get(line, 0) - n
         counts = {line: n for line, n in counts.items() if n > 0}
         if self.flags & FLAG_CASES:
             derive_case_counts(path, counts)
         return counts
 
-    def arc_counts(self, line_counts: Mapping[LineNo, Count]) -> dict[Arc, Count]:
+    def arc_counts(
+        self, line_counts: Mapping[LineNo, Count], totals: list[int]
+    ) -> dict[Arc, Count]:
         """Counts by arc, for code instrumented with branch coverage: each arm's slot
         count, and for a `case` line the times it was tested (its line's count) less the
         times it matched."""
-        arcs, case_next, if_ran = spread_arcs(self.table, self.banked)
+        arcs, case_next, if_ran = spread_arcs(self.table, totals)
         for (line, end), matched in case_next.items():
             failed = line_counts.get(line, 0) - matched
             if failed > 0:
@@ -156,7 +165,7 @@ class _File:
             if line in if_lines and (line, end) not in if_ran:
                 bodies[line] = (end, n)
         body_starts = {line: start for line, (start, _) in bodies.items()}
-        unfinished = _tests_unfinished(unpack_slots(self.table), self.cuts, body_starts)
+        unfinished = _tests_unfinished(unpack_slots(self.table), dict(self.cuts), body_starts)
         for (line, end), ran in if_ran.items():
             taken = bodies.get(line, (0, 0))[1]
             failed = ran - unfinished.get((line, end), 0) - taken
@@ -238,8 +247,9 @@ class _Results:
         """(counts by line, counts by arc) of one file."""
         if self._last is None or self._last[0] != path:
             file = self.files[path]
-            counts = file.line_counts(path)
-            arcs = file.arc_counts(counts) if self.branch else {}
+            totals = file.totals()
+            counts = file.line_counts(path, totals)
+            arcs = file.arc_counts(counts, totals) if self.branch else {}
             self._last = (path, counts, arcs)
         return self._last[1], self._last[2]
 
@@ -350,12 +360,17 @@ class CountEngine:
             file.bank()
         self._running = False
 
+    def forget(self) -> None:
+        """Drop the counts so far (a forked child starts from nothing); code keeps its
+        counters."""
+        for file in self._files.values():
+            file.counters[:] = [0] * len(file.counters)
+            file.banked = []
+            file.cuts.clear()
+
     def measurement(self) -> Measurement:
-        """Counts (and so executed lines) for every instrumented file."""
-        if self._running:
-            for file in self._files.values():
-                file.bank()
-        results = _Results(self._files, self.branch)
+        """Counts (and so executed lines) for every instrumented file, so far."""
+        results = _Results(dict(self._files), self.branch)
         counts = _PerFile(results, lambda path: results.of(path)[0])
         lines = _PerFile(results, lambda path: set(results.of(path)[0]))
         arcs = _PerFile(results, lambda path: results.of(path)[1]) if self.branch else None

@@ -23,6 +23,9 @@ class Engine(Protocol):
     def stop(self) -> None:
         """Stop measuring; what was measured so far is kept."""
 
+    def forget(self) -> None:
+        """Drop what was measured so far, and go on measuring (a forked child)."""
+
     def measurement(self) -> Measurement:
         """Everything measured between starts and stops so far."""
 

@@ -136,9 +136,19 @@ class MonitorEngine:
         self._jumps.setdefault(code, set()).add((offset, destination))
         return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
 
+    def forget(self) -> None:
+        """Drop the lines and arcs seen so far, and let their events fire again (a forked
+        child starts from nothing)."""
+        for found in self._lines.values():
+            found.clear()
+        self._jumps.clear()
+        if self._tool is not None:
+            sys.monitoring.restart_events()  # type: ignore[attr-defined,unused-ignore]
+
     def measurement(self) -> Measurement:
         """The lines seen so far, and with branch coverage the arcs taken."""
-        lines = {p: set(s) for p, s in self._lines.items()}
+        # Copies first: the journal's thread asks while callbacks add.
+        lines = {p: set(s) for p, s in list(self._lines.items())}
         meta = {"tally_engine": self.name}
         if not self.branch:
             return Measurement(lines, None, meta)
@@ -152,7 +162,7 @@ class MonitorEngine:
             path = self._code_files[code]
             if path not in maps:
                 maps[path] = _statement_lines(code.co_filename)
-            for arc in jump_arcs(code, jumps, maps[path]):
+            for arc in jump_arcs(code, set(jumps), maps[path]):
                 arcs.setdefault(path, {})[arc] = 0
         return Measurement(lines, None, meta, arcs)
 

@@ -291,6 +291,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _o(
         "tally",
+        "flush_interval",
+        "float",
+        10.0,
+        "Seconds between appends to the raw data journal, which keeps a killed process's "
+        "data up to its last flush (0: no journal).",
+        coverage_py=False,
+    ),
+    _o(
+        "tally",
         "line_threshold",
         "int",
         0,

@@ -88,6 +88,21 @@ class Config:
             + self.items("report:partial_branches_always")
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data (JSON), for a measured subprocess to take up."""
+        return {"values": self.values, "paths": self.paths, "files": self.files}
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], origin: str) -> Config:
+        """The settings to_dict() gave, each remembered as coming from `origin`."""
+        config = cls()
+        for key, value in doc["values"].items():
+            if key in config.values:
+                config.set(key, value, origin)
+        config.paths = {name: list(entries) for name, entries in doc["paths"].items()}
+        config.files = list(doc["files"])
+        return config
+
     def describe(self) -> Iterator[tuple[str, Any, str]]:
         """(key, value, origin) for every option, in table order: `tally debug config`."""
         for option in OPTIONS:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import add
 
+from tally.data.journal import INCOMPLETE, JOURNAL_SUFFIX, read_journal
 from tally.data.numbits import counts_parts, line_numbers, numbits_to_nums
 from tally.data.sqlite import (
     Measurement,
@@ -122,7 +123,8 @@ class PathAliases:
 def data_files_to_combine(data_file: str, given: Iterable[str]) -> list[str]:
     """The files `tally combine` reads: each given file, the parallel data files in each
     given directory, or with none given those beside `data_file` (`.coverage.*`, rescued
-    files included, never the data file itself or its JSON twin)."""
+    files and the journals of processes that never saved included, never the data file
+    itself or its JSON twin)."""
     base = os.path.basename(data_file)
     directories: list[str] = []
     files: list[str] = []
@@ -150,10 +152,12 @@ class CombineResult:
     combined: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     uncounted: list[str] = field(default_factory=list)  # inputs without counts, when some had
+    incomplete: list[str] = field(default_factory=list)  # journals' notes: processes killed
 
     def warnings(self) -> list[str]:
         """What a user should hear about: each input skipped, and counts dropped."""
         found = [f"skipped {path}: {why}" for path, why in self.skipped]
+        found += [f"the run was incomplete: {note}" for note in self.incomplete]
         if self.uncounted:
             found.append(
                 f"{len(self.uncounted)} of the files combined have no execution counts "
@@ -260,7 +264,7 @@ def combine(
             result.skipped.append((path, "a duplicate of a file already combined"))
             continue
         try:
-            stored = read_stored(path)
+            stored = read_journal(path) if path.endswith(JOURNAL_SUFFIX) else read_stored(path)
         except DataError as err:
             if path == data_file:  # writing over it would lose it: stop, keep every file
                 raise DataError(
@@ -270,6 +274,9 @@ def combine(
             result.skipped.append((path, err.message))
             continue
         seen.add(digest)
+        note = stored.meta.pop(INCOMPLETE, None)
+        if note:
+            result.incomplete.extend(note.split("\n"))
         if not stored.has_counts():
             result.uncounted.append(path)
         try:
@@ -289,7 +296,10 @@ def combine(
     counted = not result.uncounted
     if counted or not total.counts:
         result.uncounted = []
-    write_data(data_file, total.measurement(counted=counted))
+    combined = total.measurement(counted=counted)
+    if result.incomplete:
+        combined.meta[INCOMPLETE] = "\n".join(result.incomplete)
+    write_data(data_file, combined)
     if not keep:
         for path in result.combined:
             with contextlib.suppress(OSError):  # gone already: nothing lost

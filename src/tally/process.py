@@ -1,0 +1,319 @@
+"""A measured process, from start to end: saving its data exactly once however it ends, the
+journal that keeps its data if it can't, and the processes it starts.
+
+`[run] patch` names the behaviours to patch, as coverage.py's option does:
+
+- `subprocess`: every Python process started while this one is measured is measured too.
+  The settings travel in the environment variable TALLY_PROCESS_CONFIG, and the `.pth`
+  file installed with tally (a1_tally.pth) calls startup() in every Python that starts
+  with it set. Implies `_exit` and `fork`, and `[run] parallel`.
+- `_exit`: os._exit saves the data before the process ends (multiprocessing's forked
+  children end that way).
+- `fork`: a forked child drops its parent's data and writes a data file of its own
+  (implies `[run] parallel`).
+- `execv`: the exec family saves the data before the process image is replaced.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from tally.exceptions import ConfigError, TallyError
+
+if TYPE_CHECKING:
+    from tally.api import Coverage
+    from tally.data.journal import Journal
+
+__all__ = ["ENV_VAR", "PATCHES", "PTH_NAME", "MeasuredProcess", "die_of", "startup"]
+
+PATCHES = ("_exit", "execv", "fork", "subprocess")
+ENV_VAR = "TALLY_PROCESS_CONFIG"
+PTH_NAME = "a1_tally.pth"
+
+
+def requested_patches(names: list[str]) -> set[str]:
+    """The patches `[run] patch` asks for, with those they imply. Raises ConfigError for
+    a name tally doesn't know."""
+    wanted = set(names)
+    unknown = sorted(wanted - set(PATCHES))
+    if unknown:
+        raise ConfigError(
+            f"[run] patch: unknown patch {unknown[0]!r}; the patches are {', '.join(PATCHES)}"
+        )
+    if "subprocess" in wanted:
+        wanted |= {"_exit", "fork"}
+    return wanted
+
+
+class MeasuredProcess:
+    """One process's measurement: started, then saved exactly once (at the end of the
+    program, at exit, on SIGTERM, at os._exit or exec), its journal flushed meanwhile.
+
+    `save` is how the process's owner saves (the pytest plugin also combines and
+    reports); by default, and always in a forked child, it is save_own().
+    """
+
+    def __init__(self, cov: Coverage, save: Callable[[], None] | None = None) -> None:
+        self.cov = cov
+        self._owner_save = save
+        self._saved_in: int | None = None  # the pid that saved
+        self._pid = os.getpid()
+        self.patches = requested_patches(cov.config.items("run:patch"))
+        self.journal: Journal | None = None
+        self._flusher: threading.Thread | None = None
+        self._stop_flushing = threading.Event()
+        self.warnings: list[str] = []
+
+    # -- starting -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start measuring, the journal and the patches."""
+        self.cov.start()
+        self._start_journal()
+        if "subprocess" in self.patches:
+            self._export_config()
+        if "_exit" in self.patches:
+            self._patch_exit()
+        if "execv" in self.patches:
+            self._patch_execv()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(
+                before=self._pause_journal,
+                after_in_parent=self._resume_journal,
+                after_in_child=self._forked,
+            )
+
+    def _start_journal(self) -> None:
+        interval = self.cov.config.number("tally:flush_interval")
+        if interval <= 0:
+            return
+        import socket
+
+        from tally.data.journal import Journal
+
+        about = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": " ".join(sys.argv)[:200],
+            "branch": self.cov.choice.branch,
+            "counts": self.cov.choice.name == "count",
+            "meta": {"tally_engine": self.cov.choice.name},
+        }
+        try:
+            self.journal = Journal(self.cov.journal_file, about)
+        except OSError as err:
+            self.warnings.append(
+                f"can't write the data journal {self.cov.journal_file} ({err.strerror}): "
+                "if this process is killed, its data is lost"
+            )
+            return
+        self._resume_journal()
+
+    def _resume_journal(self) -> None:
+        """Start the journal's thread (again, after a fork)."""
+        if self.journal is None:
+            return
+        interval = self.cov.config.number("tally:flush_interval")
+        self._stop_flushing = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_every, args=(interval,), name="tally-journal", daemon=True
+        )
+        self._flusher.start()
+
+    def _pause_journal(self) -> None:
+        """Before a fork: end the journal's thread, so the process forks with the threads
+        the program made (Python warns of forking with threads running, 3.12+)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            self._stop_flushing.set()
+            flusher.join()
+
+    def _flush_every(self, interval: float) -> None:
+        """The journal thread: append what is new, every `interval` seconds."""
+        while not self._stop_flushing.wait(interval):
+            journal = self.journal
+            if journal is None:
+                return
+            try:
+                journal.flush(self.cov.measurement())
+            except Exception:  # a flush that fails loses nothing the next save won't have
+                continue
+
+    def _export_config(self) -> None:
+        """Hand the settings to Python processes started from now on."""
+        config = self.cov.config
+        doc = {"config": config.to_dict(), "cwd": self.cov.cwd}
+        os.environ[ENV_VAR] = json.dumps(doc)
+        if not _hook_installed():
+            self.warnings.append(
+                f"[run] patch = subprocess: tally's start-up hook {PTH_NAME} is not in "
+                "site-packages (tally isn't pip-installed here?), so subprocesses will "
+                "not be measured"
+            )
+
+    def _patch_exit(self) -> None:
+        real_exit = os._exit
+
+        def tally_exit(status: int) -> Any:
+            self.save()
+            real_exit(status)
+
+        os._exit = tally_exit
+
+    def _patch_execv(self) -> None:
+        if os.name == "nt":
+            raise ConfigError("[run] patch = execv isn't available on Windows")
+        for name in ("execv", "execve"):
+            real = getattr(os, name)
+
+            def tally_exec(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+                self.save()
+                return _real(*args, **kwargs)
+
+            setattr(os, name, tally_exec)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's journal is the parent's. With the `fork` patch,
+        the child has its own data from here on, its own data file and journal."""
+        if self.journal is not None:
+            self.journal.close(remove=False)
+            self.journal = None
+        if "fork" not in self.patches:
+            return
+        self._pid = os.getpid()
+        self._owner_save = None
+        self._saved_in = None
+        self.cov.forked()
+        self._start_journal()
+        atexit.register(self.save)
+
+    # -- ending --------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Save the way the owner does (once per process)."""
+        if self._owner_save is not None and os.getpid() == self._pid:
+            self._owner_save()
+        else:
+            self.save_own()
+
+    def save_own(self, *, warn_empty: bool = False) -> str | None:
+        """Stop, write the data file, drop the journal; once per process. A failure is one
+        line on stderr with where the data went instead. Returns the path written."""
+        if self._saved_in == os.getpid():
+            return None
+        self._saved_in = os.getpid()
+        self.cov.stop()
+        try:
+            path = self.cov.save()
+        except TallyError as err:
+            print(self.cov.rescued_message(err), file=sys.stderr)
+            self.end_journal(saved=self.cov.rescued_to is not None)
+            return None
+        self.end_journal(saved=True)
+        if warn_empty and self.cov.last_saved and not any(self.cov.last_saved.lines.values()):
+            print(
+                f"tally: warning: no data was collected (data file {path}); check "
+                "--source/--include and that the program imports the code you meant to "
+                "measure",
+                file=sys.stderr,
+            )
+        return path
+
+    def end_journal(self, *, saved: bool) -> None:
+        """Stop the journal; delete it when the data it held is `saved`."""
+        self._stop_flushing.set()
+        journal, self.journal = self.journal, None
+        if journal is not None:
+            journal.close(remove=saved)
+
+    def save_when_done(self) -> None:
+        """Save now if the program left no running threads; else at exit, after Python has
+        waited for them (atexit runs after threading's shutdown join)."""
+        others = [
+            t
+            for t in threading.enumerate()
+            if t is not threading.main_thread()
+            and not t.daemon
+            and t.is_alive()
+            and t is not self._flusher
+        ]
+        if others:
+            atexit.register(self.save_own, warn_empty=True)
+        else:
+            self.save_own(warn_empty=True)
+
+    def save_on_sigterm(self, then: Callable[[], None] | None = None) -> None:
+        """On SIGTERM: save (the owner's way), run `then`, and die of the signal. Only in
+        the main thread, and only where nobody else handles the signal."""
+        if (
+            not self.cov.config.flag("run:sigterm")
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+        ):
+            return
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            self.save()
+            if then is not None:
+                then()
+            die_of(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def die_of(signum: int) -> None:
+    """End the process by `signum` with its default action, as an unhandled signal would."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _hook_installed() -> bool:
+    """Is a1_tally.pth in a directory Python reads .pth files from?"""
+    import site
+
+    places = [*site.getsitepackages(), site.getusersitepackages()]
+    return any(os.path.exists(os.path.join(p, PTH_NAME)) for p in places)
+
+
+_started: MeasuredProcess | None = None
+
+
+def startup() -> None:
+    """Measure this Python process, started by a measured one (`[run] patch = subprocess`):
+    called by a1_tally.pth when TALLY_PROCESS_CONFIG is set. Never raises: a problem is one
+    line on stderr and the process runs unmeasured."""
+    global _started
+    text = os.environ.get(ENV_VAR)
+    if not text or _started is not None:
+        return
+    try:
+        _started = _start_child(json.loads(text))
+    except Exception as err:  # the hook must never stop the program it starts
+        message = err.message if isinstance(err, TallyError) else f"{type(err).__name__}: {err}"
+        print(f"tally: this subprocess is not measured: {message}", file=sys.stderr)
+
+
+def _start_child(doc: dict[str, Any]) -> MeasuredProcess:
+    from tally.api import Coverage
+    from tally.config.readers import Config
+
+    config = Config.from_dict(doc["config"], "the measured parent process")
+    config.set("run:parallel", True, "a measured subprocess")
+    main = os.path.abspath(sys.argv[0]) if sys.argv and os.path.isfile(sys.argv[0]) else None
+    cov = Coverage(config=config, cwd=doc["cwd"], main_file=main)
+    process = MeasuredProcess(cov)
+    process.start()
+    if main is not None:
+        cov.trace_main(main)
+    atexit.register(process.save_own)
+    return process
