@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from support import PY, run_coverage, tally_env, write
+from support import PY, run_coverage, run_tally, tally_env, write
 
 from tally.data.sqlite import CoverageData
 
@@ -67,12 +68,14 @@ def make_project(root: Path) -> Path:
     return root
 
 
-def pytest_run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def pytest_run(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PY, "-m", "pytest", "-p", "no:cacheprovider", *args],
         check=False,
         cwd=root,
-        env=tally_env(),
+        env=env or tally_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -302,3 +305,94 @@ def test_parallel_files_the_plugin_cannot_combine_are_named(tmp_path: Path) -> N
     assert "tally: warning: skipped" in result.stdout and ".coverage.broken" in result.stdout
     # The run's own data was combined all the same (a triangle test ran lines 7 and 8).
     assert {1, 7, 8} <= set(shapes_lines(root) or [])
+
+
+def test_subprocesses_started_by_tests_are_measured(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(root / ".coveragerc", "[run]\npatch = subprocess\n")
+    write(
+        root / "tests" / "test_child.py",
+        """\
+        import subprocess
+        import sys
+
+
+        def test_a_child_process_calls_unused():
+            code = "import pkg.shapes as s; assert s.unused() == 'never'"
+            subprocess.run([sys.executable, "-c", code], check=True)
+        """,
+    )
+    result = pytest_run(root, "--tally=pkg", "--tally-report=term-missing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # unused() ran only in the child; the run's report has it, with nothing missing.
+    assert 13 in (shapes_lines(root) or [])
+    assert re.search(r"pkg/shapes\.py\s+9\s+1\s+89%(\s+\d+)?\s+9\n", result.stdout), result.stdout
+
+
+def test_a_test_that_calls_os_exit_keeps_the_runs_data(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(root / ".coveragerc", "[run]\npatch = _exit\n")
+    write(
+        root / "tests" / "test_zexit.py",
+        """\
+        import os
+
+        from pkg import area
+
+
+        def test_exits():
+            area("triangle", 1)
+            os._exit(3)
+        """,
+    )
+    result = pytest_run(root, "--tally=pkg")
+    assert result.returncode == 3
+    assert {1, 4, 5, 6, 7, 8} <= set(shapes_lines(root) or [])
+
+
+KILLED_TEST = """\
+    import os
+    import signal
+    import time
+
+    import pytest
+
+    from pkg import area
+
+
+    def test_killed():
+        with pytest.raises(ValueError):
+            area("circle", 1)  # line 9, which no other test runs
+        time.sleep(1.0)  # ten flushes of the journal
+        os.kill(os.getpid(), signal.SIGKILL)
+    """
+
+
+def test_a_run_killed_mid_test_is_recovered_by_combine(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(root / "tests" / "test_zkilled.py", KILLED_TEST)
+    result = pytest_run(root, "--tally=pkg", env=tally_env(TALLY_FLUSH_INTERVAL="0.1"))
+    assert result.returncode == -signal.SIGKILL
+    assert run_tally("combine", "-q", cwd=root).returncode == 0
+    report = run_tally("report", "-m", cwd=root)
+    assert report.returncode == 0, report.stderr
+    assert "tally: warning: the run was incomplete: process" in report.stderr
+    # The killed test's first line ran long before the kill: its lines were flushed.
+    assert {1, 4, 5, 7, 9} <= set(shapes_lines(root) or [])
+
+
+def test_a_worker_killed_mid_test_keeps_its_data_up_to_its_last_flush(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    write(root / "tests" / "test_zkilled.py", KILLED_TEST)
+    result = pytest_run(
+        root,
+        "--tally=pkg",
+        "-n",
+        "2",
+        "--max-worker-restart=0",
+        env=tally_env(TALLY_FLUSH_INTERVAL="0.1"),
+    )
+    assert result.returncode == 1
+    assert "tally: no data came back from worker(s) gw" in result.stdout
+    assert "tally: warning: the run was incomplete: process" in result.stdout
+    assert 9 in (shapes_lines(root) or [])

@@ -87,7 +87,13 @@ OPTIONS: tuple[Option, ...] = (
         "Suffix the data file name with machine/pid/random.",
         cli="--parallel-mode",
     ),
-    _o("run", "patch", "list", [], "Behaviours to patch (subprocess, _exit, execv)."),
+    _o(
+        "run",
+        "patch",
+        "list",
+        [],
+        "Behaviours to patch: subprocess, fork, _exit, execv (docs/parallel.md).",
+    ),
     _o("run", "plugins", "list", [], "coverage.py plugins (not supported by tally)."),
     _o(
         "run",
