@@ -185,13 +185,6 @@ def test_no_tally_and_no_option_measure_nothing(tmp_path: Path) -> None:
     assert not (root / ".coverage").exists()
 
 
-def test_contexts_are_refused_with_a_message_not_silently_ignored(tmp_path: Path) -> None:
-    root = make_project(tmp_path)
-    result = pytest_run(root, "--tally=pkg", "--tally-context=test", "-q")
-    assert result.returncode == 4  # pytest's usage error
-    assert "--tally-context=test needs per-test contexts" in result.stderr
-
-
 def test_importlib_import_mode_is_measured(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     result = pytest_run(root, "--tally=pkg", "--import-mode=importlib", "-q")

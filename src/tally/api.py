@@ -151,9 +151,18 @@ class Coverage:
         return self._engine
 
     def start(self) -> None:
-        """Start measuring."""
-        self._build().start()
+        """Start measuring (in the static context `[run] context`, when it is set)."""
+        engine = self._build()
+        engine.start()
         self._started = True
+        if self.config.text("run:context"):
+            engine.switch_context(self.config.text("run:context"))
+
+    def switch_context(self, name: str) -> None:
+        """From now on, record what runs as run in context `name` (a test's, for
+        per-test contexts), after the static `[run] context` and a `|` when it is set."""
+        static = self.config.text("run:context")
+        self._build().switch_context(f"{static}|{name}" if static and name else name or static)
 
     def stop(self) -> None:
         """Stop measuring; the data so far is kept for save()."""
@@ -304,7 +313,8 @@ def _with_script(measured: Measurement, script: Measurement) -> Measurement:
     """The engine's measurement with the traced main script's put over it."""
     counts = None if measured.counts is None else _Over(script.counts or {}, measured.counts)
     arcs = None if measured.arcs is None else _Over(script.arcs or {}, measured.arcs)
-    return Measurement(_Over(script.lines, measured.lines), counts, measured.meta, arcs)
+    lines = _Over(script.lines, measured.lines)
+    return Measurement(lines, counts, measured.meta, arcs, measured.contexts)
 
 
 class _Over(Mapping[str, _V]):
@@ -338,7 +348,8 @@ def _relative(measured: Measurement, cwd: str) -> Measurement:
         if measured.arcs is None
         else {relative_name(p, cwd): a for p, a in measured.arcs.items()}
     )
-    return Measurement(lines, counts, measured.meta, arcs)
+    contexts = {name: _relative(part, cwd) for name, part in measured.contexts.items()}
+    return Measurement(lines, counts, measured.meta, arcs, contexts)
 
 
 def _write_json(path: str, data: CoverageData) -> None:

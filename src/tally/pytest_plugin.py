@@ -82,7 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--tally-context",
         default=None,
         choices=["test"],
-        help="record which test ran each line (not available yet: refused with a message)",
+        help="record which test ran each line: contexts NODEID|setup, NODEID|call and "
+        "NODEID|teardown, as pytest-cov's --cov-context=test",
     )
     group.addoption(
         "--no-tally",
@@ -104,11 +105,6 @@ def pytest_load_initial_conftests(
     options = early_config.known_args_namespace
     if not _wanted(options):
         return
-    if options.tally_context is not None:
-        raise pytest.UsageError(
-            "tally: --tally-context=test needs per-test contexts, which tally does not "
-            "record yet; run without it"
-        )
     _start(early_config, options)
 
 
@@ -179,6 +175,23 @@ class TallyPlugin:
         if self.worker_id is None:
             for message in [*self.cov.warnings, *self.process.warnings]:
                 sys.stderr.write(f"tally: warning: {message}\n")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._switch(item, "setup")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        self._switch(item, "call")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self._switch(item, "teardown")
+
+    def _switch(self, item: pytest.Item, when: str) -> None:
+        """--tally-context=test: what runs from here on is this test phase's."""
+        if self.options.tally_context == "test" and self.cov is not None and not self.finished:
+            self.cov.switch_context(f"{item.nodeid}|{when}")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:

@@ -169,6 +169,7 @@ def _analyze_file(
         counts=counts,
         branches=branches,
         regions=tuple(code_regions(tree)),
+        contexts=data.contexts_by_line(stored) if data.has_contexts() else None,
     )
 
 

@@ -80,6 +80,8 @@ class FileAnalysis:
     counts: dict[LineNo, Count] | None = field(default=None, compare=False)
     branches: Branches | None = field(default=None, compare=False)
     regions: tuple[Region, ...] = field(default=(), compare=False)
+    # With per-test contexts: {line: the contexts that ran it}.
+    contexts: dict[LineNo, list[str]] | None = field(default=None, compare=False)
 
     @property
     def missing(self) -> frozenset[LineNo]:
@@ -134,6 +136,11 @@ class FileAnalysis:
             excluded=self.excluded & lines,
             executed=self.executed & lines,
             counts=self.counts,
+            contexts=(
+                None
+                if self.contexts is None
+                else {n: c for n, c in self.contexts.items() if n in lines}
+            ),
             branches=branches,
         )
 

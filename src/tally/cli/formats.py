@@ -34,7 +34,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "xml": ("write a Cobertura XML report (default coverage.xml)", ("xml:output",)),
     "json": (
         "write a JSON report in coverage.py's format (default coverage.json)",
-        ("json:output", "json:pretty_print"),
+        ("json:output", "json:pretty_print", "json:show_contexts"),
     ),
     "lcov": ("write an LCOV report (default coverage.lcov)", ("lcov:output",)),
     "badge": ("write an SVG badge of the total (default coverage.svg)", ("tally:badge_output",)),
@@ -99,8 +99,12 @@ def _file_reporter(name: str, config: Config, precision: int) -> tuple[FileRepor
     if name == "json":
         from tally.report.json import JsonOptions, JsonReport
 
-        pretty = config.flag("json:pretty_print")
-        return JsonReport(JsonOptions(pretty_print=pretty, precision=precision)), "json:output"
+        json_options = JsonOptions(
+            pretty_print=config.flag("json:pretty_print"),
+            precision=precision,
+            show_contexts=config.flag("json:show_contexts"),
+        )
+        return JsonReport(json_options), "json:output"
     if name == "lcov":
         from tally.report.lcov import LcovOptions, LcovReport
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from itertools import chain, zip_longest
+from itertools import chain, compress, zip_longest
 from types import CodeType
 from typing import Any
 
@@ -89,20 +89,31 @@ def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
     return iterable
 
 
+Slots = list[tuple[int, tuple[Member, ...]]]
+Cuts = dict[tuple[int, LineNo], int]
+
+
+def _add_cuts(into: Cuts, cuts: Cuts) -> None:
+    for key, n in cuts.items():
+        into[key] = into.get(key, 0) + n
+
+
 class _File:
     """One instrumented file: its counters (one per slot), the slot table the module gave at
     import (slots.py), what earlier start/stop periods banked, and the exceptions that cut
     its blocks short."""
 
-    __slots__ = ("banked", "counters", "cuts", "flags", "table")
+    __slots__ = ("banked", "banked_cuts", "counters", "cuts", "flags", "table")
 
     def __init__(self, counters: list[int]) -> None:
         self.counters = counters
         self.table = b""
         self.flags = 0
         self.banked: list[int] = []
-        # (guard, line) -> how many exceptions left that guard's blocks at that line.
-        self.cuts: dict[tuple[int, LineNo], int] = {}
+        # (guard, line) -> how many exceptions left that guard's blocks at that line: live
+        # (since the last context switch), and banked.
+        self.cuts: Cuts = {}
+        self.banked_cuts: Cuts = {}
 
     def set_table(self, table: bytes) -> None:
         """The module started (again): size the counters to its table."""
@@ -116,10 +127,26 @@ class _File:
         counters, banked = self.counters, self.banked
         if len(banked) < len(counters):
             banked.extend([0] * (len(counters) - len(banked)))
-        for slot, n in enumerate(counters):
-            if n:
-                banked[slot] += n
-                counters[slot] = 0
+        for slot in compress(range(len(counters)), counters):
+            banked[slot] += counters[slot]
+        counters[:] = [0] * len(counters)
+
+    def take_live(self) -> tuple[dict[int, int], Cuts]:
+        """The live counts (by slot, those run) and cuts, banked and zeroed: what ran since
+        the last context switch."""
+        counters = self.counters
+        live = {slot: counters[slot] for slot in compress(range(len(counters)), counters)}
+        cuts = dict(self.cuts)
+        self.bank()
+        self.cuts.clear()
+        _add_cuts(self.banked_cuts, cuts)
+        return live, cuts
+
+    def all_cuts(self) -> Cuts:
+        """The cuts banked and live."""
+        cuts = dict(self.banked_cuts)
+        _add_cuts(cuts, dict(self.cuts))
+        return cuts
 
     def totals(self) -> list[int]:
         """Each slot's count: banked plus live. Reads without writing, so another thread
@@ -127,11 +154,10 @@ class _File:
         live = list(self.counters)
         return [b + c for b, c in zip_longest(self.banked, live, fillvalue=0)]
 
-    def line_counts(self, path: str, totals: list[int]) -> dict[LineNo, Count]:
+    def line_counts(self, path: str, totals: list[int], cuts: Cuts) -> dict[LineNo, Count]:
         """Counts by line: each slot's count spread over the lines it stands for, less the
         members that exceptions kept from running."""
         counts = spread_counts(self.table, totals)
-        cuts = dict(self.cuts)
         if cuts:
             for line, n in _uncounted(unpack_slots(self.table), cuts).items():
                 counts[line] = counts.get(line, 0) - n
@@ -141,7 +167,7 @@ class _File:
         return counts
 
     def arc_counts(
-        self, line_counts: Mapping[LineNo, Count], totals: list[int]
+        self, line_counts: Mapping[LineNo, Count], totals: list[int], cuts: Cuts
     ) -> dict[Arc, Count]:
         """Counts by arc, for code instrumented with branch coverage: each arm's slot
         count, and for a `case` line the times it was tested (its line's count) less the
@@ -152,10 +178,12 @@ class _File:
             if failed > 0:
                 arcs[(line, end)] = arcs.get((line, end), 0) + failed
         if if_ran:
-            self._add_failed_tests(arcs, if_ran)
+            self._add_failed_tests(arcs, if_ran, cuts)
         return {arc: n for arc, n in arcs.items() if n > 0}
 
-    def _add_failed_tests(self, arcs: dict[Arc, Count], if_ran: dict[Arc, Count]) -> None:
+    def _add_failed_tests(
+        self, arcs: dict[Arc, Count], if_ran: dict[Arc, Count], cuts: Cuts
+    ) -> None:
         """Add the IF_FAILED arcs: the times the `if` was tested (its block ran, less the
         exceptions that stopped it before the test came out) less the times its body ran.
         The body's arc is the `if` line's other arc (the analysis gives an `if` two)."""
@@ -165,16 +193,12 @@ class _File:
             if line in if_lines and (line, end) not in if_ran:
                 bodies[line] = (end, n)
         body_starts = {line: start for line, (start, _) in bodies.items()}
-        unfinished = _tests_unfinished(unpack_slots(self.table), dict(self.cuts), body_starts)
+        unfinished = _tests_unfinished(unpack_slots(self.table), cuts, body_starts)
         for (line, end), ran in if_ran.items():
             taken = bodies.get(line, (0, 0))[1]
             failed = ran - unfinished.get((line, end), 0) - taken
             if failed > 0:
                 arcs[(line, end)] = arcs.get((line, end), 0) + failed
-
-
-Slots = list[tuple[int, tuple[Member, ...]]]
-Cuts = dict[tuple[int, LineNo], int]
 
 
 def _stops(slots: Slots, cuts: Cuts) -> Iterator[tuple[LineNo, int, int, int]]:
@@ -234,6 +258,20 @@ def _tests_unfinished(
     return unfinished
 
 
+def _add_part(
+    into: dict[str, tuple[dict[int, int], Cuts]], key: str, slots: dict[int, int], cuts: Cuts
+) -> None:
+    """Add a file's slot counts and cuts into a context's, as new dictionaries (a copy of
+    the banked ones is being added to)."""
+    old_slots, old_cuts = into.get(key, ({}, {}))
+    merged = dict(old_slots)
+    for slot, n in slots.items():
+        merged[slot] = merged.get(slot, 0) + n
+    merged_cuts = dict(old_cuts)
+    _add_cuts(merged_cuts, cuts)
+    into[key] = (merged, merged_cuts)
+
+
 class _Results:
     """Each file's counts by line (and by arc) worked out when asked for: saving 10,000
     files then holds one file's dictionaries at a time, not all of them."""
@@ -248,8 +286,9 @@ class _Results:
         if self._last is None or self._last[0] != path:
             file = self.files[path]
             totals = file.totals()
-            counts = file.line_counts(path, totals)
-            arcs = file.arc_counts(counts, totals) if self.branch else {}
+            cuts = file.all_cuts()
+            counts = file.line_counts(path, totals, cuts)
+            arcs = file.arc_counts(counts, totals, cuts) if self.branch else {}
             self._last = (path, counts, arcs)
         return self._last[1], self._last[2]
 
@@ -291,6 +330,9 @@ class CountEngine:
         self._finder = InstrumentingFinder(file_filter.should_measure, self._register, self.flavour)
         self._running = False
         self._pytest = PytestPatch(self.flavour, self._wants, self._before_exec)
+        self._context = ""
+        # Per context, per file: the slot counts and cuts banked at context switches.
+        self._contexts: dict[str, dict[str, tuple[dict[int, int], Cuts]]] = {}
 
     def _register(self, path: str, _name: str = "") -> list[int]:
         """The counter list for the file at `path`, created in builtins on first use."""
@@ -356,6 +398,8 @@ class CountEngine:
         """Remove the import hook and bank the counts so far."""
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
+        if self._contexts:
+            self._bank_context()  # the current context's too, not only the totals
         for file in self._files.values():
             file.bank()
         self._running = False
@@ -367,6 +411,8 @@ class CountEngine:
             file.counters[:] = [0] * len(file.counters)
             file.banked = []
             file.cuts.clear()
+            file.banked_cuts.clear()
+        self._contexts.clear()
 
     def measurement(self) -> Measurement:
         """Counts (and so executed lines) for every instrumented file, so far."""
@@ -374,7 +420,55 @@ class CountEngine:
         counts = _PerFile(results, lambda path: results.of(path)[0])
         lines = _PerFile(results, lambda path: set(results.of(path)[0]))
         arcs = _PerFile(results, lambda path: results.of(path)[1]) if self.branch else None
-        return Measurement(lines, counts, {"tally_engine": self.name}, arcs)
+        meta = {"tally_engine": self.name}
+        return Measurement(lines, counts, meta, arcs, self._context_parts())
+
+    def switch_context(self, name: str) -> None:
+        """What ran since the last switch was the current context's; go on in `name`.
+        Costs a C-speed scan of each file's counters and a step per counter that ran."""
+        if name == self._context:
+            return
+        self._bank_context()
+        self._context = name
+
+    def _bank_context(self) -> None:
+        """Bank what ran since the last switch as the current context's."""
+        into = self._contexts.setdefault(self._context, {})
+        for key, file in list(self._files.items()):
+            if not (file.cuts or any(file.counters)):
+                continue
+            live, cuts = file.take_live()
+            slots, banked_cuts = into.setdefault(key, ({}, {}))
+            for slot, n in live.items():
+                slots[slot] = slots.get(slot, 0) + n
+            _add_cuts(banked_cuts, cuts)
+
+    def _context_parts(self) -> dict[str, Measurement]:
+        """Each context's lines (and arcs), when contexts were switched."""
+        if not self._contexts:
+            return {}
+        banked = {name: dict(files) for name, files in self._contexts.items()}
+        current = banked.setdefault(self._context, {})
+        for key, file in list(self._files.items()):
+            counters = list(file.counters)
+            live = {slot: counters[slot] for slot in compress(range(len(counters)), counters)}
+            if live or file.cuts:
+                _add_part(current, key, live, dict(file.cuts))
+        parts: dict[str, Measurement] = {}
+        for name, files in banked.items():
+            lines: dict[str, set[LineNo]] = {}
+            arcs: dict[str, dict[Arc, Count]] | None = {} if self.branch else None
+            for key, (slots, cuts) in files.items():
+                file = self._files[key]
+                totals = [0] * max(len(file.counters), max(slots, default=-1) + 1)
+                for slot, n in slots.items():
+                    totals[slot] = n
+                counts = file.line_counts(key, totals, cuts)
+                lines[key] = set(counts)
+                if arcs is not None:
+                    arcs[key] = dict.fromkeys(file.arc_counts(counts, totals, cuts), 0)
+            parts[name] = Measurement(lines, None, None, arcs)
+        return parts
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """The main script, instrumented when it is measured."""

@@ -23,6 +23,10 @@ class Engine(Protocol):
     def stop(self) -> None:
         """Stop measuring; what was measured so far is kept."""
 
+    def switch_context(self, name: str) -> None:
+        """Record what runs from now on as run in context `name` (what ran before stays
+        with the context it ran in)."""
+
     def forget(self) -> None:
         """Drop what was measured so far, and go on measuring (a forked child)."""
 

@@ -46,6 +46,9 @@ class MonitorEngine:
         self._jumps: dict[CodeType, set[tuple[int, int]]] = {}
         self._code_files: dict[CodeType, str] = {}
         self._file_lines: dict[str, set[LineNo] | None] = {}
+        self._context = ""
+        # Per context: the lines and branch events banked at context switches.
+        self._contexts: dict[str, _Seen] = {}
         self._tool: int | None = None
         # Before 3.14, branches come from markers compiled into measured modules.
         self.markers = branch and not env.HAS_BRANCH_WAYS
@@ -145,10 +148,50 @@ class MonitorEngine:
         if self._tool is not None:
             sys.monitoring.restart_events()  # type: ignore[attr-defined,unused-ignore]
 
+    def switch_context(self, name: str) -> None:
+        """What ran since the last switch was the current context's; go on in `name`,
+        with every event enabled again so that lines run before fire once more."""
+        if name == self._context:
+            return
+        lines, jumps = self._contexts.setdefault(self._context, ({}, {}))
+        for path, found in list(self._lines.items()):
+            if found:
+                lines.setdefault(path, set()).update(found)
+                found.clear()  # in place: code objects hold this set
+        for code, taken in list(self._jumps.items()):
+            jumps.setdefault(code, set()).update(taken)
+        self._jumps = {}
+        self._context = name
+        if self._tool is not None:
+            sys.monitoring.restart_events()  # type: ignore[attr-defined,unused-ignore]
+
     def measurement(self) -> Measurement:
-        """The lines seen so far, and with branch coverage the arcs taken."""
+        """The lines seen so far, and with branch coverage the arcs taken (per context,
+        when contexts were switched)."""
         # Copies first: the journal's thread asks while callbacks add.
         lines = {p: set(s) for p, s in list(self._lines.items())}
+        jumps = {code: set(taken) for code, taken in list(self._jumps.items())}
+        if not self._contexts:
+            return self._measured(lines, jumps)
+        parts: dict[str, Measurement] = {}
+        everything: _Seen = ({}, {})
+        banked = dict(self._contexts)
+        current = banked.get(self._context)
+        banked[self._context] = (
+            (lines, jumps) if current is None else _united(current, (lines, jumps))
+        )
+        for name, seen in banked.items():
+            parts[name] = self._measured(*seen)
+            _add_into(everything, seen)
+        total = self._measured(*everything)
+        total.contexts = parts
+        return total
+
+    def _measured(
+        self, seen: dict[str, set[LineNo]], taken: dict[CodeType, set[tuple[int, int]]]
+    ) -> Measurement:
+        """Lines (and arcs) from what the callbacks recorded."""
+        lines = {p: set(s) for p, s in seen.items()}
         meta = {"tally_engine": self.name}
         if not self.branch:
             return Measurement(lines, None, meta)
@@ -158,11 +201,11 @@ class MonitorEngine:
 
         arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
         maps: dict[str, dict[LineNo, LineNo]] = {}
-        for code, jumps in list(self._jumps.items()):
+        for code, jumps in taken.items():
             path = self._code_files[code]
             if path not in maps:
                 maps[path] = _statement_lines(code.co_filename)
-            for arc in jump_arcs(code, set(jumps), maps[path]):
+            for arc in jump_arcs(code, jumps, maps[path]):
                 arcs.setdefault(path, {})[arc] = 0
         return Measurement(lines, None, meta, arcs)
 
@@ -174,6 +217,23 @@ class MonitorEngine:
             if code is not None:
                 return code
         return compile(source, path, "exec", dont_inherit=True)
+
+
+_Seen = tuple[dict[str, set[LineNo]], dict[CodeType, set[tuple[int, int]]]]
+
+
+def _add_into(into: _Seen, more: _Seen) -> None:
+    for path, found in more[0].items():
+        into[0].setdefault(path, set()).update(found)
+    for code, taken in more[1].items():
+        into[1].setdefault(code, set()).update(taken)
+
+
+def _united(one: _Seen, other: _Seen) -> _Seen:
+    both: _Seen = ({}, {})
+    _add_into(both, one)
+    _add_into(both, other)
+    return both
 
 
 def _nothing(*_: object) -> None:

@@ -239,7 +239,14 @@ OPTIONS: tuple[Option, ...] = (
         cli="-o",
     ),
     _o("json", "pretty_print", "bool", False, "Indent the JSON report.", cli="--pretty-print"),
-    _o("json", "show_contexts", "bool", False, "Include contexts in the JSON report."),
+    _o(
+        "json",
+        "show_contexts",
+        "bool",
+        False,
+        "Include each line's contexts in the JSON report.",
+        cli="--show-contexts",
+    ),
     _o(
         "lcov",
         "output",

@@ -179,6 +179,10 @@ class _Sum:
         self.arcs: dict[str, dict[tuple[int, int], int]] = {}
         self.branch: bool | None = None
         self.meta: dict[str, str] = {}
+        # Once some input has contexts other than '': each context's lines as numbits
+        # integers (line data) or its arc rows (branch data), per file.
+        self.context_bits: dict[str, dict[str, int]] | None = None
+        self.context_arcs: dict[str, dict[str, set[tuple[int, int]]]] | None = None
 
     def add(self, stored: StoredData, local: Callable[[str], str]) -> None:
         """Add one data file, its paths mapped by `local`. Raises ValueError for a
@@ -193,6 +197,7 @@ class _Sum:
                 self.branch = stored.has_arcs()
             elif self.branch != stored.has_arcs():
                 raise mixed_branch_data()
+        self._add_contexts(stored, local)  # first: it may start from what came before
         for name in stored.paths:
             self.bits.setdefault(local(name), 0)
         for name, blobs in stored.line_blobs.items():
@@ -216,6 +221,48 @@ class _Sum:
         for key, text in stored.meta.items():
             self.meta.setdefault(key, text)
 
+    def _add_contexts(self, stored: StoredData, local: Callable[[str], str]) -> None:
+        """Keep each context's lines apart, from the first input that has contexts on
+        (what came before it, all in the default context ''). Called before the input's
+        data is added to the totals."""
+        contextful = bool(stored.context_lines or stored.context_arcs)
+        if self.context_bits is None:
+            if not contextful:
+                return
+            self.context_bits = {"": dict(self.bits)} if not stored.context_arcs else {}
+            self.context_arcs = {"": self._rows()} if stored.context_arcs else {}
+        assert self.context_arcs is not None
+        if not contextful:  # a file without contexts: all of it ran in ''
+            into_bits = self.context_bits.setdefault("", {})
+            for name, blobs in stored.line_blobs.items():
+                path = local(name)
+                value = into_bits.get(path, 0)
+                for blob in blobs:
+                    value |= int.from_bytes(blob, "little")
+                into_bits[path] = value
+            into_arcs = self.context_arcs.setdefault("", {})
+            for name, lines in stored.arc_lines.items():
+                rows = into_arcs.setdefault(local(name), set())
+                rows.update((n, n) for n in lines)
+                rows.update(stored.arcs.get(name, {}))
+            return
+        for context, by_file in stored.context_lines.items():
+            into_bits = self.context_bits.setdefault(context, {})
+            for name, blob in by_file.items():
+                path = local(name)
+                into_bits[path] = into_bits.get(path, 0) | int.from_bytes(blob, "little")
+        for context, arc_rows in stored.context_arcs.items():
+            into_arcs = self.context_arcs.setdefault(context, {})
+            for name, rows in arc_rows.items():
+                into_arcs.setdefault(local(name), set()).update(rows)
+
+    def _rows(self) -> dict[str, set[tuple[int, int]]]:
+        """The branch data added so far as arc rows per file ((n, n): line n ran)."""
+        return {
+            path: {(n, n) for n in lines} | set(self.arcs.get(path, {}))
+            for path, lines in self.arc_lines.items()
+        }
+
     def measurement(self, *, counted: bool) -> Measurement:
         """The sum, unpacked for writing; with counts only when `counted`."""
         lines: dict[str, set[int]] = {}
@@ -226,7 +273,24 @@ class _Sum:
             lines.setdefault(path, set()).update(found)
         arcs = {path: self.arcs.get(path, {}) for path in lines} if self.branch else None
         counts = {path: _added(sums) for path, sums in self.counts.items()} if counted else None
-        return Measurement(lines, counts, self.meta, arcs)
+        return Measurement(lines, counts, self.meta, arcs, self._context_parts())
+
+    def _context_parts(self) -> dict[str, Measurement]:
+        """Each context's lines (and arcs), when some input had contexts."""
+        parts: dict[str, Measurement] = {}
+        for context, by_file in (self.context_bits or {}).items():
+            lines = {}
+            for path, value in by_file.items():
+                packed = value.to_bytes((value.bit_length() + 7) // 8, "little")
+                lines[path] = set(numbits_to_nums(packed))
+            parts[context] = Measurement(lines)
+        for context, arc_rows in (self.context_arcs or {}).items():
+            found = {p: {n for row in rows for n in row if n > 0} for p, rows in arc_rows.items()}
+            taken = {
+                p: {row: 0 for row in rows if row[0] != row[1]} for p, rows in arc_rows.items()
+            }
+            parts[context] = Measurement(found, None, None, taken)
+        return parts
 
 
 def _added(sums: dict[bytes, array[int]]) -> dict[int, int]:

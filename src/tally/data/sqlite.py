@@ -32,6 +32,11 @@ class Measurement:
     exit of the code object starting there); every executed line is in `lines` as well.
     The mappings may work each file out when asked (the count engine's do), so a caller
     that wants to keep a snapshot copies them.
+
+    `contexts`, when measured (per-test contexts), holds what ran in each context: its
+    lines, and arcs with branch coverage (their counts are in the totals only). The
+    top-level lines and arcs are then the union of the contexts', the default context ''
+    holding what ran outside any other.
     """
 
     def __init__(
@@ -40,12 +45,20 @@ class Measurement:
         counts: Mapping[str, Mapping[LineNo, Count]] | None = None,
         meta: dict[str, str] | None = None,
         arcs: Mapping[str, Mapping[Arc, Count]] | None = None,
+        contexts: dict[str, Measurement] | None = None,
     ) -> None:
         self.lines: Mapping[str, set[LineNo]] = {} if lines is None else lines
         self.counts = counts
         self.meta: dict[str, str] = {} if meta is None else meta
         # {file: {arc: times taken}}; 0 where taken but not counted (the monitor engine).
         self.arcs = arcs
+        self.contexts: dict[str, Measurement] = {} if contexts is None else contexts
+
+    def context_parts(self) -> dict[str, Measurement]:
+        """What ran in each context: the contexts measured, or else all of it in ''."""
+        if self.contexts:
+            return self.contexts
+        return {"": Measurement(self.lines, None, None, self.arcs)}
 
     def update(self, other: Measurement) -> None:
         """Add `other` to this measurement: lines and arcs united, counts summed.
@@ -63,6 +76,21 @@ class Measurement:
         self.arcs = _add_counts(self.arcs, other.arcs)
         for key, value in other.meta.items():
             self.meta.setdefault(key, value)
+        if self.contexts or other.contexts:
+            parts = {name: _copy(part) for name, part in self.context_parts().items()}
+            for name, part in other.context_parts().items():
+                if name in parts:
+                    parts[name].update(part)
+                else:
+                    parts[name] = _copy(part)
+            self.contexts = parts
+
+
+def _copy(part: Measurement) -> Measurement:
+    """A context's part, copied so that adding to it changes nothing else."""
+    lines = {path: set(found) for path, found in part.lines.items()}
+    arcs = None if part.arcs is None else {p: dict(a) for p, a in part.arcs.items()}
+    return Measurement(lines, None, None, arcs)
 
 
 def mixed_branch_data() -> DataError:
@@ -103,7 +131,16 @@ class StoredData:
     numbits and its counts as counts blobs (one of each per context), and its arcs.
     Reading stops there so that `combine` can add files without decoding every line."""
 
-    __slots__ = ("arc_lines", "arcs", "count_blobs", "line_blobs", "meta", "paths")
+    __slots__ = (
+        "arc_lines",
+        "arcs",
+        "context_arcs",
+        "context_lines",
+        "count_blobs",
+        "line_blobs",
+        "meta",
+        "paths",
+    )
 
     def __init__(self) -> None:
         self.meta: dict[str, str] = {}
@@ -112,6 +149,10 @@ class StoredData:
         self.count_blobs: dict[str, list[bytes]] = {}
         self.arc_lines: dict[str, set[LineNo]] = {}  # lines a branch-measured file ran
         self.arcs: dict[str, dict[Arc, Count]] = {}
+        # With contexts other than '': per context, per file, its numbits (line data) or
+        # its arc rows, (n, n) for "line n ran" included (branch data).
+        self.context_lines: dict[str, dict[str, bytes]] = {}
+        self.context_arcs: dict[str, dict[str, set[Arc]]] = {}
 
     def has_arcs(self) -> bool:
         return self.meta.get("has_arcs") == "1"
@@ -162,14 +203,24 @@ def _read_tables(conn: Any, path: str) -> StoredData:
     stored.meta = dict(conn.execute("select key, value from meta"))
     files = dict(conn.execute("select id, path from file"))
     stored.paths = list(files.values())
-    for file_id, blob in conn.execute("select file_id, numbits from line_bits"):
+    contexts: dict[int, str] = dict(conn.execute("select id, context from context"))
+    # Only a file with contexts other than '' keeps them apart.
+    split = any(contexts.values())
+    query = "select file_id, context_id, numbits from line_bits"
+    for file_id, context_id, blob in conn.execute(query):
         stored.line_blobs.setdefault(files[file_id], []).append(blob)
+        if split:
+            stored.context_lines.setdefault(contexts.get(context_id, ""), {})[files[file_id]] = blob
     if "arc" in tables:
-        for file_id, fromno, tono in conn.execute("select file_id, fromno, tono from arc"):
+        query = "select file_id, context_id, fromno, tono from arc"
+        for file_id, context_id, fromno, tono in conn.execute(query):
             name = files[file_id]
             stored.arc_lines.setdefault(name, set()).update(n for n in (fromno, tono) if n > 0)
             if fromno != tono:  # (n, n) records only that line n ran
                 stored.arcs.setdefault(name, {}).setdefault((fromno, tono), 0)
+            if split:
+                in_context = stored.context_arcs.setdefault(contexts.get(context_id, ""), {})
+                in_context.setdefault(name, set()).add((fromno, tono))
     if "tally_arc_counts" in tables:
         query = "select file_id, fromno, tono, count from tally_arc_counts"
         for file_id, fromno, tono, n in conn.execute(query):
@@ -179,6 +230,21 @@ def _read_tables(conn: Any, path: str) -> StoredData:
         for file_id, blob in conn.execute("select file_id, counts from tally_counts"):
             stored.count_blobs.setdefault(files[file_id], []).append(blob)
     return stored
+
+
+def _context_parts(stored: StoredData, branch: bool) -> dict[str, Measurement]:
+    """A stored file's contexts, each a Measurement of its lines (and arcs)."""
+    parts: dict[str, Measurement] = {}
+    for name, by_file in stored.context_lines.items():
+        parts[name] = Measurement({p: set(numbits_to_nums(b)) for p, b in by_file.items()})
+    for name, arc_rows in stored.context_arcs.items():
+        lines: dict[str, set[LineNo]] = {}
+        arcs: dict[str, dict[Arc, Count]] = {}
+        for path, rows in arc_rows.items():
+            lines[path] = {n for row in rows for n in row if n > 0}
+            arcs[path] = {row: 0 for row in rows if row[0] != row[1]}
+        parts[name] = Measurement(lines, None, None, arcs)
+    return parts
 
 
 def _add_counts_into(mine: dict[LineNo, Count], blob: bytes) -> None:
@@ -214,6 +280,7 @@ class CoverageData:
             raise DataError(f"couldn't read data file {self.path}: {err}") from None
         for name in stored.paths:
             self._lines.setdefault(name, set())
+        self._contexts = _context_parts(stored, self.has_arcs())
 
     def measured_files(self) -> list[str]:
         """The files with data, sorted."""
@@ -252,6 +319,27 @@ class CoverageData:
         """The file's meta table: versions, engine, what was measured."""
         return dict(self._meta)
 
+    def has_contexts(self) -> bool:
+        """Were lines recorded in contexts other than the default ''?"""
+        return bool(self._contexts)
+
+    def measured_contexts(self) -> list[str]:
+        """The contexts the data was recorded in, sorted (only '' without per-test
+        contexts)."""
+        return sorted(self._contexts) if self._contexts else [""]
+
+    def contexts_by_line(self, path: str) -> dict[LineNo, list[str]]:
+        """{line: the contexts it ran in, sorted} for `path`, as coverage.py's
+        contexts_by_lineno (lines that ran only in the default context have [''])."""
+        found: dict[LineNo, list[str]] = {}
+        for name, part in sorted(self._contexts.items()):
+            for line in part.lines.get(path, ()):
+                found.setdefault(line, []).append(name)
+        if not self._contexts:
+            for line in self._lines.get(path, ()):
+                found[line] = [""]
+        return found
+
     def measurement(self) -> Measurement:
         """Everything in this file, as a Measurement that can be added to."""
         counts = {p: dict(c) for p, c in self._counts.items()} if self.has_counts() else None
@@ -259,7 +347,8 @@ class CoverageData:
         if self.has_arcs():
             arcs = {p: dict(self._arcs.get(p, {})) for p in self._lines}
         lines = {p: set(s) for p, s in self._lines.items()}
-        return Measurement(lines, counts, dict(self._meta), arcs)
+        contexts = {name: _copy(part) for name, part in self._contexts.items()}
+        return Measurement(lines, counts, dict(self._meta), arcs, contexts)
 
 
 def write_data(path: str, measurement: Measurement, *, append: bool = False) -> None:
@@ -327,7 +416,11 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
                 "insert into coverage_schema (version) values (?)", (COVERAGE_SCHEMA_VERSION,)
             )
             conn.executemany("insert into meta (key, value) values (?, ?)", meta.items())
-            conn.execute("insert into context (id, context) values (1, '')")
+            parts = m.context_parts()
+            names = ["", *sorted(name for name in parts if name)]  # '' is always id 1
+            conn.executemany(
+                "insert into context (id, context) values (?, ?)", enumerate(names, start=1)
+            )
             paths = sorted(m.lines)
             conn.executemany("insert into file (id, path) values (?, ?)", enumerate(paths, start=1))
             conn.executemany(
@@ -336,18 +429,30 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
             )
             # One pass over the files: a measurement may work each file out when asked.
             for file_id, path in enumerate(paths, start=1):
-                if m.arcs is not None:
-                    _write_arcs(conn, file_id, m.lines[path], m.arcs.get(path, {}), m.counts)
-                else:
-                    conn.execute(
-                        "insert into line_bits (file_id, context_id, numbits) values (?, 1, ?)",
-                        (file_id, nums_to_numbits(m.lines[path])),
-                    )
+                for context_id, name in enumerate(names, start=1):
+                    part = parts.get(name)
+                    if part is None or path not in part.lines:
+                        continue
+                    if m.arcs is not None:
+                        taken = part.arcs.get(path, {}) if part.arcs is not None else {}
+                        _write_arcs(conn, file_id, context_id, part.lines[path], taken)
+                    else:
+                        conn.execute(
+                            "insert into line_bits (file_id, context_id, numbits) values (?, ?, ?)",
+                            (file_id, context_id, nums_to_numbits(part.lines[path])),
+                        )
+                # Counts are the totals, kept with the default context.
                 counts = m.counts.get(path) if m.counts is not None else None
                 if counts:
                     conn.execute(
                         "insert into tally_counts (file_id, context_id, counts) values (?, 1, ?)",
                         (file_id, pack_counts(counts)),
+                    )
+                if m.arcs is not None and m.counts is not None:
+                    conn.executemany(
+                        "insert into tally_arc_counts (file_id, context_id, fromno, tono, count) "
+                        "values (?, 1, ?, ?, ?)",
+                        ((file_id, a, b, n) for (a, b), n in sorted(m.arcs.get(path, {}).items())),
                     )
     finally:
         conn.close()
@@ -356,26 +461,16 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
 
 
 def _write_arcs(
-    conn: Any,
-    file_id: int,
-    lines: set[LineNo],
-    arcs: Mapping[Arc, Count],
-    counts: object,
+    conn: Any, file_id: int, context_id: int, lines: set[LineNo], arcs: Mapping[Arc, Count]
 ) -> None:
-    """A branch-measured file: coverage.py's `arc` table holds no lines, so each executed
-    line is the arc (n, n), which coverage.py 7.x reads as "line n ran" (and resolves to the
-    line's one way on, when it has one). Arc counts go in tally's own table."""
+    """A branch-measured file's rows in one context: coverage.py's `arc` table holds no
+    lines, so each executed line is the arc (n, n), which coverage.py 7.x reads as "line n
+    ran" (and resolves to the line's one way on, when it has one)."""
     rows = {(n, n) for n in lines} | set(arcs)
     conn.executemany(
-        "insert into arc (file_id, context_id, fromno, tono) values (?, 1, ?, ?)",
-        ((file_id, a, b) for a, b in sorted(rows)),
+        "insert into arc (file_id, context_id, fromno, tono) values (?, ?, ?, ?)",
+        ((file_id, context_id, a, b) for a, b in sorted(rows)),
     )
-    if counts is not None:
-        conn.executemany(
-            "insert into tally_arc_counts (file_id, context_id, fromno, tono, count) "
-            "values (?, 1, ?, ?, ?)",
-            ((file_id, a, b, n) for (a, b), n in sorted(arcs.items())),
-        )
 
 
 def _tally_version() -> str:

@@ -28,6 +28,7 @@ class JsonOptions:
 
     pretty_print: bool = False
     precision: int = 0
+    show_contexts: bool = False
 
 
 class JsonReport:
@@ -49,7 +50,7 @@ class JsonReport:
                 "version": __version__,
                 "timestamp": datetime.datetime.now().isoformat(),
                 "branch_coverage": branches,
-                "show_contexts": False,
+                "show_contexts": self.options.show_contexts,
                 "tally_counts": results.has_counts,
             },
             "files": {},
@@ -99,6 +100,10 @@ class JsonReport:
         }
         if start is not None:
             entry["start_line"] = start
+        if self.options.show_contexts:
+            # coverage.py's contexts_by_lineno: lines that ran only outside any test have [""].
+            found = analysis.contexts or {key: [""] for key in analysis.executed}
+            entry["contexts"] = {str(n): found[n] for n in sorted(found)}
         if branches:
             taken = analysis.branches.taken if analysis.branches else {}
             missing = analysis.branches.missing if analysis.branches else {}

@@ -1,0 +1,180 @@
+"""Per-test contexts: which test phase ran each line, stored as coverage.py stores contexts
+(coverage.py reads them back line for line), kept by `tally combine` and pytest-xdist."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import coverage
+import pytest
+from support import HAS_MONITORING, PY, run_tally, tally_env, write
+
+from tally.data.sqlite import CoverageData, Measurement, write_data
+
+SHAPES = """\
+    def area(kind, size):
+        if kind == "square":
+            return size * size
+        if kind == "triangle":
+            return size * size / 2
+        raise ValueError(kind)
+    """
+
+TESTS = """\
+    import pytest
+
+    from pkg.shapes import area
+
+
+    @pytest.fixture
+    def big():
+        return area("square", 10)
+
+
+    def test_square(big):
+        assert area("square", 2) == 4
+
+
+    def test_triangle():
+        assert area("triangle", 2) == 2
+    """
+
+SQUARE = "tests/test_shapes.py::test_square"
+TRIANGLE = "tests/test_shapes.py::test_triangle"
+# Which test phase ran each line of pkg/shapes.py; the `def` ran at import, outside tests.
+EXPECTED = {
+    1: [""],
+    2: [f"{SQUARE}|call", f"{SQUARE}|setup", f"{TRIANGLE}|call"],
+    3: [f"{SQUARE}|call", f"{SQUARE}|setup"],
+    4: [f"{TRIANGLE}|call"],
+    5: [f"{TRIANGLE}|call"],
+}
+
+ENGINES = [("count", []), ("count", ["--tally-branch"]), ("count", ["--tally-count"])]
+if HAS_MONITORING:
+    ENGINES += [("monitor", []), ("monitor", ["--tally-branch"])]
+
+
+def make_project(root: Path, engine: str) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "tests").mkdir()
+    write(root / "pkg" / "__init__.py", "")
+    write(root / "pkg" / "shapes.py", SHAPES)
+    write(root / "tests" / "test_shapes.py", TESTS)
+    write(root / ".coveragerc", f"[tally]\nengine = {engine}\n")
+    return root
+
+
+def run_pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [PY, "-m", "pytest", "-p", "no:cacheprovider", "--tally=pkg", *args],
+        cwd=root,
+        env=tally_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def coverage_py_contexts(data_file: Path, path: Path) -> dict[int, list[str]]:
+    """coverage.py's reading of the contexts in our data file."""
+    data = coverage.CoverageData(str(data_file))
+    data.read()
+    return {line: sorted(found) for line, found in data.contexts_by_lineno(str(path)).items()}
+
+
+@pytest.mark.parametrize(("engine", "flags"), ENGINES, ids=str)
+def test_each_line_is_recorded_with_the_test_phases_that_ran_it(
+    tmp_path: Path, engine: str, flags: list[str]
+) -> None:
+    root = make_project(tmp_path, engine)
+    run_pytest(root, "--tally-context=test", *flags)
+
+    shapes = root / "pkg" / "shapes.py"
+    data = CoverageData(str(root / ".coverage"))
+    assert data.contexts_by_line(str(shapes)) == EXPECTED
+    assert coverage_py_contexts(root / ".coverage", shapes) == EXPECTED
+    # The totals are those of a run without contexts.
+    assert data.lines(str(shapes)) == [1, 2, 3, 4, 5]
+
+
+def test_xdist_workers_contexts_are_combined(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "count")
+    run_pytest(root, "--tally-context=test", "-n", "2")
+
+    shapes = root / "pkg" / "shapes.py"
+    assert CoverageData(str(root / ".coverage")).contexts_by_line(str(shapes)) == EXPECTED
+
+
+def test_without_contexts_everything_is_in_the_default_context(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "count")
+    run_pytest(root)
+
+    data = CoverageData(str(root / ".coverage"))
+    assert data.measured_contexts() == [""]
+    assert data.contexts_by_line(str(root / "pkg" / "shapes.py")) == {
+        key: [""] for key in [1, 2, 3, 4, 5]
+    }
+
+
+@pytest.mark.parametrize("branch", [False, True])
+def test_combine_keeps_each_files_contexts(tmp_path: Path, branch: bool) -> None:
+    arcs_a = {"a.py": {(1, 2): 0}} if branch else None
+    arcs_b = {"a.py": {(1, 3): 0}} if branch else None
+    with_contexts = Measurement(
+        {"a.py": {1, 2, 3}},
+        None,
+        None,
+        {"a.py": {(1, 2): 0, (1, 3): 0}} if branch else None,
+        {
+            "t1": Measurement({"a.py": {1, 2}}, None, None, arcs_a),
+            "t2": Measurement({"a.py": {1, 3}}, None, None, arcs_b),
+        },
+    )
+    plain = Measurement({"a.py": {1, 4}}, None, None, {"a.py": {(1, 4): 0}} if branch else None)
+    write_data(str(tmp_path / ".coverage.plain"), plain)
+    write_data(str(tmp_path / ".coverage.tests"), with_contexts)
+
+    assert run_tally("combine", "-q", cwd=tmp_path).returncode == 0
+
+    data = CoverageData(str(tmp_path / ".coverage"))
+    assert data.contexts_by_line("a.py") == {1: ["", "t1", "t2"], 2: ["t1"], 3: ["t2"], 4: [""]}
+    assert coverage_py_contexts(tmp_path / ".coverage", Path("a.py")) == data.contexts_by_line(
+        "a.py"
+    )
+
+
+def test_a_static_context_labels_the_whole_run(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", "x = 1\n")
+    ran = run_tally("run", "--context=nightly", "prog.py", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+
+    assert coverage_py_contexts(tmp_path / ".coverage", tmp_path / "prog.py") == {1: ["nightly"]}
+
+
+def test_the_json_report_shows_contexts_as_coverage_py_does(tmp_path: Path) -> None:
+    root = make_project(tmp_path, "count")
+    run_pytest(root, "--tally-context=test")
+
+    ours = run_tally("json", "--show-contexts", "-o", "ours.json", cwd=root)
+    assert ours.returncode == 0, ours.stderr
+    subprocess.run(
+        [PY, "-m", "coverage", "json", "--show-contexts", "-o", "theirs.json", "-q"],
+        cwd=root,
+        env=tally_env(),
+        check=True,
+    )
+    mine = json.loads((root / "ours.json").read_text())
+    theirs = json.loads((root / "theirs.json").read_text())
+    assert mine["meta"]["show_contexts"] is theirs["meta"]["show_contexts"] is True
+    entry, expected = mine["files"]["pkg/shapes.py"], theirs["files"]["pkg/shapes.py"]
+    assert entry["contexts"] == {
+        line: sorted(found) for line, found in expected["contexts"].items()
+    }
+    # A function's entry has its own lines' contexts (coverage.py repeats the file's).
+    assert set(entry["functions"]["area"]["contexts"]) == {"2", "3", "4", "5"}
