@@ -352,3 +352,25 @@ def test_the_journal_thread_never_makes_a_fork_warn(tmp_path: Path) -> None:
     ran = run_tally("run", "forks.py", cwd=root, env=tally_env(TALLY_FLUSH_INTERVAL="0.1"))
     assert ran.returncode == 0, ran.stderr
     assert "DeprecationWarning" not in ran.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="[run] patch = execv is POSIX only")
+def test_exec_saves_the_data_before_the_program_is_replaced(tmp_path: Path) -> None:
+    root = project(tmp_path / "proj", patch="execv")
+    write(
+        root / "execs.py",
+        """\
+        import os, sys
+        from pkg.work import loop
+        loop(4)
+        os.execv(sys.executable, [sys.executable, "-c", "print('replaced')"])
+        """,
+    )
+
+    ran = run_tally("run", "--count", "execs.py", cwd=root)
+
+    assert ran.returncode == 0, ran.stderr
+    assert "replaced" in ran.stdout
+    data = CoverageData(str(root / ".coverage"))
+    single = one_process(tmp_path, "loop(4)", ["--count"])
+    assert work_data(data, root) == work_data(single, tmp_path / "single")

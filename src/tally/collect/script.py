@@ -38,21 +38,24 @@ class ScriptTracer:
         # A suspended generator's last line, so its arcs go on from there when it resumes.
         self._suspended: dict[FrameType, LineNo] = {}
         self._running = False
+        self._before: Any = None  # the trace function in place before start()
 
     def start(self) -> None:
         """Trace this thread and threads started from now on."""
+        self._before = sys.gettrace()
         sys.settrace(self._call)
         threading.settrace(self._call)
         self._running = True
 
     def stop(self) -> None:
-        """Stop tracing (only if the trace function is still ours)."""
+        """Stop tracing (only if the trace function is still ours), putting back the one
+        that was there before."""
         if not self._running:
             return
         self._running = False
         if sys.gettrace() == self._call:
-            sys.settrace(None)
-        threading.settrace(None)
+            sys.settrace(self._before)
+        threading.settrace(self._before)
 
     def forget(self) -> None:
         """Drop what was counted so far (a forked child starts from nothing)."""
@@ -66,7 +69,10 @@ class ScriptTracer:
         arcs = {path: dict(self.arcs) for path in counts} if self.branch else None
         return Measurement(lines, counts, {}, arcs)
 
-    def _call(self, frame: FrameType, event: str, arg: Any) -> Any:
+    # The trace functions run only as sys.settrace's hook, where coverage.py can't see
+    # them (its own tracer is the one replaced); test_process checks what they count
+    # against the stdlib trace module.
+    def _call(self, frame: FrameType, event: str, arg: Any) -> Any:  # pragma: no cover
         if frame.f_code.co_filename != self.filename:
             return None
         counts = self.counts
@@ -101,7 +107,7 @@ class ScriptTracer:
         return count_arc
 
 
-def _suspends(frame: FrameType) -> bool:
+def _suspends(frame: FrameType) -> bool:  # pragma: no cover - called by the tracer
     """Is this 'return' event a generator or coroutine yielding, not returning?"""
     code = frame.f_code.co_code
     at = frame.f_lasti
