@@ -81,9 +81,12 @@ class MeasuredProcess:
         if "subprocess" in self.patches:
             self._export_config()
         if "_exit" in self.patches:
-            self._patch_exit()
+            os._exit = self._saving_first(os._exit)
         if "execv" in self.patches:
-            self._patch_execv()
+            if os.name == "nt":
+                raise ConfigError("[run] patch = execv isn't available on Windows")
+            os.execv = self._saving_first(os.execv)
+            os.execve = self._saving_first(os.execve)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
                 before=self._pause_journal,
@@ -159,26 +162,14 @@ class MeasuredProcess:
                 "not be measured"
             )
 
-    def _patch_exit(self) -> None:
-        real_exit = os._exit
+    def _saving_first(self, real: Callable[..., Any]) -> Any:
+        """`real` (os._exit, an exec), saving the data before it ends the program."""
 
-        def tally_exit(status: int) -> Any:
+        def patched(*args: Any, **kwargs: Any) -> Any:
             self.save()
-            real_exit(status)
+            return real(*args, **kwargs)
 
-        os._exit = tally_exit
-
-    def _patch_execv(self) -> None:
-        if os.name == "nt":
-            raise ConfigError("[run] patch = execv isn't available on Windows")
-        for name in ("execv", "execve"):
-            real = getattr(os, name)
-
-            def tally_exec(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
-                self.save()
-                return _real(*args, **kwargs)
-
-            setattr(os, name, tally_exec)
+        return patched
 
     def _forked(self) -> None:
         """In a forked child: the parent's journal is the parent's. With the `fork` patch,
@@ -214,8 +205,7 @@ class MeasuredProcess:
         try:
             path = self.cov.save()
         except TallyError as err:
-            print(self.cov.rescued_message(err), file=sys.stderr)
-            self.end_journal(saved=self.cov.rescued_to is not None)
+            print(self.rescued_message(err), file=sys.stderr)
             return None
         self.end_journal(saved=True)
         if warn_empty and self.cov.last_saved and not any(self.cov.last_saved.lines.values()):
@@ -226,6 +216,13 @@ class MeasuredProcess:
                 file=sys.stderr,
             )
         return path
+
+    def rescued_message(self, error: TallyError) -> str:
+        """After saving failed with `error`: rescue the data (Coverage.rescued_message),
+        end the journal (kept when the data could go nowhere), and say what happened."""
+        message = self.cov.rescued_message(error)
+        self.end_journal(saved=self.cov.rescued_to is not None)
+        return message
 
     def end_journal(self, *, saved: bool) -> None:
         """Stop the journal; delete it when the data it held is `saved`."""
@@ -307,8 +304,9 @@ def _start_child(doc: dict[str, Any]) -> MeasuredProcess:
     from tally.api import Coverage
     from tally.config.readers import Config
 
+    # The parent's settings have `patch = subprocess`, so this process writes a parallel
+    # data file of its own (Coverage implies `parallel`).
     config = Config.from_dict(doc["config"], "the measured parent process")
-    config.set("run:parallel", True, "a measured subprocess")
     main = os.path.abspath(sys.argv[0]) if sys.argv and os.path.isfile(sys.argv[0]) else None
     cov = Coverage(config=config, cwd=doc["cwd"], main_file=main)
     process = MeasuredProcess(cov)

@@ -170,7 +170,6 @@ class TallyPlugin:
                 # journal beside the data file, and none may be from an earlier run.
                 self.cov.erase()
             self.process.save_on_sigterm(then=self._said_sigterm)
-        self.pid = os.getpid()
         self.process.start()
         if self.worker_id is None:
             for message in [*self.cov.warnings, *self.process.warnings]:
@@ -233,8 +232,7 @@ class TallyPlugin:
             else:
                 self.data_file = self._save()
         except TallyError as err:
-            self.failure = self.cov.rescued_message(err)
-            self.process.end_journal(saved=self.cov.rescued_to is not None)
+            self.failure = self.process.rescued_message(err)
             if session is not None:
                 session.testsfailed += 1
             return

@@ -51,14 +51,14 @@ def _journals(data_file: str) -> list[str]:
     return sorted(glob.glob(glob.escape(data_file) + ".*" + JOURNAL_SUFFIX))
 
 
-def _incomplete_run(data: CoverageData, data_file: str) -> list[str]:
+def _incomplete_run(data: CoverageData, journals: list[str]) -> list[str]:
     """What a report must say of data from processes that never saved: those combined in
     (the data file's note), and journals beside it not combined yet."""
     from tally.data.journal import INCOMPLETE
 
     notes = data.meta().get(INCOMPLETE, "").split("\n")
     found = [f"the run was incomplete: {note}" for note in notes if note]
-    for journal in _journals(data_file):
+    for journal in journals:
         found.append(
             f"{journal} is the journal of a process that ended without saving; "
             "`tally combine` adds its data"
@@ -77,14 +77,15 @@ def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
     for message in config.warnings:
         print(f"tally: warning: {message}", file=sys.stderr)
     data_file = config.text("run:data_file")
-    if not os.path.exists(data_file) and _journals(data_file):
+    journals = _journals(data_file)
+    if not os.path.exists(data_file) and journals:
         raise NoDataError(
             f"no data file {data_file}, but journals of processes that ended without saving "
-            f"are beside it ({os.path.basename(_journals(data_file)[0])}...): run "
+            f"are beside it ({os.path.basename(journals[0])}...): run "
             "`tally combine` to make the data file from them"
         )
     data = CoverageData(data_file)
-    for message in _incomplete_run(data, data_file):
+    for message in _incomplete_run(data, journals):
         print(f"tally: warning: {message}", file=sys.stderr)
     results = analyze_data(
         data,

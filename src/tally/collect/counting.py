@@ -131,11 +131,15 @@ class _File:
             banked[slot] += counters[slot]
         counters[:] = [0] * len(counters)
 
+    def live(self) -> dict[int, int]:
+        """The live counts by slot, of the slots that ran (read without writing)."""
+        counters = list(self.counters)
+        return {slot: counters[slot] for slot in compress(range(len(counters)), counters)}
+
     def take_live(self) -> tuple[dict[int, int], Cuts]:
         """The live counts (by slot, those run) and cuts, banked and zeroed: what ran since
         the last context switch."""
-        counters = self.counters
-        live = {slot: counters[slot] for slot in compress(range(len(counters)), counters)}
+        live = self.live()
         cuts = dict(self.cuts)
         self.bank()
         self.cuts.clear()
@@ -261,15 +265,11 @@ def _tests_unfinished(
 def _add_part(
     into: dict[str, tuple[dict[int, int], Cuts]], key: str, slots: dict[int, int], cuts: Cuts
 ) -> None:
-    """Add a file's slot counts and cuts into a context's, as new dictionaries (a copy of
-    the banked ones is being added to)."""
-    old_slots, old_cuts = into.get(key, ({}, {}))
-    merged = dict(old_slots)
+    """Add a file's slot counts and cuts into a context's."""
+    banked_slots, banked_cuts = into.setdefault(key, ({}, {}))
     for slot, n in slots.items():
-        merged[slot] = merged.get(slot, 0) + n
-    merged_cuts = dict(old_cuts)
-    _add_cuts(merged_cuts, cuts)
-    into[key] = (merged, merged_cuts)
+        banked_slots[slot] = banked_slots.get(slot, 0) + n
+    _add_cuts(banked_cuts, cuts)
 
 
 class _Results:
@@ -437,11 +437,7 @@ class CountEngine:
         for key, file in list(self._files.items()):
             if not (file.cuts or any(file.counters)):
                 continue
-            live, cuts = file.take_live()
-            slots, banked_cuts = into.setdefault(key, ({}, {}))
-            for slot, n in live.items():
-                slots[slot] = slots.get(slot, 0) + n
-            _add_cuts(banked_cuts, cuts)
+            _add_part(into, key, *file.take_live())
 
     def _context_parts(self) -> dict[str, Measurement]:
         """Each context's lines (and arcs), when contexts were switched."""
@@ -450,9 +446,11 @@ class CountEngine:
         banked = {name: dict(files) for name, files in self._contexts.items()}
         current = banked.setdefault(self._context, {})
         for key, file in list(self._files.items()):
-            counters = list(file.counters)
-            live = {slot: counters[slot] for slot in compress(range(len(counters)), counters)}
+            live = file.live()
             if live or file.cuts:
+                # Added to copies: the banked parts stay as the switches left them.
+                slots, cuts = current.get(key, ({}, {}))
+                current[key] = (dict(slots), dict(cuts))
                 _add_part(current, key, live, dict(file.cuts))
         parts: dict[str, Measurement] = {}
         for name, files in banked.items():

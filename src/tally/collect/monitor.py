@@ -171,26 +171,34 @@ class MonitorEngine:
         # Copies first: the journal's thread asks while callbacks add.
         lines = {p: set(s) for p, s in list(self._lines.items())}
         jumps = {code: set(taken) for code, taken in list(self._jumps.items())}
+        maps: dict[str, dict[LineNo, LineNo]] = {}  # each file's statement map, read once
         if not self._contexts:
-            return self._measured(lines, jumps)
-        parts: dict[str, Measurement] = {}
-        everything: _Seen = ({}, {})
+            return self._measured(lines, jumps, maps)
         banked = dict(self._contexts)
         current = banked.get(self._context)
         banked[self._context] = (
             (lines, jumps) if current is None else _united(current, (lines, jumps))
         )
-        for name, seen in banked.items():
-            parts[name] = self._measured(*seen)
-            _add_into(everything, seen)
-        total = self._measured(*everything)
-        total.contexts = parts
-        return total
+        parts = {name: self._measured(*seen, maps) for name, seen in banked.items()}
+        # The totals are the contexts' union: each context's arcs are worked out once.
+        every_line: dict[str, set[LineNo]] = {}
+        every_arc: dict[str, dict[tuple[LineNo, LineNo], int]] | None = {} if self.branch else None
+        for part in parts.values():
+            for path, found in part.lines.items():
+                every_line.setdefault(path, set()).update(found)
+            if every_arc is not None and part.arcs is not None:
+                for path, taken in part.arcs.items():
+                    every_arc.setdefault(path, {}).update(taken)
+        return Measurement(every_line, None, {"tally_engine": self.name}, every_arc, parts)
 
     def _measured(
-        self, seen: dict[str, set[LineNo]], taken: dict[CodeType, set[tuple[int, int]]]
+        self,
+        seen: dict[str, set[LineNo]],
+        taken: dict[CodeType, set[tuple[int, int]]],
+        maps: dict[str, dict[LineNo, LineNo]],
     ) -> Measurement:
-        """Lines (and arcs) from what the callbacks recorded."""
+        """Lines (and arcs) from what the callbacks recorded; `maps` caches each file's
+        statement map across calls."""
         lines = {p: set(s) for p, s in seen.items()}
         meta = {"tally_engine": self.name}
         if not self.branch:
@@ -200,7 +208,6 @@ class MonitorEngine:
         from tally.collect.jumps import jump_arcs
 
         arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
-        maps: dict[str, dict[LineNo, LineNo]] = {}
         for code, jumps in taken.items():
             path = self._code_files[code]
             if path not in maps:

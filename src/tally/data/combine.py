@@ -24,6 +24,7 @@ from tally.data.numbits import counts_parts, line_numbers, numbits_to_nums
 from tally.data.sqlite import (
     Measurement,
     StoredData,
+    arc_rows_measurement,
     mixed_branch_data,
     read_stored,
     write_data,
@@ -201,11 +202,7 @@ class _Sum:
         for name in stored.paths:
             self.bits.setdefault(local(name), 0)
         for name, blobs in stored.line_blobs.items():
-            path = local(name)
-            value = self.bits[path]
-            for blob in blobs:
-                value |= int.from_bytes(blob, "little")
-            self.bits[path] = value
+            _or_into(self.bits, local(name), blobs)
         for name, lines in stored.arc_lines.items():
             self.arc_lines.setdefault(local(name), set()).update(lines)
         for name, taken in stored.arcs.items():
@@ -235,11 +232,7 @@ class _Sum:
         if not contextful:  # a file without contexts: all of it ran in ''
             into_bits = self.context_bits.setdefault("", {})
             for name, blobs in stored.line_blobs.items():
-                path = local(name)
-                value = into_bits.get(path, 0)
-                for blob in blobs:
-                    value |= int.from_bytes(blob, "little")
-                into_bits[path] = value
+                _or_into(into_bits, local(name), blobs)
             into_arcs = self.context_arcs.setdefault("", {})
             for name, lines in stored.arc_lines.items():
                 rows = into_arcs.setdefault(local(name), set())
@@ -249,8 +242,7 @@ class _Sum:
         for context, by_file in stored.context_lines.items():
             into_bits = self.context_bits.setdefault(context, {})
             for name, blob in by_file.items():
-                path = local(name)
-                into_bits[path] = into_bits.get(path, 0) | int.from_bytes(blob, "little")
+                _or_into(into_bits, local(name), [blob])
         for context, arc_rows in stored.context_arcs.items():
             into_arcs = self.context_arcs.setdefault(context, {})
             for name, rows in arc_rows.items():
@@ -265,10 +257,7 @@ class _Sum:
 
     def measurement(self, *, counted: bool) -> Measurement:
         """The sum, unpacked for writing; with counts only when `counted`."""
-        lines: dict[str, set[int]] = {}
-        for path, value in self.bits.items():
-            packed = value.to_bytes((value.bit_length() + 7) // 8, "little")
-            lines[path] = set(numbits_to_nums(packed))
+        lines = {path: _lines_of(value) for path, value in self.bits.items()}
         for path, found in self.arc_lines.items():
             lines.setdefault(path, set()).update(found)
         arcs = {path: self.arcs.get(path, {}) for path in lines} if self.branch else None
@@ -279,18 +268,24 @@ class _Sum:
         """Each context's lines (and arcs), when some input had contexts."""
         parts: dict[str, Measurement] = {}
         for context, by_file in (self.context_bits or {}).items():
-            lines = {}
-            for path, value in by_file.items():
-                packed = value.to_bytes((value.bit_length() + 7) // 8, "little")
-                lines[path] = set(numbits_to_nums(packed))
-            parts[context] = Measurement(lines)
+            parts[context] = Measurement({path: _lines_of(v) for path, v in by_file.items()})
         for context, arc_rows in (self.context_arcs or {}).items():
-            found = {p: {n for row in rows for n in row if n > 0} for p, rows in arc_rows.items()}
-            taken = {
-                p: {row: 0 for row in rows if row[0] != row[1]} for p, rows in arc_rows.items()
-            }
-            parts[context] = Measurement(found, None, None, taken)
+            parts[context] = arc_rows_measurement(arc_rows)
         return parts
+
+
+def _or_into(bits: dict[str, int], path: str, blobs: Iterable[bytes]) -> None:
+    """OR numbits blobs into a file's line set, kept as one integer (a union without
+    decoding a line)."""
+    value = bits.get(path, 0)
+    for blob in blobs:
+        value |= int.from_bytes(blob, "little")
+    bits[path] = value
+
+
+def _lines_of(value: int) -> set[int]:
+    """The line numbers of a line set kept as an integer by _or_into."""
+    return set(numbits_to_nums(value.to_bytes((value.bit_length() + 7) // 8, "little")))
 
 
 def _added(sums: dict[bytes, array[int]]) -> dict[int, int]:

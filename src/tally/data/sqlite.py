@@ -18,6 +18,7 @@ __all__ = [
     "CoverageData",
     "Measurement",
     "StoredData",
+    "arc_rows_measurement",
     "mixed_branch_data",
     "read_stored",
     "write_data",
@@ -232,19 +233,24 @@ def _read_tables(conn: Any, path: str) -> StoredData:
     return stored
 
 
-def _context_parts(stored: StoredData, branch: bool) -> dict[str, Measurement]:
+def _context_parts(stored: StoredData) -> dict[str, Measurement]:
     """A stored file's contexts, each a Measurement of its lines (and arcs)."""
     parts: dict[str, Measurement] = {}
     for name, by_file in stored.context_lines.items():
         parts[name] = Measurement({p: set(numbits_to_nums(b)) for p, b in by_file.items()})
     for name, arc_rows in stored.context_arcs.items():
-        lines: dict[str, set[LineNo]] = {}
-        arcs: dict[str, dict[Arc, Count]] = {}
-        for path, rows in arc_rows.items():
-            lines[path] = {n for row in rows for n in row if n > 0}
-            arcs[path] = {row: 0 for row in rows if row[0] != row[1]}
-        parts[name] = Measurement(lines, None, None, arcs)
+        parts[name] = arc_rows_measurement(arc_rows)
     return parts
+
+
+def arc_rows_measurement(arc_rows: Mapping[str, set[Arc]]) -> Measurement:
+    """Branch data as the `arc` table holds it, per file, as a Measurement: (n, n) rows
+    are the lines that ran, the others the arcs taken."""
+    lines = {path: {n for row in rows for n in row if n > 0} for path, rows in arc_rows.items()}
+    arcs = {
+        path: dict.fromkeys((r for r in rows if r[0] != r[1]), 0) for path, rows in arc_rows.items()
+    }
+    return Measurement(lines, None, None, arcs)
 
 
 def _add_counts_into(mine: dict[LineNo, Count], blob: bytes) -> None:
@@ -280,7 +286,7 @@ class CoverageData:
             raise DataError(f"couldn't read data file {self.path}: {err}") from None
         for name in stored.paths:
             self._lines.setdefault(name, set())
-        self._contexts = _context_parts(stored, self.has_arcs())
+        self._contexts = _context_parts(stored)
 
     def measured_files(self) -> list[str]:
         """The files with data, sorted."""
