@@ -145,6 +145,7 @@ class MonitorEngine:
         for found in self._lines.values():
             found.clear()
         self._jumps.clear()
+        self._contexts.clear()
         if self._tool is not None:
             sys.monitoring.restart_events()  # type: ignore[attr-defined,unused-ignore]
 
