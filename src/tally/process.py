@@ -48,6 +48,8 @@ def requested_patches(names: list[str]) -> set[str]:
         raise ConfigError(
             f"[run] patch: unknown patch {unknown[0]!r}; the patches are {', '.join(PATCHES)}"
         )
+    if "execv" in wanted and os.name == "nt":
+        raise ConfigError("[run] patch = execv isn't available on Windows")
     if "subprocess" in wanted:
         wanted |= {"_exit", "fork"}
     return wanted
@@ -83,8 +85,6 @@ class MeasuredProcess:
         if "_exit" in self.patches:
             os._exit = self._saving_first(os._exit)
         if "execv" in self.patches:
-            if os.name == "nt":
-                raise ConfigError("[run] patch = execv isn't available on Windows")
             os.execv = self._saving_first(os.execv)
             os.execve = self._saving_first(os.execve)
         if hasattr(os, "register_at_fork"):
