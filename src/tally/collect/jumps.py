@@ -19,7 +19,7 @@ from types import CodeType
 from tally.collect.nested import JUMP_OPCODES, JUMPS
 from tally.types import LineNo
 
-__all__ = ["Instructions", "jump_arcs"]
+__all__ = ["Instructions", "jump_arc_map"]
 
 
 def _opcodes(names: Iterable[str]) -> set[int]:
@@ -37,23 +37,24 @@ _MAX_STEPS = 200  # a straight run this long without a new line is a loop on one
 _EXIT = 0  # what Instructions.landing returns for a return from the code object
 
 
-def jump_arcs(
+def jump_arc_map(
     code: CodeType,
     jumps: Iterable[tuple[int, int]],
     multiline: Mapping[LineNo, LineNo],
-) -> set[tuple[LineNo, LineNo]]:
-    """The arcs the branch events `jumps` of `code` stand for, each line mapped to its
-    statement's first line by `multiline` (the file's multi-line statement map)."""
+) -> dict[tuple[int, int], tuple[LineNo, LineNo] | None]:
+    """Each branch event of `jumps` and the arc it stands for (None: none), so that a
+    caller seeing the same events again (in another context) can keep the answers."""
     walker = Instructions(code)
     exit_line = -multiline.get(code.co_firstlineno, code.co_firstlineno)
-    arcs: set[tuple[LineNo, LineNo]] = set()
+    arcs: dict[tuple[int, int], tuple[LineNo, LineNo] | None] = {}
     for source, destination in jumps:
+        arcs[(source, destination)] = None
         start = walker.statement(source, multiline)
         if start is None or not walker.is_instruction(destination):
             continue
         end = walker.landing(destination, start, multiline)
         if end is not None:
-            arcs.add((start, exit_line if end == _EXIT else end))
+            arcs[(source, destination)] = (start, exit_line if end == _EXIT else end)
     return arcs
 
 

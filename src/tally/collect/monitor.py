@@ -49,6 +49,10 @@ class MonitorEngine:
         self._context = ""
         # Per context: the lines and branch events banked at context switches.
         self._contexts: dict[str, _Seen] = {}
+        # What measurement() worked out, kept: the arc each branch event stands for, and
+        # each file's statement map (every context, and every journal flush, asks again).
+        self._arc_of: dict[CodeType, dict[tuple[int, int], tuple[LineNo, LineNo] | None]] = {}
+        self._maps: dict[str, dict[LineNo, LineNo]] = {}
         self._tool: int | None = None
         # Before 3.14, branches come from markers compiled into measured modules.
         self.markers = branch and not env.HAS_BRANCH_WAYS
@@ -172,15 +176,14 @@ class MonitorEngine:
         # Copies first: the journal's thread asks while callbacks add.
         lines = {p: set(s) for p, s in list(self._lines.items())}
         jumps = {code: set(taken) for code, taken in list(self._jumps.items())}
-        maps: dict[str, dict[LineNo, LineNo]] = {}  # each file's statement map, read once
         if not self._contexts:
-            return self._measured(lines, jumps, maps)
+            return self._measured(lines, jumps)
         banked = dict(self._contexts)
         current = banked.get(self._context)
         banked[self._context] = (
             (lines, jumps) if current is None else _united(current, (lines, jumps))
         )
-        parts = {name: self._measured(*seen, maps) for name, seen in banked.items()}
+        parts = {name: self._measured(*seen) for name, seen in banked.items()}
         # The totals are the contexts' union: each context's arcs are worked out once.
         every_line: dict[str, set[LineNo]] = {}
         every_arc: dict[str, dict[tuple[LineNo, LineNo], int]] | None = {} if self.branch else None
@@ -196,25 +199,29 @@ class MonitorEngine:
         self,
         seen: dict[str, set[LineNo]],
         taken: dict[CodeType, set[tuple[int, int]]],
-        maps: dict[str, dict[LineNo, LineNo]],
     ) -> Measurement:
-        """Lines (and arcs) from what the callbacks recorded; `maps` caches each file's
-        statement map across calls."""
+        """Lines (and arcs) from what the callbacks recorded."""
         lines = {p: set(s) for p, s in seen.items()}
         meta = {"tally_engine": self.name}
         if not self.branch:
             return Measurement(lines, None, meta)
         if self.markers:
             return Measurement(_without_markers(lines), None, meta, _marker_arcs(lines))
-        from tally.collect.jumps import jump_arcs
+        from tally.collect.jumps import jump_arc_map
 
         arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
         for code, jumps in taken.items():
             path = self._code_files[code]
-            if path not in maps:
-                maps[path] = _statement_lines(code.co_filename)
-            for arc in jump_arcs(code, jumps, maps[path]):
-                arcs.setdefault(path, {})[arc] = 0
+            if path not in self._maps:
+                self._maps[path] = _statement_lines(code.co_filename)
+            known = self._arc_of.setdefault(code, {})
+            new = [jump for jump in jumps if jump not in known]
+            if new:
+                known.update(jump_arc_map(code, new, self._maps[path]))
+            for jump in jumps:
+                arc = known[jump]
+                if arc is not None:
+                    arcs.setdefault(path, {})[arc] = 0
         return Measurement(lines, None, meta, arcs)
 
     def compile_main(self, path: str, source: str) -> CodeType:
