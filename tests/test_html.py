@@ -211,3 +211,74 @@ def test_title_and_extra_css_come_from_the_config_file(tmp_path: Path) -> None:
     result = run_tally("html", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("tally: can't read extra_css missing.css")
+
+
+def contexts_project(tmp_path: Path) -> Path:
+    """A pytest project measured with per-test contexts, one test's id carrying markup."""
+    from test_contexts import make_project, run_pytest
+
+    root = make_project(tmp_path / "proj", "count")
+    write(
+        root / "tests" / "test_odd.py",
+        """\
+        import pytest
+
+        from pkg.shapes import area
+
+
+        @pytest.mark.parametrize("kind", ["</script><b>x"])
+        def test_odd(kind):
+            with pytest.raises(ValueError):
+                area(kind, 1)
+        """,
+    )
+    run_pytest(root, "--tally-context=test")
+    return root
+
+
+def test_contexts_are_shown_only_when_asked_for(tmp_path: Path) -> None:
+    root = contexts_project(tmp_path)
+    html_report(root)
+    page = (root / "htmlcov" / page_name("pkg/shapes.py")).read_text()
+    assert 'class="x"' not in page
+    assert 'id="contexts"' not in page
+    html_report(root, "--show-contexts")
+    page = (root / "htmlcov" / page_name("pkg/shapes.py")).read_text()
+    listed = re.search(r'<ol id="contexts" hidden>(.*?)</ol>', page)
+    assert listed is not None
+    names = [html.unescape(n) for n in re.findall(r"<li>(.*?)</li>", listed.group(1))]
+    expected = CoverageData(str(root / ".coverage")).contexts_by_line(
+        str(root / "pkg" / "shapes.py")
+    )
+    assert names == sorted({n or "(empty)" for found in expected.values() for n in found})
+    assert "<b>x" not in page  # the markup in a test's id is text
+    for line, found in expected.items():
+        button = re.search(rf'<p id="t{line}" .*?data-ctx="([\d ]*)"[^>]*>(\d+ contexts?)<', page)
+        assert button is not None, line
+        assert [names[int(i)] for i in button.group(1).split()] == [n or "(empty)" for n in found]
+        assert button.group(2) == f"{len(found)} context{'s' if len(found) > 1 else ''}"
+
+
+@needs_tools
+def test_contexts_in_a_real_browser(tmp_path: Path) -> None:
+    root = contexts_project(tmp_path)
+    html_report(root, "--show-contexts")
+    expected = CoverageData(str(root / ".coverage")).contexts_by_line(
+        str(root / "pkg" / "shapes.py")
+    )
+    browser = Browser()
+    try:
+        browser.open(root / "htmlcov" / page_name("pkg/shapes.py"))
+        shown = "return [...document.querySelectorAll('#t6 .xl span')].map(s => s.textContent)"
+        assert browser.js(shown) == []
+        browser.click("#t6 button.x")
+        assert browser.js(shown) == expected[6]
+        assert any("</script><b>x" in name for name in expected[6])
+        visible = "return document.querySelector('#t6 .xl').checkVisibility()"
+        assert browser.js(visible) is True
+        browser.screenshot(artifacts_dir() / "html-contexts.png")
+        browser.click("#t6 button.x")
+        assert browser.js(visible) is False
+        assert browser.js("return document.querySelector('#t6 button.x').ariaExpanded") == "false"
+    finally:
+        browser.close()

@@ -48,8 +48,10 @@ def analyze_data(
     ignore_errors: bool = False,
     line_threshold: int = 0,
     cwd: str | None = None,
+    contexts: bool = False,
 ) -> Analyses:
-    """Analyse every measured file in `data` that passes `include`/`omit`.
+    """Analyse every measured file in `data` that passes `include`/`omit`; with
+    `contexts`, note which contexts ran each line (when the data has them).
 
     Raises NoDataError when nothing is left to report, NoSourceError or TallyError when a
     source file can't be read or parsed (unless `ignore_errors`).
@@ -68,7 +70,7 @@ def analyze_data(
         if omit_m and omit_m.match(path):
             continue
         chosen.append((stored, path))
-    task = _Task(data.path, (regex, partial_regex), cwd, ignore_errors)
+    task = _Task(data.path, (regex, partial_regex), cwd, ignore_errors, contexts)
     for analysis in _analyze_all(task, data, chosen, result.skipped_errors):
         if analysis.numbers.n_statements < line_threshold:
             result.below_threshold += 1
@@ -93,6 +95,7 @@ class _Task:
     regexes: tuple[str | None, str | None]
     cwd: str
     ignore_errors: bool
+    contexts: bool
 
 
 def _analyze_all(
@@ -127,7 +130,7 @@ def _analyze_some(
     skipped: list[str] = []
     for stored, path in chosen:
         try:
-            analyses.append(_analyze_file(data, stored, path, task.regexes, task.cwd))
+            analyses.append(_analyze_file(data, stored, path, task))
         except TallyError as err:
             if not task.ignore_errors:
                 raise
@@ -139,11 +142,10 @@ def _analyze_file(
     data: CoverageData,
     stored: str,
     path: str,
-    regexes: tuple[str | None, str | None],
-    cwd: str,
+    task: _Task,
 ) -> FileAnalysis:
     text = read_source(path)
-    exclude, partial = regexes
+    exclude, partial = task.regexes
     try:
         tree = ast.parse(text, path)
         facts = analyze_source(text, path, exclude, tree=tree)
@@ -162,14 +164,14 @@ def _analyze_file(
         branches = _branches(data, stored, tree, facts, facts.lines_matching(partial))
     return FileAnalysis(
         path=path,
-        name=relative_name(path, cwd),
+        name=relative_name(path, task.cwd),
         statements=frozenset(facts.statements),
         excluded=frozenset(facts.excluded),
         executed=frozenset(executed),
         counts=counts,
         branches=branches,
         regions=tuple(code_regions(tree)),
-        contexts=data.contexts_by_line(stored) if data.has_contexts() else None,
+        contexts=(data.contexts_by_line(stored) if task.contexts and data.has_contexts() else None),
     )
 
 

@@ -30,7 +30,10 @@ _COMMON = (
 
 # command -> (help, its own options)
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "html": ("write an HTML report (default htmlcov/)", ("html:directory", "html:title")),
+    "html": (
+        "write an HTML report (default htmlcov/)",
+        ("html:directory", "html:title", "html:show_contexts"),
+    ),
     "xml": ("write a Cobertura XML report (default coverage.xml)", ("xml:output",)),
     "json": (
         "write a JSON report in coverage.py's format (default coverage.json)",
@@ -56,7 +59,8 @@ def handle(args: argparse.Namespace) -> int:
     from tally.report.output import write_output
 
     name: str = args.format_name
-    config, results = load_results(args)
+    contexts_option = {"html": "html:show_contexts", "json": "json:show_contexts"}.get(name)
+    config, results = load_results(args, contexts_option)
     precision = int(config.get("report:precision"))
     if name == "html":
         from tally.report.html import HtmlOptions, HtmlReport
@@ -69,6 +73,7 @@ def handle(args: argparse.Namespace) -> int:
                 skip_covered=config.flag("html:skip_covered") or config.flag("report:skip_covered"),
                 skip_empty=config.flag("html:skip_empty") or config.flag("report:skip_empty"),
                 extra_css=config.text("html:extra_css"),
+                show_contexts=config.flag("html:show_contexts"),
             )
         )
         html.write(results, directory)

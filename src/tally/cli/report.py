@@ -66,9 +66,12 @@ def _incomplete_run(data: CoverageData, journals: list[str]) -> list[str]:
     return found
 
 
-def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
+def load_results(
+    args: argparse.Namespace, contexts_option: str | None = None
+) -> tuple[Config, Analyses]:
     """The configuration (files, environment, flags) and the data analysed by it, as
-    every reporting command starts; warnings on stderr."""
+    every reporting command starts; warnings on stderr. The contexts that ran each line
+    are read only when the flag `contexts_option` (such as "json:show_contexts") is on."""
     from tally.analysis.analyzer import analyze_data
     from tally.config.readers import load_config
     from tally.data.sqlite import CoverageData
@@ -95,6 +98,7 @@ def load_results(args: argparse.Namespace) -> tuple[Config, Analyses]:
         omit=config.items("report:omit"),
         ignore_errors=config.flag("report:ignore_errors"),
         line_threshold=int(config.get("tally:line_threshold")),
+        contexts=contexts_option is not None and config.flag(contexts_option),
     )
     for message in results.skipped_errors:
         print(f"tally: warning: skipped: {message}", file=sys.stderr)

@@ -286,7 +286,18 @@ class CoverageData:
             raise DataError(f"couldn't read data file {self.path}: {err}") from None
         for name in stored.paths:
             self._lines.setdefault(name, set())
-        self._contexts = _context_parts(stored)
+        # Decoded when first asked for: most reports never look at contexts, and a test
+        # suite's thousands of them took longer to decode than everything else.
+        self._stored_contexts: StoredData | None = stored
+        self._has_contexts = bool(stored.context_lines or stored.context_arcs)
+        self._decoded: dict[str, Measurement] = {}
+
+    @property
+    def _contexts(self) -> dict[str, Measurement]:
+        if self._stored_contexts is not None:
+            self._decoded = _context_parts(self._stored_contexts)
+            self._stored_contexts = None
+        return self._decoded
 
     def measured_files(self) -> list[str]:
         """The files with data, sorted."""
@@ -327,7 +338,7 @@ class CoverageData:
 
     def has_contexts(self) -> bool:
         """Were lines recorded in contexts other than the default ''?"""
-        return bool(self._contexts)
+        return self._has_contexts
 
     def measured_contexts(self) -> list[str]:
         """The contexts the data was recorded in, sorted (only '' without per-test

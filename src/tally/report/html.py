@@ -45,6 +45,7 @@ class HtmlOptions:
     skip_covered: bool = False
     skip_empty: bool = False
     extra_css: str = ""
+    show_contexts: bool = False
 
 
 def page_name(name: str) -> str:
@@ -222,6 +223,7 @@ class HtmlReport:
                 results.has_counts,
                 assets,
                 self.options.extra_css,
+                self.options.show_contexts,
             ]
         )
         return hashlib.sha1(key.encode()).hexdigest()
@@ -240,6 +242,7 @@ class HtmlReport:
                 sorted((branches.missing if branches else {}).items()),
                 sorted((branches.taken if branches else {}).items()),
                 sorted(map(list, (branches.counts if branches else {}).items())),
+                sorted((analysis.contexts or {}).items()),
                 prev_page,
                 next_page,
             ],
@@ -406,8 +409,19 @@ class HtmlReport:
             + " · <kbd>j</kbd>/<kbd>k</kbd> next/previous missed line</p>\n"
         )
         out.append('</header>\n<main class="source">\n')
+        contexts = analysis.contexts if self.options.show_contexts else None
+        names, ids = _context_ids(contexts)
         for number, line_html in enumerate(highlight(text), start=1):
-            out.append(self._line(analysis, number, line_html, counts, scale))
+            button = ""
+            if contexts and number in contexts and number in analysis.executed:
+                button = _context_button(contexts[number], ids)
+            out.append(self._line(analysis, number, line_html, counts, scale, button=button))
+        if names:
+            # Listed once, the lines pointing into the list: a line run by every test of
+            # a suite would otherwise repeat all their names.
+            out.append('<ol id="contexts" hidden>')
+            out.extend(f"<li>{html.escape(name) if name else '(empty)'}</li>" for name in names)
+            out.append("</ol>\n")
         out.append("</main>\n")
         out.append(self._footer())
         return "".join(out)
@@ -419,6 +433,8 @@ class HtmlReport:
         line_html: str,
         counts: dict[int, int] | None,
         scale: float,
+        *,
+        button: str = "",
     ) -> str:
         cls = _line_class(analysis, number)
         count_cell = ""
@@ -451,8 +467,24 @@ class HtmlReport:
         return (
             f'<p id="t{number}" class="{cls}">'
             f'<span class="n"><a href="#t{number}">{number}</a></span>'
-            f'{count_cell}<span class="t">{line_html or " "}</span>{note}</p>\n'
+            f'{count_cell}<span class="t">{line_html or " "}</span>{note}{button}</p>\n'
         )
+
+
+def _context_ids(contexts: dict[int, list[str]] | None) -> tuple[list[str], dict[str, int]]:
+    """The contexts named on a file page, sorted, and each one's place in that list."""
+    names = sorted({name for found in (contexts or {}).values() for name in found})
+    return names, {name: i for i, name in enumerate(names)}
+
+
+def _context_button(found: list[str], ids: dict[str, int]) -> str:
+    """The button that lists the contexts `found` that ran a line."""
+    label = f"{len(found)} context{'s' if len(found) != 1 else ''}"
+    refs = " ".join(str(ids[name]) for name in found)
+    return (
+        f'<button type="button" class="x" data-ctx="{refs}" aria-expanded="false" '
+        f'title="the contexts that ran this line">{label}</button>'
+    )
 
 
 def _hottest(analysis: FileAnalysis) -> int:

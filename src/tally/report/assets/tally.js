@@ -67,4 +67,32 @@ function setUpFile() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { setUpIndex(); setUpFile(); });
+// A line's context button shows or hides the names of the contexts that ran it, taken
+// from the page's one list of names (textContent: names are never parsed as HTML).
+function setUpContexts() {
+  const list = document.getElementById("contexts");
+  if (!list) return;
+  const names = Array.from(list.children, (li) => li.textContent);
+  for (const button of document.querySelectorAll("button.x")) {
+    button.addEventListener("click", () => {
+      const open = button.getAttribute("aria-expanded") === "true";
+      button.setAttribute("aria-expanded", String(!open));
+      const line = button.parentElement;
+      let shown = line.querySelector(".xl");
+      if (open) { if (shown) shown.hidden = true; return; }
+      if (!shown) {
+        shown = document.createElement("span");
+        shown.className = "xl";
+        for (const id of button.dataset.ctx.split(" ")) {
+          const name = document.createElement("span");
+          name.textContent = names[Number(id)];
+          shown.append(name);
+        }
+        line.append(shown);
+      }
+      shown.hidden = false;
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => { setUpIndex(); setUpFile(); setUpContexts(); });
