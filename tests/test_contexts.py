@@ -103,6 +103,71 @@ def test_each_line_is_recorded_with_the_test_phases_that_ran_it(
     assert data.lines(str(shapes)) == [1, 2, 3, 4, 5]
 
 
+DRIVER = """\
+import sys
+import tally
+
+cov = tally.Coverage(source=["work"], engine=sys.argv[1], branch=sys.argv[2] == "branch")
+cov.start()
+import work  # the `def` lines run in ''
+
+work.pick(1)  # '': line 2 and 3
+cov.switch_context("a")
+work.pick(1)  # a: 2 and 3 again
+cov.switch_context("b")
+work.pick(-1)  # b: 2 and 5, not 3
+cov.switch_context("c")
+work.pick(1)  # c: 3 again, though b didn't run it
+work.pick(-1)
+cov.switch_context("d")  # nothing runs in d
+cov.switch_context("e")
+work.other()
+cov.stop()
+cov.save()
+"""
+
+WORK = """\
+def pick(n):
+    if n > 0:
+        return "positive"
+    else:
+        return "other"
+
+def other():
+    return pick(0)
+"""
+
+
+@pytest.mark.parametrize(("engine", "flags"), ENGINES, ids=str)
+def test_a_line_is_recorded_again_in_every_context_that_runs_it(
+    tmp_path: Path, engine: str, flags: list[str]
+) -> None:
+    """Whatever ran before: in a context where the line ran before and not since, in the
+    context after one where it didn't run, after a context where nothing ran."""
+    write(tmp_path / "work.py", WORK)
+    write(tmp_path / "driver.py", DRIVER)
+    branch = "branch" if "--tally-branch" in flags else "lines"
+    result = subprocess.run(
+        [PY, "driver.py", engine, branch],
+        cwd=tmp_path,
+        env=tally_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = CoverageData(str(tmp_path / ".coverage"))
+    assert data.contexts_by_line(str(tmp_path / "work.py")) == {
+        1: [""],
+        2: ["", "a", "b", "c", "e"],
+        3: ["", "a", "c"],
+        5: ["b", "c", "e"],
+        7: [""],
+        8: ["e"],
+    }
+
+
 def test_xdist_workers_contexts_are_combined(tmp_path: Path) -> None:
     root = make_project(tmp_path, "count")
     run_pytest(root, "--tally-context=test", "-n", "2")

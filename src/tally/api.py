@@ -198,10 +198,11 @@ class Coverage:
         """Compile the program's main script for measurement by the current engine."""
         return self._build().compile_main(path, source)
 
-    def measurement(self) -> Measurement:
-        """What has been measured so far, with run metadata."""
+    def measurement(self, *, contexts: bool = True) -> Measurement:
+        """What has been measured so far, with run metadata; with `contexts`, what ran in
+        each context as well."""
         engine = self._build()
-        measured = engine.measurement()
+        measured = engine.measurement(contexts=contexts)
         if self._script is not None:
             measured = _with_script(measured, self._script.measurement())
         measured.meta.update(

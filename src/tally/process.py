@@ -146,7 +146,7 @@ class MeasuredProcess:
             if journal is None:
                 return
             try:
-                journal.flush(self.cov.measurement())
+                journal.flush(self.cov.measurement(contexts=False))
             except Exception:  # a flush that fails loses nothing the next save won't have
                 continue
 

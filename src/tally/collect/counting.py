@@ -32,12 +32,10 @@ from tally.collect.slots import (
     IF_FAILED,
     LOOP_TEST,
     Member,
+    SlotTable,
     counts_lines,
-    is_arc,
-    spread_arcs,
-    spread_counts,
+    ran_slots,
     table_header,
-    unpack_slots,
 )
 from tally.data.sqlite import Arc, Measurement
 from tally.paths import canonical
@@ -89,7 +87,6 @@ def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
     return iterable
 
 
-Slots = list[tuple[int, tuple[Member, ...]]]
 Cuts = dict[tuple[int, LineNo], int]
 
 
@@ -103,7 +100,7 @@ class _File:
     import (slots.py), what earlier start/stop periods banked, and the exceptions that cut
     its blocks short."""
 
-    __slots__ = ("banked", "banked_cuts", "counters", "cuts", "flags", "table")
+    __slots__ = ("_layout", "banked", "banked_cuts", "counters", "cuts", "flags", "table")
 
     def __init__(self, counters: list[int]) -> None:
         self.counters = counters
@@ -114,6 +111,7 @@ class _File:
         # (since the last context switch), and banked.
         self.cuts: Cuts = {}
         self.banked_cuts: Cuts = {}
+        self._layout: SlotTable | None = None
 
     def set_table(self, table: bytes) -> None:
         """The module started (again): size the counters to its table."""
@@ -121,6 +119,12 @@ class _File:
         self.flags, size = table_header(table)
         if len(self.counters) < size:
             self.counters.extend([0] * (size - len(self.counters)))
+
+    def layout(self) -> SlotTable:
+        """The slot table, read in place (kept: every measurement and context reads it)."""
+        if self._layout is None or self._layout.data is not self.table:
+            self._layout = SlotTable(self.table)
+        return self._layout
 
     def bank(self) -> None:
         """Move the live counters into the banked totals."""
@@ -133,8 +137,7 @@ class _File:
 
     def live(self) -> dict[int, int]:
         """The live counts by slot, of the slots that ran (read without writing)."""
-        counters = list(self.counters)
-        return {slot: counters[slot] for slot in compress(range(len(counters)), counters)}
+        return ran_slots(list(self.counters))
 
     def take_live(self) -> tuple[dict[int, int], Cuts]:
         """The live counts (by slot, those run) and cuts, banked and zeroed: what ran since
@@ -152,18 +155,19 @@ class _File:
         _add_cuts(cuts, dict(self.cuts))
         return cuts
 
-    def totals(self) -> list[int]:
-        """Each slot's count: banked plus live. Reads without writing, so another thread
-        (the journal's) can ask while the counters run."""
+    def totals(self) -> dict[int, int]:
+        """The count of each slot that ran: banked plus live. Reads without writing, so
+        another thread (the journal's) can ask while the counters run."""
         live = list(self.counters)
-        return [b + c for b, c in zip_longest(self.banked, live, fillvalue=0)]
+        return ran_slots([b + c for b, c in zip_longest(self.banked, live, fillvalue=0)])
 
-    def line_counts(self, path: str, totals: list[int], cuts: Cuts) -> dict[LineNo, Count]:
-        """Counts by line: each slot's count spread over the lines it stands for, less the
-        members that exceptions kept from running."""
-        counts = spread_counts(self.table, totals)
+    def line_counts(self, path: str, ran: Mapping[int, int], cuts: Cuts) -> dict[LineNo, Count]:
+        """Counts by line: the count of each slot that `ran` spread over the lines it stands
+        for, less the members that exceptions kept from running."""
+        layout = self.layout()
+        counts = layout.spread_counts(ran)
         if cuts:
-            for line, n in _uncounted(unpack_slots(self.table), cuts).items():
+            for line, n in _uncounted(layout, cuts).items():
                 counts[line] = counts.get(line, 0) - n
         counts = {line: n for line, n in counts.items() if n > 0}
         if self.flags & FLAG_CASES:
@@ -171,71 +175,53 @@ class _File:
         return counts
 
     def arc_counts(
-        self, line_counts: Mapping[LineNo, Count], totals: list[int], cuts: Cuts
+        self, line_counts: Mapping[LineNo, Count], ran: Mapping[int, int], cuts: Cuts
     ) -> dict[Arc, Count]:
         """Counts by arc, for code instrumented with branch coverage: each arm's slot
         count, and for a `case` line the times it was tested (its line's count) less the
         times it matched."""
-        arcs, case_next, if_ran = spread_arcs(self.table, totals)
+        layout = self.layout()
+        arcs, case_next, if_ran = layout.spread_arcs(ran)
         for (line, end), matched in case_next.items():
             failed = line_counts.get(line, 0) - matched
             if failed > 0:
                 arcs[(line, end)] = arcs.get((line, end), 0) + failed
         if if_ran:
-            self._add_failed_tests(arcs, if_ran, cuts)
+            _add_failed_tests(layout, arcs, if_ran, cuts)
         return {arc: n for arc, n in arcs.items() if n > 0}
 
-    def _add_failed_tests(
-        self, arcs: dict[Arc, Count], if_ran: dict[Arc, Count], cuts: Cuts
-    ) -> None:
-        """Add the IF_FAILED arcs: the times the `if` was tested (its block ran, less the
-        exceptions that stopped it before the test came out) less the times its body ran.
-        The body's arc is the `if` line's other arc (the analysis gives an `if` two)."""
-        if_lines = {line for line, _ in if_ran}
-        bodies: dict[LineNo, tuple[LineNo, Count]] = {}
-        for (line, end), n in arcs.items():
-            if line in if_lines and (line, end) not in if_ran:
-                bodies[line] = (end, n)
-        body_starts = {line: start for line, (start, _) in bodies.items()}
-        unfinished = _tests_unfinished(unpack_slots(self.table), cuts, body_starts)
-        for (line, end), ran in if_ran.items():
-            taken = bodies.get(line, (0, 0))[1]
-            failed = ran - unfinished.get((line, end), 0) - taken
-            if failed > 0:
-                arcs[(line, end)] = arcs.get((line, end), 0) + failed
+
+def _add_failed_tests(
+    layout: SlotTable, arcs: dict[Arc, Count], if_ran: dict[Arc, Count], cuts: Cuts
+) -> None:
+    """Add the IF_FAILED arcs: the times the `if` was tested (its block ran, less the
+    exceptions that stopped it before the test came out) less the times its body ran."""
+    body_starts = layout.if_bodies()
+    unfinished = _tests_unfinished(layout, cuts, body_starts)
+    for (line, end), ran in if_ran.items():
+        taken = arcs.get((line, body_starts[line]), 0) if line in body_starts else 0
+        failed = ran - unfinished.get((line, end), 0) - taken
+        if failed > 0:
+            arcs[(line, end)] = arcs.get((line, end), 0) + failed
 
 
-def _stops(slots: Slots, cuts: Cuts) -> Iterator[tuple[LineNo, int, int, int]]:
+def _stops(layout: SlotTable, cuts: Cuts) -> Iterator[tuple[LineNo, int, list[Member], int]]:
     """Where each exception stopped each block it cut short: (the line it left at, how many
-    times, the slot, the index of the block's last member holding that line). A block holds
-    the lines of its members' statements, a compound statement's whole body included; the
-    members after the one holding the line never ran."""
-    holding: dict[tuple[int, LineNo], list[tuple[int, int]]] = {}
-    for slot, (guard, members) in enumerate(slots):
-        if not guard:
-            continue
-        for index, (line, last, events) in enumerate(members):
-            cuts_here = (last and not is_arc(events)) or events == LOOP_TEST
-            held = range(line, max(last, line) + 1) if cuts_here else ()
-            for number in held:
-                if (guard, number) in cuts:
-                    holding.setdefault((guard, number), []).append((slot, index))
+    times, the block's members, the index of its last member holding that line). A block
+    holds the lines of its members' statements, a compound statement's whole body
+    included; the members after the one holding the line never ran."""
     for (guard, cut_line), n in cuts.items():
-        latest: dict[int, int] = {}  # slot -> the last member holding the line
-        for slot, index in holding.get((guard, cut_line), ()):
-            latest[slot] = index
-        for slot, index in latest.items():
-            yield cut_line, n, slot, index
+        for slot, index in layout.holders(guard, cut_line).items():
+            yield cut_line, n, layout.members(slot), index
 
 
-def _uncounted(slots: Slots, cuts: Cuts) -> dict[LineNo, Count]:
+def _uncounted(layout: SlotTable, cuts: Cuts) -> dict[LineNo, Count]:
     """Line events counted but never run: for each exception that left a guard's blocks at
     line L, the members after the one holding L of each block. An exception that left at a
     loop header's own line came from the loop's test, which trace counts and the loop's
     blocks did not: that line is short of one per exception (negative)."""
     missed: dict[LineNo, Count] = {}
-    for cut_line, n, slot, index in _stops(slots, cuts):
-        members = slots[slot][1]
+    for cut_line, n, members, index in _stops(layout, cuts):
         if members[index][2] == LOOP_TEST and members[index][0] == cut_line:
             missed[cut_line] = missed.get(cut_line, 0) - n
         for line, _, events in members[index + 1 :]:
@@ -245,14 +231,13 @@ def _uncounted(slots: Slots, cuts: Cuts) -> dict[LineNo, Count]:
 
 
 def _tests_unfinished(
-    slots: Slots, cuts: Cuts, body_starts: Mapping[LineNo, LineNo]
+    layout: SlotTable, cuts: Cuts, body_starts: Mapping[LineNo, LineNo]
 ) -> dict[Arc, Count]:
     """For each IF_FAILED arc, the times its block ran but the `if` test never came out:
     an exception stopped the block before the `if`, or in its test (the `if` member holds
     the line, and the line is before the body's first)."""
     unfinished: dict[Arc, Count] = {}
-    for cut_line, n, slot, index in _stops(slots, cuts):
-        members = slots[slot][1]
+    for cut_line, n, members, index in _stops(layout, cuts):
         holder = members[index][0]  # the line of the member the exception stopped in
         for line, end, events in members[index:]:
             # An `if` after the holder never began; the holder itself, only when the line
@@ -414,14 +399,16 @@ class CountEngine:
             file.banked_cuts.clear()
         self._contexts.clear()
 
-    def measurement(self) -> Measurement:
-        """Counts (and so executed lines) for every instrumented file, so far."""
+    def measurement(self, *, contexts: bool = True) -> Measurement:
+        """Counts (and so executed lines) for every instrumented file, so far; with
+        `contexts`, the lines (and arcs) of each context as well."""
         results = _Results(dict(self._files), self.branch)
         counts = _PerFile(results, lambda path: results.of(path)[0])
         lines = _PerFile(results, lambda path: set(results.of(path)[0]))
         arcs = _PerFile(results, lambda path: results.of(path)[1]) if self.branch else None
         meta = {"tally_engine": self.name}
-        return Measurement(lines, counts, meta, arcs, self._context_parts())
+        parts = self._context_parts() if contexts else {}
+        return Measurement(lines, counts, meta, arcs, parts)
 
     def switch_context(self, name: str) -> None:
         """What ran since the last switch was the current context's; go on in `name`.
@@ -458,13 +445,10 @@ class CountEngine:
             arcs: dict[str, dict[Arc, Count]] | None = {} if self.branch else None
             for key, (slots, cuts) in files.items():
                 file = self._files[key]
-                totals = [0] * max(len(file.counters), max(slots, default=-1) + 1)
-                for slot, n in slots.items():
-                    totals[slot] = n
-                counts = file.line_counts(key, totals, cuts)
+                counts = file.line_counts(key, slots, cuts)
                 lines[key] = set(counts)
                 if arcs is not None:
-                    arcs[key] = dict.fromkeys(file.arc_counts(counts, totals, cuts), 0)
+                    arcs[key] = dict.fromkeys(file.arc_counts(counts, slots, cuts), 0)
             parts[name] = Measurement(lines, None, None, arcs)
         return parts
 

@@ -30,8 +30,9 @@ class Engine(Protocol):
     def forget(self) -> None:
         """Drop what was measured so far, and go on measuring (a forked child)."""
 
-    def measurement(self) -> Measurement:
-        """Everything measured between starts and stops so far."""
+    def measurement(self, *, contexts: bool = True) -> Measurement:
+        """Everything measured between starts and stops so far; what ran in each context
+        too unless `contexts` is off (the journal records totals only)."""
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """Compile the program's main script so that it is measured like an imported module."""

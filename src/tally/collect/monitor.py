@@ -44,7 +44,12 @@ class MonitorEngine:
         # Branch events as they came: (code, instruction offset, destination offset).
         # Turning them into line arcs reads the bytecode, so it waits for measurement().
         self._jumps: dict[CodeType, set[tuple[int, int]]] = {}
-        self._code_files: dict[CodeType, str] = {}
+        self._code_files: dict[CodeType, str] = {}  # measured code -> its file
+        self._wanted = 0  # the local events measured code gets
+        # With contexts: the code objects whose events fired (and were disabled) since the
+        # last switch; the switch enables their events again, and only theirs.
+        self._touched: set[CodeType] = set()
+        self._switching = False
         self._file_lines: dict[str, set[LineNo] | None] = {}
         self._context = ""
         # Per context: the lines and branch events banked at context switches.
@@ -82,8 +87,12 @@ class MonitorEngine:
                 "tools); run with --engine count"
             )
         events = mon.events
+        self._wanted = events.LINE
+        if self.branch and not self.markers:
+            self._wanted |= events.BRANCH_LEFT | events.BRANCH_RIGHT
         mon.register_callback(self._tool, events.PY_START, self._on_start)
-        mon.register_callback(self._tool, events.LINE, self._on_line)
+        on_line = self._on_line_switching if self._switching else self._on_line
+        mon.register_callback(self._tool, events.LINE, on_line)
         if self.branch and not self.markers:
             mon.register_callback(self._tool, events.BRANCH_LEFT, self._on_branch)
             mon.register_callback(self._tool, events.BRANCH_RIGHT, self._on_branch)
@@ -126,17 +135,22 @@ class MonitorEngine:
             self._file_lines[filename] = lines
         if lines is not None and code not in self._code_lines and self._tool is not None:
             self._code_lines[code] = lines
-            wanted = mon.events.LINE
-            if self.branch and not self.markers:
-                wanted |= mon.events.BRANCH_LEFT | mon.events.BRANCH_RIGHT
-                self._code_files[code] = canonical(filename, self.filter.cwd)
-            mon.set_local_events(self._tool, code, wanted)
+            self._code_files[code] = canonical(filename, self.filter.cwd)
+            mon.set_local_events(self._tool, code, self._wanted)
         return mon.DISABLE
 
     def _on_line(self, code: CodeType, line: int) -> Any:
         lines = self._code_lines.get(code)
         if lines is not None:
             lines.add(line)
+        return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
+
+    def _on_line_switching(self, code: CodeType, line: int) -> Any:
+        """_on_line once contexts switch: notes the code object, to enable it again."""
+        lines = self._code_lines.get(code)
+        if lines is not None:
+            lines.add(line)
+            self._touched.add(code)
         return sys.monitoring.DISABLE  # type: ignore[attr-defined,unused-ignore]
 
     def _on_branch(self, code: CodeType, offset: int, destination: int) -> Any:
@@ -155,28 +169,58 @@ class MonitorEngine:
 
     def switch_context(self, name: str) -> None:
         """What ran since the last switch was the current context's; go on in `name`,
-        with every event enabled again so that lines run before fire once more."""
+        with the events of the code that ran enabled again, so that its lines fire once
+        more.
+
+        Not sys.monitoring.restart_events(): that enables every disabled event of every
+        tool, PY_START of all the code that isn't measured (pytest's own, the standard
+        library's) included, and each of those fired again after every switch, doubling
+        the time of a suite of small tests. Setting a code object's local events anew
+        enables its disabled ones, and costs only the code that ran."""
         if name == self._context:
             return
+        if self._switching:
+            touched, self._touched = self._touched, set()
+        else:  # the first switch: every code object measured so far may have fired
+            touched = set(self._code_files)
+            self._switching = True
+            if self._tool is not None:
+                mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+                mon.register_callback(self._tool, mon.events.LINE, self._on_line_switching)
+        jumps_seen, self._jumps = self._jumps, {}
+        touched.update(jumps_seen)
         lines, jumps = self._contexts.setdefault(self._context, ({}, {}))
-        for path, found in list(self._lines.items()):
+        for path in {self._code_files[code] for code in touched if code in self._code_files}:
+            found = self._lines[path]
             if found:
                 lines.setdefault(path, set()).update(found)
                 found.clear()  # in place: code objects hold this set
-        for code, taken in list(self._jumps.items()):
+        for code, taken in jumps_seen.items():
             jumps.setdefault(code, set()).update(taken)
-        self._jumps = {}
         self._context = name
-        if self._tool is not None:
-            sys.monitoring.restart_events()  # type: ignore[attr-defined,unused-ignore]
+        self._enable_again(touched)
 
-    def measurement(self) -> Measurement:
+    def _enable_again(self, codes: set[CodeType]) -> None:
+        """Enable the disabled events of these code objects."""
+        if self._tool is None:
+            return
+        set_local_events = sys.monitoring.set_local_events  # type: ignore[attr-defined,unused-ignore]
+        for code in codes:
+            if code in self._code_lines:
+                set_local_events(self._tool, code, 0)
+                set_local_events(self._tool, code, self._wanted)
+
+    def measurement(self, *, contexts: bool = True) -> Measurement:
         """The lines seen so far, and with branch coverage the arcs taken (per context,
-        when contexts were switched)."""
+        when contexts were switched and `contexts` is on)."""
         # Copies first: the journal's thread asks while callbacks add.
         lines = {p: set(s) for p, s in list(self._lines.items())}
         jumps = {code: set(taken) for code, taken in list(self._jumps.items())}
         if not self._contexts:
+            return self._measured(lines, jumps)
+        if not contexts:
+            for banked_seen in list(self._contexts.values()):
+                _add_into((lines, jumps), banked_seen)  # into the copies
             return self._measured(lines, jumps)
         banked = dict(self._contexts)
         current = banked.get(self._context)

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from itertools import compress
+from typing import Literal
 
 __all__ = [
     "ARC",
@@ -43,11 +45,11 @@ __all__ = [
     "LOOP_TEST",
     "Member",
     "Slot",
+    "SlotTable",
     "counts_lines",
     "is_arc",
     "pack_slots",
-    "spread_arcs",
-    "spread_counts",
+    "ran_slots",
     "table_header",
     "unpack_slots",
 ]
@@ -74,7 +76,7 @@ def counts_lines(events: int) -> bool:
     return events >= _MARKERS
 
 
-_CODE = "i" if array("i").itemsize == 4 else "l"
+_CODE: Literal["i", "l"] = "i" if array("i").itemsize == 4 else "l"
 
 
 def pack_slots(slots: Sequence[Slot], flags: int = 0) -> bytes:
@@ -120,40 +122,141 @@ def unpack_slots(data: bytes) -> list[tuple[int, tuple[Member, ...]]]:
     return slots
 
 
-def spread_counts(data: bytes, slot_counts: Sequence[int]) -> dict[int, int]:
-    """{line: count} from each slot's count, added to its members' lines `events` times.
-    Works on the packed table directly: saving reads every file's table once."""
-    numbers = _numbers(data)
-    counts: dict[int, int] = {}
-    index = 2
-    end = len(numbers)
-    for n in slot_counts:
-        if index >= end:
-            break
-        stop = index + 2 + 3 * numbers[index]
-        if n:
-            for i in range(index + 2, stop, 3):
-                events = numbers[i + 2]
-                if events >= _MARKERS:
-                    line = numbers[i]
-                    counts[line] = counts.get(line, 0) + n * events
-        index = stop
-    return counts
-
-
 ArcCounts = dict[tuple[int, int], int]
 
 
-def spread_arcs(data: bytes, slot_counts: Sequence[int]) -> tuple[ArcCounts, ArcCounts, ArcCounts]:
-    """The arcs of a table's ARC members with their slots' counts, the CASE_NEXT arcs with
-    the counts of their slots (the times their case matched), and the IF_FAILED arcs with
-    the counts of theirs (the times the block holding the `if` ran)."""
-    arcs: ArcCounts = {}
-    by_kind: dict[int, ArcCounts] = {ARC: arcs, CASE_NEXT: {}, IF_FAILED: {}}
-    for slot, (_, members) in enumerate(unpack_slots(data)):
-        n = slot_counts[slot] if slot < len(slot_counts) else 0
-        for line, last, events in members:
-            found = by_kind.get(events)
-            if found is not None:
-                found[(line, last)] = found.get((line, last), 0) + n
-    return arcs, by_kind[CASE_NEXT], by_kind[IF_FAILED]
+class SlotTable:
+    """A packed table read in place. An index of where each slot starts lets a few
+    slots (what ran in one test) cost a few steps rather than a walk of the whole table;
+    what the table says besides the slots' members (its CASE_NEXT arcs, the bodies of its
+    `if`s, its guarded members) is found by one more walk, only when asked for (branch
+    coverage, exceptions)."""
+
+    __slots__ = ("_case_next", "_guarded", "_if_bodies", "_numbers", "_scanned", "_starts", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        # In place, not copied, where the machine's order is the table's (little-endian).
+        self._numbers: Sequence[int] = (
+            memoryview(data).cast(_CODE) if sys.byteorder == "little" else _numbers(data)
+        )
+        self._starts: array[int] | None = None
+        self._scanned = False
+        self._case_next: list[tuple[int, tuple[int, int]]] = []
+        self._if_bodies: dict[int, int] = {}
+        self._guarded: dict[int, list[tuple[int, int, int, int]]] = {}
+
+    def _index(self) -> array[int]:
+        """Where each slot starts: a step per slot."""
+        if self._starts is None:
+            numbers = self._numbers
+            starts = array(_CODE)
+            index, end = 2, len(numbers)
+            while index < end:
+                starts.append(index)
+                index += 2 + 3 * numbers[index]
+            self._starts = starts
+        return self._starts
+
+    def _scan(self) -> None:
+        """Find the CASE_NEXT arcs, the `if` bodies and the guarded members: a step per
+        member, once."""
+        if self._scanned:
+            return
+        if_arcs: set[tuple[int, int]] = set()
+        arms: list[tuple[int, int]] = []
+        numbers = self._numbers
+        for slot, index in enumerate(self._index()):
+            guard = numbers[index + 1]
+            for member, (line, last, events) in enumerate(self.members(slot)):
+                if events == CASE_NEXT:
+                    self._case_next.append((slot, (line, last)))
+                elif events == IF_FAILED:
+                    if_arcs.add((line, last))
+                elif events == ARC:
+                    arms.append((line, last))
+                # Where an exception leaving the guard at a line stopped this block: in
+                # the member holding that line (its statement, a compound one's body too).
+                if guard and ((last and not is_arc(events)) or events == LOOP_TEST):
+                    span = (slot, member, line, max(last, line))
+                    self._guarded.setdefault(guard, []).append(span)
+        # An `if` without `else` has two arcs: IF_FAILED, and its body's (an ARC).
+        if_lines = {line for line, _ in if_arcs}
+        self._if_bodies = {
+            line: start for line, start in arms if line in if_lines and (line, start) not in if_arcs
+        }
+        self._scanned = True
+
+    def members(self, slot: int) -> list[Member]:
+        """The members of one slot."""
+        numbers = self._numbers
+        index = self._index()[slot]
+        first = index + 2
+        return [
+            (numbers[i], numbers[i + 1], numbers[i + 2])
+            for i in range(first, first + 3 * numbers[index], 3)
+        ]
+
+    def size(self) -> int:
+        """The number of slots."""
+        return len(self._index())
+
+    def spread_counts(self, ran: Mapping[int, int]) -> dict[int, int]:
+        """{line: count} from the counts of the slots that `ran`, each added to its
+        members' lines `events` times."""
+        numbers = self._numbers
+        starts = self._index()
+        size = len(starts)
+        counts: dict[int, int] = {}
+        get = counts.get
+        for slot, n in ran.items():
+            if slot < size:
+                index = starts[slot]
+                for i in range(index + 2, index + 2 + 3 * numbers[index], 3):
+                    events = numbers[i + 2]
+                    if events >= _MARKERS:
+                        line = numbers[i]
+                        counts[line] = get(line, 0) + n * events
+        return counts
+
+    def spread_arcs(self, ran: Mapping[int, int]) -> tuple[ArcCounts, ArcCounts, ArcCounts]:
+        """The arcs of the ARC members of the slots that `ran`, with their counts; every
+        CASE_NEXT arc with its slot's count (the times its case matched, maybe none); the
+        IF_FAILED arcs of the slots that ran, with their counts (the times the block
+        holding the `if` ran)."""
+        starts = self._index()
+        self._scan()
+        arcs: ArcCounts = {}
+        if_ran: ArcCounts = {}
+        by_kind: dict[int, ArcCounts] = {ARC: arcs, IF_FAILED: if_ran}
+        for slot, n in ran.items():
+            if slot >= len(starts):
+                continue
+            for line, last, events in self.members(slot):
+                found = by_kind.get(events)
+                if found is not None:
+                    found[(line, last)] = found.get((line, last), 0) + n
+        case_next: ArcCounts = {}
+        for slot, arc in self._case_next:
+            case_next[arc] = case_next.get(arc, 0) + ran.get(slot, 0)
+        return arcs, case_next, if_ran
+
+    def if_bodies(self) -> dict[int, int]:
+        """{line of an `if` without `else`: the first line of its body}."""
+        self._scan()
+        return self._if_bodies
+
+    def holders(self, guard: int, line: int) -> dict[int, int]:
+        """{slot: its last member holding `line`} of the blocks guarded by `guard`: where
+        an exception leaving that guard at that line stopped each block."""
+        self._scan()
+        latest: dict[int, int] = {}
+        for slot, member, low, high in self._guarded.get(guard, ()):
+            if low <= line <= high:
+                latest[slot] = member
+        return latest
+
+
+def ran_slots(slot_counts: Sequence[int]) -> dict[int, int]:
+    """{slot: count} of the slots in a dense list of counts that ran."""
+    return dict(compress(enumerate(slot_counts), slot_counts))

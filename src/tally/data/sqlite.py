@@ -137,6 +137,7 @@ class StoredData:
         "arcs",
         "context_arcs",
         "context_lines",
+        "contexts_apart",
         "count_blobs",
         "line_blobs",
         "meta",
@@ -154,6 +155,7 @@ class StoredData:
         # its arc rows, (n, n) for "line n ran" included (branch data).
         self.context_lines: dict[str, dict[str, bytes]] = {}
         self.context_arcs: dict[str, dict[str, set[Arc]]] = {}
+        self.contexts_apart = False  # the file has contexts other than '' (read or not)
 
     def has_arcs(self) -> bool:
         return self.meta.get("has_arcs") == "1"
@@ -162,9 +164,10 @@ class StoredData:
         return self.meta.get("tally_counts") == "1" or bool(self.count_blobs)
 
 
-def read_stored(path: str) -> StoredData:
-    """Read the data file at `path` as stored. Raises NoDataError when it doesn't exist and
-    DataError when it isn't a readable coverage data file of schema 7."""
+def read_stored(path: str, *, contexts: bool = True) -> StoredData:
+    """Read the data file at `path` as stored; each context's lines and arcs too unless
+    `contexts` is off. Raises NoDataError when it doesn't exist and DataError when it
+    isn't a readable coverage data file of schema 7."""
     if not os.path.exists(path):
         raise NoDataError(f"no data file {path}: run `tally run` first")
     import sqlite3
@@ -174,7 +177,7 @@ def read_stored(path: str) -> StoredData:
     try:
         conn = _connect_readonly(path)
         try:
-            return _read_tables(conn, path)
+            return _read_tables(conn, path, contexts=contexts)
         finally:
             conn.close()
     except sqlite3.DatabaseError as err:
@@ -186,7 +189,7 @@ def read_stored(path: str) -> StoredData:
         raise DataError(f"couldn't read data file {path}: {err}") from None
 
 
-def _read_tables(conn: Any, path: str) -> StoredData:
+def _read_tables(conn: Any, path: str, *, contexts: bool) -> StoredData:
     tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     if "coverage_schema" not in tables:
         raise DataError(
@@ -204,23 +207,26 @@ def _read_tables(conn: Any, path: str) -> StoredData:
     stored.meta = dict(conn.execute("select key, value from meta"))
     files = dict(conn.execute("select id, path from file"))
     stored.paths = list(files.values())
-    contexts: dict[int, str] = dict(conn.execute("select id, context from context"))
+    names: dict[int, str] = dict(conn.execute("select id, context from context"))
     # Only a file with contexts other than '' keeps them apart.
-    split = any(contexts.values())
+    stored.contexts_apart = any(names.values())
+    split = contexts and stored.contexts_apart
     query = "select file_id, context_id, numbits from line_bits"
     for file_id, context_id, blob in conn.execute(query):
         stored.line_blobs.setdefault(files[file_id], []).append(blob)
         if split:
-            stored.context_lines.setdefault(contexts.get(context_id, ""), {})[files[file_id]] = blob
+            stored.context_lines.setdefault(names.get(context_id, ""), {})[files[file_id]] = blob
     if "arc" in tables:
         query = "select file_id, context_id, fromno, tono from arc"
+        if not split:  # each arc once, whatever contexts it was taken in (SQLite's work)
+            query = "select distinct file_id, 0, fromno, tono from arc"
         for file_id, context_id, fromno, tono in conn.execute(query):
             name = files[file_id]
             stored.arc_lines.setdefault(name, set()).update(n for n in (fromno, tono) if n > 0)
             if fromno != tono:  # (n, n) records only that line n ran
                 stored.arcs.setdefault(name, {}).setdefault((fromno, tono), 0)
             if split:
-                in_context = stored.context_arcs.setdefault(contexts.get(context_id, ""), {})
+                in_context = stored.context_arcs.setdefault(names.get(context_id, ""), {})
                 in_context.setdefault(name, set()).add((fromno, tono))
     if "tally_arc_counts" in tables:
         query = "select file_id, fromno, tono, count from tally_arc_counts"
@@ -260,7 +266,8 @@ def _add_counts_into(mine: dict[LineNo, Count], blob: bytes) -> None:
 
 
 class CoverageData:
-    """A data file, read whole when opened.
+    """A data file, read when opened; what ran in each context is read (again) only
+    when first asked for.
 
     `CoverageData(".coverage")` raises NoDataError when the file doesn't exist and
     DataError when it isn't a readable coverage data file of schema 7.
@@ -268,7 +275,7 @@ class CoverageData:
 
     def __init__(self, path: str | os.PathLike[str] = ".coverage") -> None:
         self.path = os.fspath(path)
-        stored = read_stored(self.path)
+        stored = read_stored(self.path, contexts=False)
         self._meta = stored.meta
         self._arcs = stored.arcs
         self._lines: dict[str, set[LineNo]] = stored.arc_lines
@@ -286,18 +293,16 @@ class CoverageData:
             raise DataError(f"couldn't read data file {self.path}: {err}") from None
         for name in stored.paths:
             self._lines.setdefault(name, set())
-        # Decoded when first asked for: most reports never look at contexts, and a test
-        # suite's thousands of them took longer to decode than everything else.
-        self._stored_contexts: StoredData | None = stored
-        self._has_contexts = bool(stored.context_lines or stored.context_arcs)
-        self._decoded: dict[str, Measurement] = {}
+        # Read when first asked for: most reports never look at contexts, and a test
+        # suite's thousands of them took longer to read than everything else.
+        self._has_contexts = stored.contexts_apart
+        self._read_contexts: dict[str, Measurement] | None = None if self._has_contexts else {}
 
     @property
     def _contexts(self) -> dict[str, Measurement]:
-        if self._stored_contexts is not None:
-            self._decoded = _context_parts(self._stored_contexts)
-            self._stored_contexts = None
-        return self._decoded
+        if self._read_contexts is None:
+            self._read_contexts = _context_parts(read_stored(self.path))
+        return self._read_contexts
 
     def measured_files(self) -> list[str]:
         """The files with data, sorted."""
