@@ -8,6 +8,7 @@ __all__ = [
     "EXIT_OK",
     "ConfigError",
     "DataError",
+    "GitError",
     "NoDataError",
     "NoSourceError",
     "OutputError",
@@ -56,6 +57,12 @@ class DataError(TallyError):
     """A data file is missing, corrupt, truncated, not SQLite, or of another schema."""
 
     slug = "data"
+
+
+class GitError(TallyError):
+    """git can't say what changed: not a repository, an unknown ref, no git."""
+
+    slug = "git"
 
 
 class NoDataError(TallyError):

@@ -134,6 +134,7 @@ class TallyPlugin:
         self.lost_workers: list[str] = []
         self.combine_warnings: list[str] = []  # inputs the controller's combine skipped
         self.failure: str | None = None
+        self.recorded: str | None = None  # [tally] record_history: what became of it
         self.data_file: str | None = None
         self.pid = os.getpid()
 
@@ -241,6 +242,10 @@ class TallyPlugin:
             return
         if session is not None:
             self._check_fail_under(session)
+        if self.cov.config.flag("tally:record_history"):
+            from tally.cli.track import record_history
+
+            self.recorded = record_history(self._namespace())
 
     def _save(self) -> str:
         """Save this process's data; with workers' data (or [run] parallel), combine it
@@ -325,6 +330,8 @@ class TallyPlugin:
             terminalreporter.section("tally coverage")
             for report in self._reports():
                 write(self._run_report(report))
+        if self.recorded:
+            write(self.recorded + "\n")
         if self.failure:
             write(self.failure + "\n", red=True, bold=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags
@@ -74,6 +75,7 @@ def handle(args: argparse.Namespace) -> int:
                 skip_empty=config.flag("html:skip_empty") or config.flag("report:skip_empty"),
                 extra_css=config.text("html:extra_css"),
                 show_contexts=config.flag("html:show_contexts"),
+                trend=_trend(config),
             )
         )
         html.write(results, directory)
@@ -88,6 +90,20 @@ def handle(args: argparse.Namespace) -> int:
         if dest != "-":
             _say(f"Wrote {reporter.what} to {dest}")
     return fail_under_status(config, results)
+
+
+def _trend(config: Config) -> tuple[tuple[str, float, float | None], ...]:
+    """The recorded runs for the HTML report's trend chart; none without a history store
+    (and a store that can't be read costs the chart, with a warning, not the report)."""
+    from tally.exceptions import TallyError
+    from tally.track.history import History
+
+    try:
+        runs = History(config.text("tally:history_file")).runs(limit=50)
+    except TallyError as err:
+        print(f"tally: warning: no trend chart: {err.message}", file=sys.stderr)
+        return ()
+    return tuple((r.summary.at, r.summary.total_pc, r.summary.branch_pc) for r in runs)
 
 
 def _file_reporter(name: str, config: Config, precision: int) -> tuple[FileReport, str]:

@@ -21,11 +21,18 @@ commands:
   json     write a JSON report in coverage.py's format (default coverage.json)
   lcov     write an LCOV report with hit counts (default coverage.lcov)
   badge    write an SVG coverage badge (default coverage.svg)
+  combine  combine parallel data files and journals into one
+  baseline record a baseline (set), show progress (status), gate on it (check)
+  compare  compare two runs: totals and per-file deltas
+  check    gate CI on thresholds and regressions
+  diff     coverage of the lines changed since a git ref
+  history  recorded runs with a sparkline
   erase    delete the data file
   debug    show sys, config or data details
 
-exit status: 0 ok; 1 an error (message on stderr); 2 coverage under fail_under
-(report, html, xml, json, lcov, badge).
+exit status: 0 ok; 1 an error (message on stderr), or a regression (baseline check,
+compare, check --no-regression); 2 coverage under fail_under (report, html, xml, json,
+lcov, badge) or under a threshold (check, diff).
 `tally run` exits with the program's own status.
 """
 
@@ -48,6 +55,11 @@ COMMANDS = {
     "lcov": "formats",
     "badge": "formats",
     "combine": "combine",
+    "baseline": "track",
+    "compare": "track",
+    "check": "track",
+    "diff": "track",
+    "history": "track",
     "erase": "erase",
     "debug": "debug",
 }

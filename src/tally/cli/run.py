@@ -102,4 +102,10 @@ def handle(args: argparse.Namespace) -> int:
         die_of(signal.SIGINT)
         return 130  # pragma: no cover - die_of does not return
     process.save_when_done()
+    if config.flag("tally:record_history") and not config.flag("run:parallel"):
+        from tally.cli.track import record_history
+
+        if cov.last_saved is not None:  # saved now, not at exit after threads
+            done = argparse.Namespace(rcfile=args.rcfile, **{"run:data_file": cov.data_file})
+            print(record_history(done), file=sys.stderr)
     return status

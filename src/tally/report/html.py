@@ -46,6 +46,8 @@ class HtmlOptions:
     skip_empty: bool = False
     extra_css: str = ""
     show_contexts: bool = False
+    # Recorded runs, oldest first, for the trend chart: (when, total %, branch % or None).
+    trend: tuple[tuple[str, float, float | None], ...] = ()
 
 
 def page_name(name: str) -> str:
@@ -224,6 +226,7 @@ class HtmlReport:
                 assets,
                 self.options.extra_css,
                 self.options.show_contexts,
+                self.options.trend,
             ]
         )
         return hashlib.sha1(key.encode()).hexdigest()
@@ -327,6 +330,8 @@ class HtmlReport:
             "<kbd>n</kbd>/<kbd>p</kbd> to the next/previous file, <kbd>u</kbd> back here.</p>\n"
             "</header>\n<main>\n"
         )
+        if len(self.options.trend) > 1:
+            out.append(trend_svg(self.options.trend))
         out.append(
             '<input id="filter" type="search" placeholder="Filter files…" '
             'aria-label="Filter files">\n'
@@ -469,6 +474,48 @@ class HtmlReport:
             f'<span class="n"><a href="#t{number}">{number}</a></span>'
             f'{count_cell}<span class="t">{line_html or " "}</span>{note}{button}</p>\n'
         )
+
+
+def trend_svg(points: tuple[tuple[str, float, float | None], ...]) -> str:
+    """A line chart of coverage over recorded runs (and of branch coverage when every run
+    has it), inline SVG: no script, no network."""
+    width, height, pad = 600, 160, 30
+    n = len(points)
+    values = [p[1] for p in points] + [p[2] for p in points if p[2] is not None]
+    low = max(0.0, math.floor((min(values) - 1) / 10) * 10)  # a tens line below them all
+
+    def xy(i: int, value: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * (i / (n - 1))
+        y = height - pad - (height - 2 * pad) * ((value - low) / (100.0 - low))
+        return x, y
+
+    def polyline(cls: str, series: list[float]) -> str:
+        joined = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, v) for i, v in enumerate(series)))
+        return f'<polyline class="{cls}" points="{joined}"/>'
+
+    lines = [polyline("total", [p[1] for p in points])]
+    branches = [p[2] for p in points if p[2] is not None]
+    if len(branches) == n:
+        lines.append(polyline("branch", branches))
+    dots = []
+    for i, (when, total, _) in enumerate(points):
+        x, y = xy(i, total)
+        label = html.escape(f"{when}: {total:.1f}%")
+        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{label}</title></circle>')
+    axis = (
+        f'<text x="2" y="{pad}">100%</text><text x="2" y="{height - pad}">{low:.0f}%</text>'
+        f'<text x="{pad}" y="{height - 6}">{html.escape(points[0][0][:10])}</text>'
+        f'<text x="{width - pad}" y="{height - 6}" text-anchor="end">'
+        f"{html.escape(points[-1][0][:10])}</text>"
+    )
+    caption = f"Coverage over the last {n} recorded runs" + (
+        " (dashed: branches)" if len(lines) > 1 else ""
+    )
+    return (
+        f'<figure class="trend"><svg viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{caption}">{axis}{"".join(lines)}{"".join(dots)}</svg>'
+        f"<figcaption>{caption}</figcaption></figure>\n"
+    )
 
 
 def _context_ids(contexts: dict[int, list[str]] | None) -> tuple[list[str], dict[str, int]]:

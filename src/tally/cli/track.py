@@ -1,0 +1,386 @@
+"""`tally baseline|compare|check|diff|history`: keep score over time, and gate CI on it.
+
+Exit statuses (docs/ci.md): 0 the gate passes; 1 a regression (coverage fell from the
+baseline or the run compared with), or an error; 2 a threshold missed (`check`'s
+--fail-under*, `diff --fail-under`), as fail_under is everywhere in tally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from tally.cli.options import add_common, add_table_flags, overrides_from
+from tally.exceptions import EXIT_ERROR, EXIT_FAIL_UNDER, EXIT_OK, ConfigError, NoDataError
+
+if TYPE_CHECKING:
+    from tally.config.readers import Config
+    from tally.report.progress import Style
+    from tally.track.history import History
+    from tally.track.policies import Goal
+    from tally.track.summary import Summary
+
+__all__ = ["COMMANDS", "register"]
+
+EXIT_REGRESSION = EXIT_ERROR  # issue 6 and the seed: 1 means coverage went down
+
+_SELECT = ("report:include", "report:omit", "report:precision", "report:ignore_errors")
+_FORMAT = ("tally:progress_format",)
+
+COMMANDS: dict[str, str] = {
+    "baseline": "record a baseline; show progress against it; check for regressions",
+    "compare": "compare two runs: totals and per-file deltas; exit 1 on regression",
+    "check": "gate on thresholds and regressions (exit 2 under a threshold, 1 on regression)",
+    "diff": "coverage of the lines changed since a git ref (exit 2 under --fail-under)",
+    "history": "recorded runs with a sparkline; `history record` records the current data",
+}
+
+
+def register(commands: Any, name: str) -> None:
+    """Add the score-keeping command `name`."""
+    parser = commands.add_parser(name, help=COMMANDS[name])
+    add_common(parser)
+    if name == "baseline":
+        parser.add_argument("action", choices=("set", "status", "check", "report"))
+        parser.add_argument("output", nargs="?", help="report: where the JSON goes (- for stdout)")
+        parser.add_argument("--force", action="store_true", help="set: replace the baseline")
+        add_table_flags(parser, (*_SELECT, *_FORMAT, "tally:tolerance"))
+    elif name == "compare":
+        parser.add_argument("--old", metavar="FILE", help="a data file or JSON report")
+        parser.add_argument("--new", metavar="FILE", help="a data file or JSON report")
+        parser.add_argument(
+            "--latest", action="store_true", help="compare the last two recorded runs"
+        )
+        add_table_flags(parser, (*_SELECT, *_FORMAT, "tally:tolerance", "tally:goal"))
+    elif name == "check":
+        parser.add_argument(
+            "--no-regression",
+            action="store_true",
+            help="also fail when coverage fell from the baseline (or the last recorded run)",
+        )
+        flags = ("report:fail_under", "tally:fail_under_branch", "tally:fail_under_file")
+        add_table_flags(parser, (*_SELECT, *_FORMAT, *flags, "tally:tolerance"))
+    elif name == "diff":
+        add_table_flags(parser, (*_SELECT, *_FORMAT, "tally:diff_base", "tally:diff_fail_under"))
+    else:
+        parser.add_argument("action", nargs="?", choices=("show", "record"), default="show")
+        parser.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+        add_table_flags(parser, (*_SELECT, *_FORMAT))
+    parser.set_defaults(handler=handle, track_command=name)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the command; its exit status."""
+    from tally.config.readers import load_config
+
+    config = load_config(args.rcfile, overrides=overrides_from(args))
+    handler = {
+        "baseline": _baseline,
+        "compare": _compare,
+        "check": _check,
+        "diff": _diff,
+        "history": _history,
+    }[args.track_command]
+    return handler(args, config)
+
+
+# -- what the commands share --------------------------------------------------------------
+
+
+def _style(config: Config) -> Style:
+    from tally.report.progress import Style
+
+    return Style.for_stream(config.text("tally:progress_format"), _precision(config))
+
+
+def _precision(config: Config) -> int:
+    # Percentages with no places hide the changes a comparison is about: one at least.
+    return max(int(config.get("report:precision")), 1)
+
+
+def _store(config: Config) -> History:
+    from tally.track.history import History
+
+    return History(config.text("tally:history_file"))
+
+
+def _current(args: argparse.Namespace, label: str = "") -> Summary:
+    """The current data file's summary (analysed with the report settings), labelled
+    "now (.coverage)" unless `label` says otherwise."""
+    from tally.cli.report import load_results
+    from tally.track.summary import summary_of
+
+    config, results = load_results(args)
+    name = os.path.basename(config.text("run:data_file"))
+    return summary_of(results, label=label or f"now ({name})")
+
+
+def _summary_at(path: str, args: argparse.Namespace) -> Summary:
+    """The summary in `path`: a JSON report, or a data file analysed as `tally report` would."""
+    from tally.track.summary import summary_from_json
+
+    if not os.path.exists(path):
+        raise NoDataError(f"no such file {path}: name a data file or a JSON report")
+    with open(path, "rb") as handle:
+        is_json = handle.read(64).lstrip().startswith(b"{")
+    if is_json:
+        return summary_from_json(path)
+    copy = argparse.Namespace(**vars(args))
+    setattr(copy, "run:data_file", path)
+    return _current(copy, label=os.path.basename(path))
+
+
+def _milestones(config: Config) -> list[float]:
+    try:
+        return sorted(float(m) for m in config.items("tally:milestones"))
+    except ValueError:
+        raise ConfigError(
+            f"[tally] milestones must be percentages, not {config.items('tally:milestones')}"
+        ) from None
+
+
+def _goals(config: Config) -> list[Goal]:
+    from tally.track.policies import Goal
+
+    goals = []
+    if config.number("tally:goal"):
+        by = None
+        if config.text("tally:goal_date"):
+            try:
+                by = datetime.date.fromisoformat(config.text("tally:goal_date"))
+            except ValueError:
+                raise ConfigError(
+                    f"[tally] goal_date {config.text('tally:goal_date')!r} is not a date: "
+                    "write it as YYYY-MM-DD"
+                ) from None
+        goals.append(Goal("line", config.number("tally:goal"), by))
+    if config.number("tally:goal_branch"):
+        goals.append(Goal("branch", config.number("tally:goal_branch")))
+    return goals
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _record(config: Config, summary: Summary, **how: bool) -> int:
+    """Record `summary` in the history store; the new run's id."""
+    from tally.track.history import git_state
+
+    store = _store(config)
+    run = store.record(summary, git=git_state(os.getcwd()), milestones=_milestones(config), **how)
+    return run.id
+
+
+def record_history(args: argparse.Namespace) -> str:
+    """[tally] record_history, after `tally run` or a pytest --tally run saved: add the
+    data to the history store. Returns what to tell the user (a failure is a warning: the
+    run itself went as it went)."""
+    from tally.cli.report import load_results
+    from tally.exceptions import TallyError
+    from tally.track.summary import summary_of
+
+    try:
+        config, results = load_results(args)
+        summary = summary_of(results, label=os.path.basename(config.text("run:data_file")))
+        run_id = _record(config, summary)
+    except TallyError as err:
+        return f"tally: warning: the run wasn't recorded in the history store: {err.message}"
+    return f"tally: recorded run {run_id} in {config.text('tally:history_file')}"
+
+
+# -- the commands ---------------------------------------------------------------------------
+
+
+def _baseline(args: argparse.Namespace, config: Config) -> int:
+    from tally.report.progress import render_comparison, render_status, status_json
+    from tally.track.policies import compare, goal_progress, regression_reasons
+
+    store = _store(config)
+    if args.action == "set":
+        summary = _current(args)
+        run_id = _record(config, summary, baseline=True, force=args.force)
+        _emit(
+            f"Baseline set: run {run_id}, coverage "
+            f"{_style(config).pc(summary.total_pc)} ({store.path})\n"
+        )
+        return EXIT_OK
+    baseline = store.baseline()
+    if args.action == "check":
+        if baseline is None:
+            raise NoDataError("no baseline to check against: `tally baseline set` records one")
+        old = replace(baseline[0].summary, label=f"baseline (run {baseline[0].id})")
+        comparison = compare(old, _current(args))
+        tolerance = config.number("tally:tolerance")
+        reasons = regression_reasons(comparison, tolerance=tolerance, precision=_precision(config))
+        _emit(render_comparison(comparison, _style(config), reasons=reasons))
+        return EXIT_REGRESSION if reasons else EXIT_OK
+    now = _current_if_any(args, config)
+    milestones = store.milestones()
+    today = datetime.date.today()
+    shown = goal_progress(_goals(config), now, today) if now else []
+    wanted = sorted(set(_milestones(config)) | set(milestones))
+    rows = [(m, milestones.get(m)) for m in wanted]
+    runs = store.runs(limit=10)
+    if args.action == "status":
+        _emit(
+            render_status(
+                _style(config),
+                baseline=baseline,
+                current=now,
+                goals=shown,
+                milestones=rows,
+                runs=runs,
+            )
+        )
+        return EXIT_OK
+    # report: everything, as JSON, to a file (or stdout)
+    import json
+
+    from tally.report.output import write_output
+
+    doc = status_json(
+        baseline=baseline, current=now, goals=shown, milestones=rows, runs=store.runs()
+    )
+    if baseline is not None and now is not None:
+        comparison = compare(baseline[0].summary, now)
+        doc["comparison_with_baseline"] = {
+            "percent_covered_delta": comparison.total_delta,
+            "regression": bool(
+                regression_reasons(comparison, tolerance=config.number("tally:tolerance"))
+            ),
+            "newly_uncovered_lines": comparison.newly_uncovered,
+        }
+    dest = args.output or "-"
+    write_output(dest, json.dumps(doc, indent=2) + "\n", what="progress report")
+    if dest != "-":
+        _emit(f"Wrote progress report to {dest}\n")
+    return EXIT_OK
+
+
+def _current_if_any(args: argparse.Namespace, config: Config) -> Summary | None:
+    """The current data's summary, or None when there is no data file yet."""
+    if not os.path.exists(config.text("run:data_file")):
+        return None
+    return _current(args)
+
+
+def _compare(args: argparse.Namespace, config: Config) -> int:
+    from tally.report.progress import render_comparison
+    from tally.track.policies import compare, regression_reasons
+
+    if args.latest and (args.old or args.new):
+        raise ConfigError("--latest compares the last two recorded runs: drop --old/--new")
+    if args.latest:
+        runs = _store(config).runs(limit=2)
+        if len(runs) < 2:
+            raise NoDataError(
+                f"--latest needs two recorded runs; {_store(config).path} has {len(runs)}"
+            )
+        old, new = (_labelled(r) for r in runs)
+    else:
+        old = _summary_at(args.old, args) if args.old else _last_recorded(config)
+        new = _summary_at(args.new, args) if args.new else _current(args)
+    comparison = compare(old, new)
+    reasons = regression_reasons(
+        comparison, tolerance=config.number("tally:tolerance"), precision=_precision(config)
+    )
+    _emit(
+        render_comparison(
+            comparison, _style(config), reasons=reasons, goal=config.number("tally:goal")
+        )
+    )
+    return EXIT_REGRESSION if reasons else EXIT_OK
+
+
+def _labelled(run: Any) -> Summary:
+    summary: Summary = run.summary
+    return replace(summary, label=f"run {run.id}")
+
+
+def _last_recorded(config: Config) -> Summary:
+    runs = _store(config).runs(limit=1)
+    if not runs:
+        raise NoDataError(
+            "nothing to compare with: name --old FILE, or record runs "
+            "(`tally history record`, [tally] record_history)"
+        )
+    return _labelled(runs[0])
+
+
+def _check(args: argparse.Namespace, config: Config) -> int:
+    from tally.track.policies import compare, regression_reasons, threshold_reasons
+
+    current = _current(args)
+    precision = _precision(config)
+    below = threshold_reasons(
+        current,
+        total=config.number("report:fail_under"),
+        branch=config.number("tally:fail_under_branch"),
+        per_file=config.number("tally:fail_under_file"),
+        precision=precision,
+    )
+    fell: list[str] = []
+    if args.no_regression:
+        baseline = _store(config).baseline()
+        old = baseline[0].summary if baseline is not None else _last_recorded(config)
+        fell = regression_reasons(
+            compare(old, current), tolerance=config.number("tally:tolerance"), precision=precision
+        )
+    style = _style(config)
+    if style.format == "json":
+        import json
+
+        doc = {"passed": not (below or fell), "thresholds": below, "regression": fell}
+        _emit(json.dumps(doc, indent=2) + "\n")
+    else:
+        for reason in below + fell:
+            _emit(f"FAIL {reason}\n")
+        if not (below or fell):
+            _emit(f"OK coverage {style.pc(current.total_pc)}: every gate passed\n")
+    if fell:
+        return EXIT_REGRESSION
+    return EXIT_FAIL_UNDER if below else EXIT_OK
+
+
+def _diff(args: argparse.Namespace, config: Config) -> int:
+    from tally.analysis.results import fail_under_reason
+    from tally.cli.report import load_results
+    from tally.report.progress import render_diff
+    from tally.track.diff import changed_lines, diff_coverage
+
+    base = config.text("tally:diff_base")
+    changed = changed_lines(base, os.getcwd())
+    _, results = load_results(args)
+    diff = diff_coverage(base, results.files, changed)
+    threshold = config.number("tally:diff_fail_under")
+    reasons = []
+    if threshold and diff.n_statements:
+        why = fail_under_reason(diff.pc_covered, threshold, _precision(config))
+        if why:
+            reasons.append(why.replace("total of", "diff coverage of", 1))
+    _emit(render_diff(diff, _style(config), reasons=reasons))
+    return EXIT_FAIL_UNDER if reasons else EXIT_OK
+
+
+def _history(args: argparse.Namespace, config: Config) -> int:
+    from tally.report.progress import render_history
+
+    if args.action == "record":
+        summary = _current(args)
+        run_id = _record(config, summary)
+        _emit(f"Recorded run {run_id}: coverage {_style(config).pc(summary.total_pc)}\n")
+        return EXIT_OK
+    if args.limit < 1:
+        raise ConfigError(f"--limit takes a positive number of runs, not {args.limit}")
+    runs = _store(config).runs(limit=args.limit)
+    if not runs:
+        raise NoDataError(
+            f"no runs recorded in {_store(config).path}: `tally history record` adds one"
+        )
+    _emit(render_history(runs, _style(config)))
+    return EXIT_OK

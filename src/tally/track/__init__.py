@@ -1,0 +1,1 @@
+"""Keeping score over time: run summaries, the history store, gate policies, diff coverage."""

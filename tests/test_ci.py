@@ -1,0 +1,185 @@
+"""The documented CI gate (docs/ci.md), run against a real git repository with two commits:
+sharded pytest runs combined, a baseline, thresholds, regressions and diff coverage, each
+with the exit status and message the docs promise."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+from support import PY, run_tally, tally_env, write
+
+DOCS = (Path(__file__).parent.parent / "docs" / "ci.md").read_text()
+
+CALC = """\
+def add(a, b):
+    return a + b
+
+
+def sub(a, b):
+    return a - b
+"""
+
+DIV = """\
+
+
+def div(a, b):
+    if b == 0:
+        raise ZeroDivisionError("b is zero")
+    return a / b
+"""
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
+
+
+def tally(root: Path, command: str, status: int) -> str:
+    """Run a documented command (the text as docs/ci.md has it); check its exit status."""
+    assert command in DOCS, f"{command!r} is not in docs/ci.md"
+    result = run_tally(*shlex.split(command)[1:], cwd=root)
+    assert result.returncode == status, (command, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stdout + result.stderr
+
+
+def shards(root: Path) -> None:
+    """The test job: two shards, each its own data file, as the workflow runs them."""
+    for shard in ("unit", "integration"):
+        result = subprocess.run(
+            [
+                PY,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--tally=pkg",
+                "--tally-report=",
+                f"tests/{shard}",
+            ],
+            cwd=root,
+            env=tally_env(COVERAGE_FILE=f".coverage.{shard}"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def put(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(path, text)
+
+
+def make_repo(tmp_path: Path) -> Path:
+    origin = tmp_path / "origin.git"
+    root = tmp_path / "proj"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+    put(root / "pkg" / "__init__.py", "")
+    put(root / "pkg" / "calc.py", CALC)
+    put(
+        root / "tests" / "unit" / "test_add.py",
+        "from pkg.calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    )
+    put(
+        root / "tests" / "integration" / "test_sub.py",
+        "from pkg.calc import sub\n\n\ndef test_sub():\n    assert sub(3, 2) == 1\n",
+    )
+    put(root / ".coveragerc", "[tally]\nmilestones = 40, 60, 80, 95\n")
+    put(root / ".gitignore", ".coverage*\n.tally/\nhtmlcov/\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "calc")
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main")
+    git(root, "fetch", "-q", "origin")
+    return root
+
+
+def test_the_documented_gate_on_two_commits(tmp_path: Path) -> None:
+    root = make_repo(tmp_path)
+
+    # main: everything covered; the baseline is recorded.
+    shards(root)
+    assert "Combined data file" in tally(root, "tally combine", 0)
+    assert (root / ".coverage").exists()
+    assert "100%" in tally(root, "tally report", 0)
+    out = tally(root, "tally baseline set", 0)
+    assert out.startswith("Baseline set: run 1, coverage 100.0%")
+    assert "every gate passed" in tally(root, "tally check --fail-under 80 --no-regression", 0)
+
+    # A feature branch adds a function whose error path no test takes.
+    git(root, "checkout", "-q", "-b", "feature")
+    with (root / "pkg" / "calc.py").open("a") as handle:
+        handle.write(DIV)
+    put(
+        root / "tests" / "unit" / "test_div.py",
+        "from pkg.calc import div\n\n\ndef test_div():\n    assert div(4, 2) == 2\n",
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "div")
+    for stale in root.glob(".coverage*"):
+        stale.unlink()
+    shards(root)
+    tally(root, "tally combine", 0)
+    tally(root, "tally report", 0)
+
+    # 7 of 8 statements ran: over 80%, but down from the baseline.
+    out = tally(root, "tally check --fail-under 80 --no-regression", 1)
+    assert "FAIL coverage fell from 100.0% to 87.5% (-12.5 points)" in out
+
+    # The changed statements: def div, if, raise, return; the raise (line 11) never ran.
+    out = tally(root, "tally diff --base origin/main --fail-under 90", 2)
+    assert "pkg/calc.py" in out
+    assert "Total: 3 of 4 changed statements ran (75.0%)." in out
+    assert "diff coverage of 75.0 is less than fail-under=90.0" in out
+    report = json.loads(
+        run_tally("diff", "--base", "origin/main", "--format", "json", cwd=root).stdout
+    )
+    assert report["files"] == [
+        {"file": "pkg/calc.py", "statements": [9, 10, 11, 12], "missing": [11]}
+    ]
+
+    tally(root, "tally html", 0)
+    assert (root / "htmlcov" / "index.html").exists()
+    markdown = tally(root, "tally report --format=markdown", 0)
+    assert "pkg/calc.py" in markdown and "| **TOTAL**" in markdown
+    assert "| pkg/calc.py | 4 | 1 |" in tally(
+        root, "tally diff --base origin/main --format markdown", 0
+    )
+
+    # The baseline's view: a regression, and the newly uncovered line named.
+    check = run_tally("baseline", "check", cwd=root)
+    assert check.returncode == 1
+    assert "Regression: coverage fell from 100.0% to 87.5%" in check.stdout
+    assert "pkg/calc.py" in check.stdout and "11" in check.stdout
+
+    # Recorded runs compare with each other; status dates the milestones reached.
+    assert run_tally("history", "record", cwd=root).returncode == 0
+    latest = run_tally("compare", "--latest", cwd=root)
+    assert latest.returncode == 1, latest.stdout + latest.stderr
+    assert "run 1 → run 2" in latest.stdout
+    status = run_tally("baseline", "status", cwd=root)
+    assert status.returncode == 0
+    assert "Baseline set" in status.stdout
+    assert "95.0%      reached" in status.stdout  # run 1 reached it; run 2 didn't undo that
+    history = run_tally("history", cwd=root)
+    assert history.returncode == 0
+    assert "feature" in history.stdout and "↓ 12.5 points" in history.stdout
+
+    # With runs recorded, the HTML index charts them.
+    tally(root, "tally html", 0)
+    index = (root / "htmlcov" / "index.html").read_text()
+    assert '<figure class="trend">' in index
+    assert index.count("<circle") == 2
+    assert "Coverage over the last 2 recorded runs" in index
