@@ -9,6 +9,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
 from support import PY, run_tally, tally_env, write
 
 DOCS = (Path(__file__).parent.parent / "docs" / "ci.md").read_text()
@@ -183,3 +184,99 @@ def test_the_documented_gate_on_two_commits(tmp_path: Path) -> None:
     assert '<figure class="trend">' in index
     assert index.count("<circle") == 2
     assert "Coverage over the last 2 recorded runs" in index
+
+
+A_OLD = """\
+def grade(n):
+    if n > 90:
+        return "A"
+    return "B"
+"""
+
+A_NEW = """\
+def grade(n):
+    if n > 90:
+        return "A"
+    if n > 50:
+        return "B"
+    return "C"
+
+
+def unused(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+"""
+
+B_OLD = """\
+def double(x):
+    return 2 * x
+
+
+def triple(x):
+    return 3 * x
+"""
+
+MAIN = """\
+from pkg.a import grade
+from pkg.c import double
+from pkg.d import hello
+
+grade(95)
+grade(70)
+double(2)
+hello()
+"""
+
+
+def test_diff_coverage_agrees_with_diff_cover(tmp_path: Path) -> None:
+    """The same changed lines and the same uncovered ones as diff-cover finds from the
+    XML report: a modified file, a renamed and modified one, a new one, and a change not
+    yet committed."""
+    from test_formats import consumer
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+    put(root / "pkg" / "__init__.py", "")
+    put(root / "pkg" / "a.py", A_OLD)
+    put(root / "pkg" / "b.py", B_OLD)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "one")
+    git(root, "checkout", "-q", "-b", "feature")
+    put(root / "pkg" / "a.py", A_NEW)
+    git(root, "mv", "pkg/b.py", "pkg/c.py")
+    put(
+        root / "pkg" / "c.py",
+        B_OLD.replace("3 * x", "x + x + x") + "\n\ndef half(x):\n    return x / 2\n",
+    )
+    put(root / "pkg" / "d.py", "def hello():\n    return 'hi'\n\n\ndef bye():\n    return 'bye'\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "two")
+    with (root / "pkg" / "d.py").open("a") as handle:  # not committed
+        handle.write("\n\ndef later():\n    return 'later'\n")
+    put(root / "main.py", MAIN)
+    assert run_tally("run", "--source=pkg", "main.py", cwd=root).returncode == 0
+    assert run_tally("xml", cwd=root).returncode == 0
+
+    theirs_run = consumer(
+        "diff-cover", "coverage.xml", "--compare-branch=main", "--json-report=dc.json", cwd=root
+    )
+    assert theirs_run.returncode == 0, theirs_run.stdout + theirs_run.stderr
+    theirs = json.loads((root / "dc.json").read_text())
+    mine_run = run_tally("diff", "--base", "main", "--format", "json", cwd=root)
+    assert mine_run.returncode == 0, mine_run.stderr
+    mine = json.loads(mine_run.stdout)
+
+    their_files = {
+        name: (sorted(stats["covered_lines"] + stats["violation_lines"]), stats["violation_lines"])
+        for name, stats in theirs["src_stats"].items()
+        if stats["covered_lines"] or stats["violation_lines"]
+    }
+    my_files = {f["file"]: (f["statements"], f["missing"]) for f in mine["files"]}
+    assert my_files == their_files
+    assert set(my_files) == {"pkg/a.py", "pkg/c.py", "pkg/d.py"}
+    assert mine["percent_covered"] == pytest.approx(theirs["total_percent_covered"], abs=0.5)

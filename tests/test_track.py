@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import io
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
-from support import PY
+from support import PY, run_tally, tally_env, write
 
 from tally.exceptions import DataError, NoDataError
+from tally.report.progress import Style, sparkline
 from tally.track.diff import _parse
 from tally.track.history import GitState, History, _lines, _pack_lines
 from tally.track.policies import (
@@ -237,3 +240,142 @@ diff --git a/gone.py b/gone.py
         str(tmp_path / "pkg" / "mod.py"): {4, 5, 12},
         str(tmp_path / "new name.py"): {1},
     }
+
+
+# -- the commands --------------------------------------------------------------------------
+
+PROGRAM = """\
+import sys
+
+def f(x):
+    if x > 0:
+        return "positive"
+    return "other"
+
+for arg in sys.argv[1:]:
+    f(int(arg))
+"""
+
+
+def measure(root: Path, *args: str) -> None:
+    result = run_tally("run", "--branch", "prog.py", *args, cwd=root)
+    assert result.returncode == 0, result.stderr
+
+
+def test_record_history_records_each_tally_run(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", PROGRAM)
+    write(tmp_path / ".coveragerc", "[tally]\nrecord_history = true\n")
+    measure(tmp_path, "1")
+    measure(tmp_path, "1", "-1")
+    runs = History(str(tmp_path / ".tally" / "history.sqlite")).runs()
+    assert [r.summary.totals.missing for r in runs] == [1, 0]
+    assert runs[0].summary.branch_pc == 75.0 and runs[1].summary.branch_pc == 100.0
+    result = run_tally("history", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "↑" in result.stdout and "Branches" in result.stdout
+
+
+def test_record_history_records_a_pytest_run(tmp_path: Path) -> None:
+    write(tmp_path / "mod.py", "def f(x):\n    return x\n\n\ndef g(x):\n    return -x\n")
+    write(tmp_path / "test_prog.py", "from mod import f\n\n\ndef test_f():\n    assert f(1)\n")
+    write(tmp_path / ".coveragerc", "[tally]\nrecord_history = true\n")
+    result = subprocess.run(
+        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tally=.", "test_prog.py"],
+        cwd=tmp_path,
+        env=tally_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tally: recorded run 1 in .tally/history.sqlite" in result.stdout
+    assert len(History(str(tmp_path / ".tally" / "history.sqlite")).runs()) == 1
+
+
+def test_compare_reads_json_reports_and_data_files_alike(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", PROGRAM)
+    measure(tmp_path, "1", "-1")
+    assert run_tally("json", "-o", "full.json", cwd=tmp_path).returncode == 0
+    (tmp_path / ".coverage").rename(tmp_path / "full.coverage")
+    measure(tmp_path, "1")
+    both = run_tally("compare", "--old", "full.json", "--new", ".coverage", cwd=tmp_path)
+    assert both.returncode == 1  # a regression: exit 1
+    assert "full.json → .coverage" in both.stdout
+    assert "Regression: coverage fell from 100.0% to 81.8% (-18.2 points); branch" in both.stdout
+    back = run_tally("compare", "--old", ".coverage", "--new", "full.coverage", cwd=tmp_path)
+    assert back.returncode == 0
+    assert "Coverage improved by 18.2 points." in back.stdout
+    tolerated = run_tally(
+        "compare", "--old", "full.json", "--new", ".coverage", "--tolerance", "30", cwd=tmp_path
+    )
+    assert tolerated.returncode == 0
+
+
+def test_the_progress_report_is_json_with_everything(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", PROGRAM)
+    write(tmp_path / ".coveragerc", "[tally]\ngoal = 90\ngoal_date = 2099-01-01\n")
+    measure(tmp_path, "1")
+    assert run_tally("baseline", "set", cwd=tmp_path).returncode == 0
+    again = run_tally("baseline", "set", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.startswith("tally: a baseline was set at ")
+    assert "use --force" in again.stderr
+    result = run_tally("baseline", "report", "out/progress.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads((tmp_path / "out" / "progress.json").read_text())
+    assert doc["baseline"]["percent_covered"] == pytest.approx(100 * 9 / 11)
+    assert doc["current"]["statements"] == 7
+    (goal,) = doc["goals"]
+    assert goal["target"] == 90.0 and goal["reached"] is False and goal["by"] == "2099-01-01"
+    assert [m["percent"] for m in doc["milestones"]] == [40.0, 60.0, 80.0]
+    assert all(m["reached_at"] for m in doc["milestones"])  # 81.8% reached all three
+    assert doc["comparison_with_baseline"]["regression"] is False
+
+
+def test_a_corrupt_history_store_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", PROGRAM)
+    measure(tmp_path, "1")
+    (tmp_path / ".tally").mkdir()
+    (tmp_path / ".tally" / "history.sqlite").write_bytes(b"\x00garbage" * 512)
+    for args in (("history",), ("baseline", "status"), ("history", "record")):
+        result = run_tally(*args, cwd=tmp_path)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("tally: history store .tally/history.sqlite can't be")
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / ".tally" / "history.sqlite").read_bytes() == b"\x00garbage" * 512
+
+
+def test_diff_outside_git_or_with_an_unknown_ref_says_so(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", PROGRAM)
+    measure(tmp_path, "1")
+    outside = run_tally("diff", "--base", "main", cwd=tmp_path)
+    assert outside.returncode == 1
+    assert "is not in a git repository" in outside.stderr
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    unknown = run_tally("diff", "--base", "origin/nope", cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("tally: git can't find 'origin/nope'")
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert Style.for_stream("text", 1, Terminal()).colour
+    assert "\x1b[32m↑ 2.0 points" in Style.for_stream("text", 1, Terminal()).delta(2.0)
+    assert not Style.for_stream("text", 1, io.StringIO()).colour
+    assert not Style.for_stream("markdown", 1, Terminal()).colour
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not Style.for_stream("text", 1, Terminal()).colour
+    assert Style.for_stream("text", 1, Terminal()).delta(-2.0) == "↓ 2.0 points"
+
+
+def test_sparklines_span_the_range_they_show() -> None:
+    assert sparkline([50.0, 75.0, 100.0]) == "▁▅█"
+    assert sparkline([80.0, 80.0]) == "▄▄"
