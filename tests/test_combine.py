@@ -257,3 +257,54 @@ def test_append_to_an_unreadable_data_file_stops_and_keeps_everything(tmp_path: 
     assert len(result.stderr.splitlines()) == 1
     assert (tmp_path / ".coverage").read_bytes() == b"not a data file"
     assert (tmp_path / ".coverage.one").exists()
+
+
+MEASURED = {
+    "lines": Measurement({"/p/a.py": {1, 2, 5}, "/p/b.py": set()}),
+    "counts": Measurement({"/p/a.py": {1, 2}}, {"/p/a.py": {1: 3, 2: 7}}),
+    "branches": Measurement(
+        {"/p/a.py": {1, 2, 4}}, {"/p/a.py": {1: 1, 2: 2, 4: 1}}, None, {"/p/a.py": {(2, 4): 1}}
+    ),
+    "contexts": Measurement(
+        {"/p/a.py": {1, 2, 3}},
+        None,
+        None,
+        None,
+        {"": Measurement({"/p/a.py": {1}}), "t|call": Measurement({"/p/a.py": {2, 3}})},
+    ),
+    "branch contexts": Measurement(
+        {"/p/a.py": {1, 2, 4}},
+        None,
+        None,
+        {"/p/a.py": {(2, 4): 0}},
+        {
+            "": Measurement({"/p/a.py": {1}}, None, None, {"/p/a.py": {}}),
+            "t|call": Measurement({"/p/a.py": {2, 4}}, None, None, {"/p/a.py": {(2, 4): 0}}),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(MEASURED))
+def test_data_combined_from_memory_is_what_combining_its_file_gives(
+    tmp_path: Path, kind: str
+) -> None:
+    """The pytest plugin adds its own data to the combined file without saving it first:
+    the result is the same as saving it and combining the file."""
+    from tally.data.combine import combine
+    from tally.data.sqlite import stored_of
+
+    measured = MEASURED[kind]
+    aliases = PathAliases({}, str(tmp_path))
+    write_data(str(tmp_path / ".coverage.one"), measured)
+    combine(str(tmp_path / "via-file"), [str(tmp_path / ".coverage.one")], aliases)
+    combine(str(tmp_path / "via-memory"), [], aliases, measured={"own": stored_of(measured)})
+    via_file, via_memory = (CoverageData(tmp_path / n) for n in ("via-file", "via-memory"))
+    assert via_memory.measured_files() == via_file.measured_files()
+    for path in via_file.measured_files():
+        assert via_memory.lines(path) == via_file.lines(path)
+        assert via_memory.counts(path) == via_file.counts(path)
+        assert via_memory.arcs(path) == via_file.arcs(path)
+        assert via_memory.arc_counts(path) == via_file.arc_counts(path)
+        assert via_memory.contexts_by_line(path) == via_file.contexts_by_line(path)
+    assert via_memory.measured_contexts() == via_file.measured_contexts()

@@ -258,18 +258,32 @@ class Coverage:
         )
         return f"tally: {error.message}{where}"
 
-    def combine(self, paths: Sequence[str] = (), *, keep: bool = False) -> CombineResult:
+    def combine(
+        self,
+        paths: Sequence[str] = (),
+        *,
+        keep: bool = False,
+        own: bool = False,
+        skip: Sequence[str] = (),
+    ) -> CombineResult:
         """Add parallel data files into the data file, as `tally combine` does: those in
         `paths` (a directory stands for its parallel files), or else those beside the data
-        file; `[paths]` remaps where they were measured, `[run] append` keeps what the
-        data file held. Raises NoDataError when there is nothing to combine."""
+        file, less those in `skip`; `[paths]` remaps where they were measured, `[run]
+        append` keeps what the data file held. With `own`, this process's measurement goes
+        in as well, without being saved first (the pytest plugin's end: one write of the
+        data, not a write, a read and a write). Raises NoDataError when there is nothing
+        to combine."""
         from tally.data.combine import PathAliases, combine, data_files_to_combine
+        from tally.data.sqlite import stored_of
 
         cfg = self.config
         target = self.base_data_file
         aliases = PathAliases(cfg.paths, self.cwd, relative=cfg.flag("run:relative_files"))
-        inputs = data_files_to_combine(target, paths)
-        return combine(target, inputs, aliases, keep=keep, append=cfg.flag("run:append"))
+        inputs = [p for p in data_files_to_combine(target, paths) if p not in skip]
+        measured = {"this process": stored_of(self.measurement())} if own else None
+        return combine(
+            target, inputs, aliases, keep=keep, append=cfg.flag("run:append"), measured=measured
+        )
 
     def erase(self) -> None:
         """Delete the data file (and parallel ones beside it)."""

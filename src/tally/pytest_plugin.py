@@ -254,9 +254,12 @@ class TallyPlugin:
         if not (self.worker_files or self.lost_workers or self.cov.config.flag("run:parallel")):
             return self.cov.save()
         self.cov.config.set("run:parallel", True, "pytest --tally")
-        self.cov.save()
-        self.process.end_journal(saved=True)  # before the combine, which would read it
-        self.combine_warnings = self.cov.combine().warnings()
+        # This process's data goes into the combined file straight from memory; its
+        # journal, the copy on disk until then, is not an input but a safety net, kept
+        # if combining fails (and the data is rescued).
+        journal = self.process.journal.path if self.process.journal is not None else None
+        result = self.cov.combine(own=True, skip=[journal] if journal else [])
+        self.combine_warnings = result.warnings()
         return self.cov.base_data_file
 
     def _send_to_controller(self) -> None:

@@ -304,12 +304,18 @@ def combine(
     *,
     keep: bool = False,
     append: bool = False,
+    measured: Mapping[str, StoredData] | None = None,
 ) -> CombineResult:
     """Add `inputs` into `data_file` (with `append`, on top of what it holds) and delete them
-    unless `keep`. An unreadable input is skipped and named, never fatal; so is a copy of
-    one already read. Raises NoDataError when nothing could be read."""
+    unless `keep`; `measured` adds data that was never written ({what it is: the data}, as
+    stored_of() gives it). An unreadable input is skipped and named, never fatal; so is a
+    copy of one already read. Raises NoDataError when nothing could be read."""
     result = CombineResult()
     total = _Sum()
+    for label, stored in (measured or {}).items():
+        total.add(stored, aliases.map)
+        if not stored.has_counts():
+            result.uncounted.append(label)
     seen: set[str] = set()
     sources = ([data_file] if append and os.path.exists(data_file) else []) + inputs
     for path in sources:
@@ -345,7 +351,7 @@ def combine(
             continue
         if path != data_file:
             result.combined.append(path)
-    if not result.combined:
+    if not result.combined and not measured:
         reasons = "; ".join(f"{p}: {why}" for p, why in result.skipped)
         raise NoDataError(
             "no data to combine"

@@ -21,6 +21,7 @@ __all__ = [
     "arc_rows_measurement",
     "mixed_branch_data",
     "read_stored",
+    "stored_of",
     "write_data",
 ]
 
@@ -247,6 +248,38 @@ def _context_parts(stored: StoredData) -> dict[str, Measurement]:
     for name, arc_rows in stored.context_arcs.items():
         parts[name] = arc_rows_measurement(arc_rows)
     return parts
+
+
+def stored_of(measured: Measurement) -> StoredData:
+    """A measurement as reading its data file would give it back, without the file: what
+    `combine` adds when this process's data goes straight into the combined file."""
+    stored = StoredData()
+    branch = measured.arcs is not None
+    stored.meta = {**measured.meta, "has_arcs": "1" if branch else "0"}
+    stored.meta["tally_counts"] = "1" if measured.counts is not None else "0"
+    stored.paths = list(measured.lines)
+    for path, lines in measured.lines.items():
+        if branch:
+            stored.arc_lines[path] = set(lines)
+        else:
+            stored.line_blobs[path] = [nums_to_numbits(lines)]
+    if measured.arcs is not None:
+        stored.arcs = {path: dict(taken) for path, taken in measured.arcs.items() if taken}
+    if measured.counts is not None:
+        for path, counts in measured.counts.items():
+            if counts:
+                stored.count_blobs[path] = [pack_counts(counts)]
+    # As reading does: contexts are kept apart only when one is other than ''.
+    stored.contexts_apart = any(measured.contexts)
+    for name, part in measured.contexts.items() if stored.contexts_apart else ():
+        for path, lines in part.lines.items():
+            if branch:
+                taken = part.arcs.get(path, {}) if part.arcs is not None else {}
+                rows = {(n, n) for n in lines} | set(taken)
+                stored.context_arcs.setdefault(name, {})[path] = rows
+            else:
+                stored.context_lines.setdefault(name, {})[path] = nums_to_numbits(lines)
+    return stored
 
 
 def arc_rows_measurement(arc_rows: Mapping[str, set[Arc]]) -> Measurement:
