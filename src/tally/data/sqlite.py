@@ -520,8 +520,11 @@ def _write_arcs(
 ) -> None:
     """A branch-measured file's rows in one context: coverage.py's `arc` table holds no
     lines, so each executed line is the arc (n, n), which coverage.py 7.x reads as "line n
-    ran" (and resolves to the line's one way on, when it has one)."""
-    rows = {(n, n) for n in lines} | set(arcs)
+    ran" (and resolves to the line's one way on, when it has one). A line at either end
+    of an arc taken needs no row of its own: coverage.py (and tally) read both ends of
+    every arc as lines that ran."""
+    ends = {n for arc in arcs for n in arc}
+    rows = {(n, n) for n in lines if n not in ends} | set(arcs)
     conn.executemany(
         "insert into arc (file_id, context_id, fromno, tono) values (?, ?, ?, ?)",
         ((file_id, context_id, a, b) for a, b in sorted(rows)),
