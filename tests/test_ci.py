@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from support import PY, run_tally, tally_env, write
+from test_formats import consumer, needs_tools
 
 DOCS = (Path(__file__).parent.parent / "docs" / "ci.md").read_text()
 
@@ -230,12 +231,11 @@ hello()
 """
 
 
+@needs_tools
 def test_diff_coverage_agrees_with_diff_cover(tmp_path: Path) -> None:
     """The same changed lines and the same uncovered ones as diff-cover finds from the
     XML report: a modified file, a renamed and modified one, a new one, and a change not
     yet committed."""
-    from test_formats import consumer
-
     root = tmp_path / "proj"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
@@ -108,7 +109,7 @@ def test_a_corrupt_store_is_an_error_and_is_left_alone(tmp_path: Path) -> None:
 
 def test_another_sqlite_database_is_not_taken_for_a_store(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite"
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("create table precious (x)")
     with pytest.raises(DataError, match="not a tally history store"):
         History(str(path)).record(OLD)
@@ -143,7 +144,7 @@ def test_recorders_running_at_once_all_get_their_runs_in(tmp_path: Path) -> None
     runs = History(str(path)).runs()
     assert len(runs) == 40
     assert {name for r in runs for name in r.summary.files} == {f"w{n}.py" for n in range(8)}
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
 
 
