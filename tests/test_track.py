@@ -380,3 +380,42 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
 def test_sparklines_span_the_range_they_show() -> None:
     assert sparkline([50.0, 75.0, 100.0]) == "▁▅█"
     assert sparkline([80.0, 80.0]) == "▄▄"
+
+
+def test_the_pytest_plugin_fails_a_run_whose_coverage_fell(tmp_path: Path) -> None:
+    """--tally-no-regression: the policy `tally check --no-regression` applies, in pytest."""
+    write(tmp_path / "mod.py", "def f(x):\n    return x\n\n\ndef g(x):\n    return -x\n")
+    write(tmp_path / "test_f.py", "from mod import f\n\n\ndef test_f():\n    assert f(1)\n")
+    write(tmp_path / "test_g.py", "from mod import g\n\n\ndef test_g():\n    assert g(1)\n")
+
+    def pytest_run(*tests: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                PY,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--tally=.",
+                "--tally-report=",
+                "--tally-no-regression",
+                *tests,
+            ],
+            cwd=tmp_path,
+            env=tally_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    first = pytest_run("test_f.py", "test_g.py")
+    assert first.returncode == 1  # nothing recorded yet: the gate can't pass
+    assert "can't check for a regression: nothing to compare with" in first.stdout
+    assert run_tally("baseline", "set", cwd=tmp_path).returncode == 0
+    same = pytest_run("test_f.py", "test_g.py")
+    assert same.returncode == 0, same.stdout
+    fewer = pytest_run("test_f.py")
+    assert fewer.returncode == 1
+    assert "tally: coverage failure: coverage fell from 100.0% to" in fewer.stdout

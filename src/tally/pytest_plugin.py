@@ -73,6 +73,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail the run when total coverage is under N percent",
     )
     group.addoption(
+        "--tally-no-regression",
+        action="store_true",
+        default=False,
+        help="fail the run when coverage fell from the baseline (or the last recorded run) "
+        "by more than [tally] tolerance",
+    )
+    group.addoption(
         "--tally-config",
         default=None,
         metavar="PATH",
@@ -242,6 +249,8 @@ class TallyPlugin:
             return
         if session is not None:
             self._check_fail_under(session)
+            if self.options.tally_no_regression:
+                self._check_regression(session)
         if self.cov.config.flag("tally:record_history"):
             from tally.cli.track import record_history
 
@@ -306,6 +315,17 @@ class TallyPlugin:
         reason = fail_under_reason(results.total.pc_covered, threshold, precision)
         if reason:
             self.failure = f"tally: coverage failure: {reason}"
+            session.testsfailed += 1
+
+    def _check_regression(self, session: pytest.Session) -> None:
+        """--tally-no-regression: fail the run when coverage fell, as `tally check
+        --no-regression` would (the same policy, the same words)."""
+        from tally.cli.track import regression_from_record
+
+        reasons = regression_from_record(self._namespace())
+        if reasons:
+            failure = "tally: coverage failure: " + "; ".join(reasons)
+            self.failure = f"{self.failure}\n{failure}" if self.failure else failure
             session.testsfailed += 1
 
     def _namespace(self) -> argparse.Namespace:

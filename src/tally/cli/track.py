@@ -312,8 +312,35 @@ def _last_recorded(config: Config) -> Summary:
     return _labelled(runs[0])
 
 
+def _regression(args: argparse.Namespace, config: Config, current: Summary) -> list[str]:
+    """Why `current` is a regression from the baseline (or, without one, the last recorded
+    run); empty when it isn't."""
+    from tally.track.policies import compare, regression_reasons
+
+    baseline = _store(config).baseline()
+    old = baseline[0].summary if baseline is not None else _last_recorded(config)
+    return regression_reasons(
+        compare(old, current),
+        tolerance=config.number("tally:tolerance"),
+        precision=_precision(config),
+    )
+
+
+def regression_from_record(args: argparse.Namespace) -> list[str]:
+    """The pytest plugin's --tally-no-regression: why the data file's coverage is a
+    regression from the baseline or last recorded run; an error is a reason too."""
+    from tally.config.readers import load_config
+    from tally.exceptions import TallyError
+
+    try:
+        config = load_config(args.rcfile, overrides=overrides_from(args))
+        return _regression(args, config, _current(args))
+    except TallyError as err:
+        return [f"can't check for a regression: {err.message}"]
+
+
 def _check(args: argparse.Namespace, config: Config) -> int:
-    from tally.track.policies import compare, regression_reasons, threshold_reasons
+    from tally.track.policies import threshold_reasons
 
     current = _current(args)
     precision = _precision(config)
@@ -324,13 +351,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
         per_file=config.number("tally:fail_under_file"),
         precision=precision,
     )
-    fell: list[str] = []
-    if args.no_regression:
-        baseline = _store(config).baseline()
-        old = baseline[0].summary if baseline is not None else _last_recorded(config)
-        fell = regression_reasons(
-            compare(old, current), tolerance=config.number("tally:tolerance"), precision=precision
-        )
+    fell = _regression(args, config, current) if args.no_regression else []
     style = _style(config)
     if style.format == "json":
         import json
