@@ -419,3 +419,16 @@ def test_the_pytest_plugin_fails_a_run_whose_coverage_fell(tmp_path: Path) -> No
     fewer = pytest_run("test_f.py")
     assert fewer.returncode == 1
     assert "tally: coverage failure: coverage fell from 100.0% to" in fewer.stdout
+
+
+def test_a_file_that_is_not_a_json_report_is_named_in_one_line(tmp_path: Path) -> None:
+    from tally.track.summary import summary_from_json
+
+    (tmp_path / "text.json").write_text("not json at all")
+    (tmp_path / "other.json").write_text('{"some": "thing"}')
+    with pytest.raises(DataError, match=r"can't read .*missing\.json: No such file"):
+        summary_from_json(str(tmp_path / "missing.json"))
+    with pytest.raises(DataError, match=r"text\.json is not a JSON report"):
+        summary_from_json(str(tmp_path / "text.json"))
+    with pytest.raises(DataError, match=r"other\.json is JSON but not a coverage JSON report"):
+        summary_from_json(str(tmp_path / "other.json"))
