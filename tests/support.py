@@ -69,6 +69,21 @@ def run_tally(
     )
 
 
+def pytest_run(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest -p no:cacheprovider ARGS` in `root`, with tally's environment."""
+    return subprocess.run(
+        [PY, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        check=False,
+        cwd=root,
+        env=env or tally_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def run_coverage(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """`python -m coverage ARGS` in `cwd`, with no coverage.py or tally settings from outside."""
     return subprocess.run(

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import PY, run_tally, tally_env, write
+from support import pytest_run, run_tally, tally_env, write
 from test_formats import consumer, needs_tools
 
 DOCS = (Path(__file__).parent.parent / "docs" / "ci.md").read_text()
@@ -53,24 +53,13 @@ def tally(root: Path, command: str, status: int) -> str:
 def shards(root: Path) -> None:
     """The test job: two shards, each its own data file, as the workflow runs them."""
     for shard in ("unit", "integration"):
-        result = subprocess.run(
-            [
-                PY,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--tally=pkg",
-                "--tally-report=",
-                f"tests/{shard}",
-            ],
-            cwd=root,
+        result = pytest_run(
+            root,
+            "-q",
+            "--tally=pkg",
+            "--tally-report=",
+            f"tests/{shard}",
             env=tally_env(COVERAGE_FILE=f".coverage.{shard}"),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 

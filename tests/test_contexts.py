@@ -9,7 +9,7 @@ from pathlib import Path
 
 import coverage
 import pytest
-from support import HAS_MONITORING, PY, run_tally, tally_env, write
+from support import HAS_MONITORING, PY, pytest_run, run_tally, tally_env, write
 
 from tally.data.sqlite import CoverageData, Measurement, write_data
 
@@ -68,15 +68,7 @@ def make_project(root: Path, engine: str) -> Path:
 
 
 def run_pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [PY, "-m", "pytest", "-p", "no:cacheprovider", "--tally=pkg", *args],
-        cwd=root,
-        env=tally_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = pytest_run(root, "--tally=pkg", *args)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 

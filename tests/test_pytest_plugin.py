@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import PY, run_coverage, run_tally, tally_env, write
+from support import PY, pytest_run, run_coverage, run_tally, tally_env, write
 
 from tally.data.sqlite import CoverageData
 
@@ -66,20 +66,6 @@ def make_project(root: Path) -> Path:
         """,
     )
     return root
-
-
-def pytest_run(
-    root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PY, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        check=False,
-        cwd=root,
-        env=env or tally_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def shapes_lines(root: Path, data_file: str = ".coverage") -> list[int] | None:

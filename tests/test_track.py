@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import PY, run_tally, tally_env, write
+from support import PY, pytest_run, run_tally, write
 
 from tally.exceptions import DataError, NoDataError
 from tally.report.progress import Style, sparkline
@@ -280,15 +280,7 @@ def test_record_history_records_a_pytest_run(tmp_path: Path) -> None:
     write(tmp_path / "mod.py", "def f(x):\n    return x\n\n\ndef g(x):\n    return -x\n")
     write(tmp_path / "test_prog.py", "from mod import f\n\n\ndef test_f():\n    assert f(1)\n")
     write(tmp_path / ".coveragerc", "[tally]\nrecord_history = true\n")
-    result = subprocess.run(
-        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tally=.", "test_prog.py"],
-        cwd=tmp_path,
-        env=tally_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = pytest_run(tmp_path, "-q", "--tally=.", "test_prog.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tally: recorded run 1 in .tally/history.sqlite" in result.stdout
     assert len(History(str(tmp_path / ".tally" / "history.sqlite")).runs()) == 1
@@ -388,35 +380,18 @@ def test_the_pytest_plugin_fails_a_run_whose_coverage_fell(tmp_path: Path) -> No
     write(tmp_path / "test_f.py", "from mod import f\n\n\ndef test_f():\n    assert f(1)\n")
     write(tmp_path / "test_g.py", "from mod import g\n\n\ndef test_g():\n    assert g(1)\n")
 
-    def pytest_run(*tests: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                PY,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--tally=.",
-                "--tally-report=",
-                "--tally-no-regression",
-                *tests,
-            ],
-            cwd=tmp_path,
-            env=tally_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+    def gated_run(*tests: str) -> subprocess.CompletedProcess[str]:
+        return pytest_run(
+            tmp_path, "-q", "--tally=.", "--tally-report=", "--tally-no-regression", *tests
         )
 
-    first = pytest_run("test_f.py", "test_g.py")
+    first = gated_run("test_f.py", "test_g.py")
     assert first.returncode == 1  # nothing recorded yet: the gate can't pass
     assert "can't check for a regression: nothing to compare with" in first.stdout
     assert run_tally("baseline", "set", cwd=tmp_path).returncode == 0
-    same = pytest_run("test_f.py", "test_g.py")
+    same = gated_run("test_f.py", "test_g.py")
     assert same.returncode == 0, same.stdout
-    fewer = pytest_run("test_f.py")
+    fewer = gated_run("test_f.py")
     assert fewer.returncode == 1
     assert "tally: coverage failure: coverage fell from 100.0% to" in fewer.stdout
 
