@@ -51,7 +51,6 @@ __all__ = [
     "pack_slots",
     "ran_slots",
     "table_header",
-    "unpack_slots",
 ]
 
 Member = tuple[int, int, int]  # (line, last line or 0, line events per run)
@@ -105,23 +104,6 @@ def table_header(data: bytes) -> tuple[int, int]:
     return (numbers[0], numbers[1]) if len(numbers) == 2 else (0, 0)
 
 
-def unpack_slots(data: bytes) -> list[tuple[int, tuple[Member, ...]]]:
-    """The slots of a table made by pack_slots: (guard, members) for each."""
-    numbers = _numbers(data)
-    slots: list[tuple[int, tuple[Member, ...]]] = []
-    index = 2
-    end = len(numbers)
-    while index < end:
-        size, guard = numbers[index], numbers[index + 1]
-        start = index + 2
-        index = start + 3 * size
-        members = tuple(
-            (numbers[i], numbers[i + 1], numbers[i + 2]) for i in range(start, index, 3)
-        )
-        slots.append((guard, members))
-    return slots
-
-
 ArcCounts = dict[tuple[int, int], int]
 
 
@@ -165,9 +147,8 @@ class SlotTable:
             return
         if_arcs: set[tuple[int, int]] = set()
         arms: list[tuple[int, int]] = []
-        numbers = self._numbers
-        for slot, index in enumerate(self._index()):
-            guard = numbers[index + 1]
+        for slot in range(self.size()):
+            guard = self.guard(slot)
             for member, (line, last, events) in enumerate(self.members(slot)):
                 if events == CASE_NEXT:
                     self._case_next.append((slot, (line, last)))
@@ -196,6 +177,10 @@ class SlotTable:
             (numbers[i], numbers[i + 1], numbers[i + 2])
             for i in range(first, first + 3 * numbers[index], 3)
         ]
+
+    def guard(self, slot: int) -> int:
+        """The guard of one slot (0: no exception can cut its block short)."""
+        return self._numbers[self._index()[slot] + 1]
 
     def size(self) -> int:
         """The number of slots."""
