@@ -25,6 +25,7 @@ from tally.data.sqlite import (
     Measurement,
     StoredData,
     arc_rows_measurement,
+    arc_table_rows,
     mixed_branch_data,
     read_stored,
     write_data,
@@ -236,8 +237,7 @@ class _Sum:
             into_arcs = self.context_arcs.setdefault("", {})
             for name, lines in stored.arc_lines.items():
                 rows = into_arcs.setdefault(local(name), set())
-                rows.update((n, n) for n in lines)
-                rows.update(stored.arcs.get(name, {}))
+                rows.update(arc_table_rows(lines, stored.arcs.get(name, {})))
             return
         for context, by_file in stored.context_lines.items():
             into_bits = self.context_bits.setdefault(context, {})
@@ -251,7 +251,7 @@ class _Sum:
     def _rows(self) -> dict[str, set[tuple[int, int]]]:
         """The branch data added so far as arc rows per file ((n, n): line n ran)."""
         return {
-            path: {(n, n) for n in lines} | set(self.arcs.get(path, {}))
+            path: arc_table_rows(lines, self.arcs.get(path, {}))
             for path, lines in self.arc_lines.items()
         }
 

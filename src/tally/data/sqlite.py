@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from tally.data.numbits import numbits_to_nums, nums_to_numbits, pack_counts, unpack_counts
@@ -19,6 +19,7 @@ __all__ = [
     "Measurement",
     "StoredData",
     "arc_rows_measurement",
+    "arc_table_rows",
     "mixed_branch_data",
     "read_stored",
     "stored_of",
@@ -275,7 +276,7 @@ def stored_of(measured: Measurement) -> StoredData:
         for path, lines in part.lines.items():
             if branch:
                 taken = part.arcs.get(path, {}) if part.arcs is not None else {}
-                rows = {(n, n) for n in lines} | set(taken)
+                rows = arc_table_rows(lines, taken)
                 stored.context_arcs.setdefault(name, {})[path] = rows
             else:
                 stored.context_lines.setdefault(name, {})[path] = nums_to_numbits(lines)
@@ -518,17 +519,21 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
 def _write_arcs(
     conn: Any, file_id: int, context_id: int, lines: set[LineNo], arcs: Mapping[Arc, Count]
 ) -> None:
-    """A branch-measured file's rows in one context: coverage.py's `arc` table holds no
-    lines, so each executed line is the arc (n, n), which coverage.py 7.x reads as "line n
-    ran" (and resolves to the line's one way on, when it has one). A line at either end
-    of an arc taken needs no row of its own: coverage.py (and tally) read both ends of
-    every arc as lines that ran."""
-    ends = {n for arc in arcs for n in arc}
-    rows = {(n, n) for n in lines if n not in ends} | set(arcs)
+    """A branch-measured file's rows in one context (arc_table_rows)."""
     conn.executemany(
         "insert into arc (file_id, context_id, fromno, tono) values (?, ?, ?, ?)",
-        ((file_id, context_id, a, b) for a, b in sorted(rows)),
+        ((file_id, context_id, a, b) for a, b in sorted(arc_table_rows(lines, arcs))),
     )
+
+
+def arc_table_rows(lines: Iterable[LineNo], arcs: Iterable[Arc]) -> set[Arc]:
+    """Branch data as coverage.py's `arc` table holds it: the arcs taken, and each other
+    line that ran as the arc (n, n), which coverage.py 7.x reads as "line n ran". A line
+    at either end of an arc taken needs no row of its own: coverage.py (and tally) read
+    both ends of every arc as lines that ran."""
+    taken = set(arcs)
+    ends = {n for arc in taken for n in arc}
+    return {(n, n) for n in lines if n not in ends} | taken
 
 
 def _tally_version() -> str:
