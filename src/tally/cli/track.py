@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tally.config.readers import Config
     from tally.report.progress import Style
     from tally.track.history import History
-    from tally.track.policies import Goal
+    from tally.track.policies import Comparison, Goal
     from tally.track.summary import Summary
 
 __all__ = ["COMMANDS", "register"]
@@ -111,12 +111,28 @@ def _store(config: Config) -> History:
 def _current(args: argparse.Namespace, label: str = "") -> Summary:
     """The current data file's summary (analysed with the report settings), labelled
     "now (.coverage)" unless `label` says otherwise."""
+    return _loaded(args, label)[1]
+
+
+def _loaded(args: argparse.Namespace, label: str = "") -> tuple[Config, Summary]:
+    """The configuration, and the summary of the data file it names (as _current)."""
     from tally.cli.report import load_results
     from tally.track.summary import summary_of
 
     config, results = load_results(args)
     name = os.path.basename(config.text("run:data_file"))
-    return summary_of(results, label=label or f"now ({name})")
+    return config, summary_of(results, label=label or f"now ({name})")
+
+
+def _compared(config: Config, old: Summary, new: Summary) -> tuple[Comparison, list[str]]:
+    """`new` compared with `old`, and why it is a regression ([tally] tolerance)."""
+    from tally.track.policies import compare, regression_reasons
+
+    comparison = compare(old, new)
+    reasons = regression_reasons(
+        comparison, tolerance=config.number("tally:tolerance"), precision=_precision(config)
+    )
+    return comparison, reasons
 
 
 def _summary_at(path: str, args: argparse.Namespace) -> Summary:
@@ -180,13 +196,11 @@ def record_history(args: argparse.Namespace) -> str:
     """[tally] record_history, after `tally run` or a pytest --tally run saved: add the
     data to the history store. Returns what to tell the user (a failure is a warning: the
     run itself went as it went)."""
-    from tally.cli.report import load_results
     from tally.exceptions import TallyError
-    from tally.track.summary import summary_of
 
     try:
-        config, results = load_results(args)
-        summary = summary_of(results, label=os.path.basename(config.text("run:data_file")))
+        config, summary = _loaded(args)
+        summary = replace(summary, label=os.path.basename(config.text("run:data_file")))
         run_id = _record(config, summary)
     except TallyError as err:
         return f"tally: warning: the run wasn't recorded in the history store: {err.message}"
@@ -198,7 +212,7 @@ def record_history(args: argparse.Namespace) -> str:
 
 def _baseline(args: argparse.Namespace, config: Config) -> int:
     from tally.report.progress import render_comparison, render_status, status_json
-    from tally.track.policies import compare, goal_progress, regression_reasons
+    from tally.track.policies import goal_progress
 
     store = _store(config)
     if args.action == "set":
@@ -214,9 +228,7 @@ def _baseline(args: argparse.Namespace, config: Config) -> int:
         if baseline is None:
             raise NoDataError("no baseline to check against: `tally baseline set` records one")
         old = replace(baseline[0].summary, label=f"baseline (run {baseline[0].id})")
-        comparison = compare(old, _current(args))
-        tolerance = config.number("tally:tolerance")
-        reasons = regression_reasons(comparison, tolerance=tolerance, precision=_precision(config))
+        comparison, reasons = _compared(config, old, _current(args))
         _emit(render_comparison(comparison, _style(config), reasons=reasons))
         return EXIT_REGRESSION if reasons else EXIT_OK
     now = _current_if_any(args, config)
@@ -247,12 +259,10 @@ def _baseline(args: argparse.Namespace, config: Config) -> int:
         baseline=baseline, current=now, goals=shown, milestones=rows, runs=store.runs()
     )
     if baseline is not None and now is not None:
-        comparison = compare(baseline[0].summary, now)
+        comparison, reasons = _compared(config, baseline[0].summary, now)
         doc["comparison_with_baseline"] = {
             "percent_covered_delta": comparison.total_delta,
-            "regression": bool(
-                regression_reasons(comparison, tolerance=config.number("tally:tolerance"))
-            ),
+            "regression": bool(reasons),
             "newly_uncovered_lines": comparison.newly_uncovered,
         }
     dest = args.output or "-"
@@ -271,7 +281,6 @@ def _current_if_any(args: argparse.Namespace, config: Config) -> Summary | None:
 
 def _compare(args: argparse.Namespace, config: Config) -> int:
     from tally.report.progress import render_comparison
-    from tally.track.policies import compare, regression_reasons
 
     if args.latest and (args.old or args.new):
         raise ConfigError("--latest compares the last two recorded runs: drop --old/--new")
@@ -285,10 +294,7 @@ def _compare(args: argparse.Namespace, config: Config) -> int:
     else:
         old = _summary_at(args.old, args) if args.old else _last_recorded(config)
         new = _summary_at(args.new, args) if args.new else _current(args)
-    comparison = compare(old, new)
-    reasons = regression_reasons(
-        comparison, tolerance=config.number("tally:tolerance"), precision=_precision(config)
-    )
+    comparison, reasons = _compared(config, old, new)
     _emit(
         render_comparison(
             comparison, _style(config), reasons=reasons, goal=config.number("tally:goal")
@@ -312,29 +318,21 @@ def _last_recorded(config: Config) -> Summary:
     return _labelled(runs[0])
 
 
-def _regression(args: argparse.Namespace, config: Config, current: Summary) -> list[str]:
+def _regression(config: Config, current: Summary) -> list[str]:
     """Why `current` is a regression from the baseline (or, without one, the last recorded
     run); empty when it isn't."""
-    from tally.track.policies import compare, regression_reasons
-
     baseline = _store(config).baseline()
     old = baseline[0].summary if baseline is not None else _last_recorded(config)
-    return regression_reasons(
-        compare(old, current),
-        tolerance=config.number("tally:tolerance"),
-        precision=_precision(config),
-    )
+    return _compared(config, old, current)[1]
 
 
 def regression_from_record(args: argparse.Namespace) -> list[str]:
     """The pytest plugin's --tally-no-regression: why the data file's coverage is a
     regression from the baseline or last recorded run; an error is a reason too."""
-    from tally.config.readers import load_config
     from tally.exceptions import TallyError
 
     try:
-        config = load_config(args.rcfile, overrides=overrides_from(args))
-        return _regression(args, config, _current(args))
+        return _regression(*_loaded(args))
     except TallyError as err:
         return [f"can't check for a regression: {err.message}"]
 
@@ -351,7 +349,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
         per_file=config.number("tally:fail_under_file"),
         precision=precision,
     )
-    fell = _regression(args, config, current) if args.no_regression else []
+    fell = _regression(config, current) if args.no_regression else []
     style = _style(config)
     if style.format == "json":
         import json

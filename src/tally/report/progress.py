@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 _BARS = "▁▂▃▄▅▆▇█"
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -499,6 +501,4 @@ def _table(
 
 def _width(text: str) -> int:
     """Printed width: colour codes take none."""
-    import re
-
-    return len(re.sub(r"\x1b\[[0-9;]*m", "", text))
+    return len(_COLOUR.sub("", text))

@@ -10,7 +10,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tally.analysis.results import display_covered
+from tally.analysis.results import display_covered, fail_under_reason
 from tally.track.summary import FileScore, Summary
 from tally.types import LineNo
 
@@ -123,8 +123,6 @@ def threshold_reasons(
 ) -> list[str]:
     """Why `summary` misses the thresholds (0: not checked): its total, its branch
     coverage, any one file's total. Empty when it meets them all."""
-    from tally.analysis.results import fail_under_reason
-
     reasons = []
     why = fail_under_reason(summary.total_pc, total, precision) if total else None
     if why:

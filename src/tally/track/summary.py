@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tally.analysis.analyzer import Analyses
+from tally.analysis.results import Numbers
 from tally.exceptions import DataError
 from tally.types import LineNo
 
@@ -46,9 +47,15 @@ class FileScore:
 
     @property
     def total_pc(self) -> float:
-        """coverage.py's one number: statements and branch ways together."""
-        done = self.covered + self.branches - self.missing_branches
-        return pc(done, self.statements + self.branches)
+        """coverage.py's one number: statements and branch ways together, worked out as
+        every report works it out (Numbers.pc_covered)."""
+        numbers = Numbers(
+            n_statements=self.statements,
+            n_missing=self.missing,
+            n_branches=self.branches,
+            n_missing_branches=self.missing_branches,
+        )
+        return numbers.pc_covered
 
 
 @dataclass(frozen=True)
