@@ -256,16 +256,15 @@ class MonitorEngine:
         arcs: dict[str, dict[tuple[LineNo, LineNo], int]] = {p: {} for p in lines}
         for code, jumps in taken.items():
             path = self._code_files[code]
-            if path not in self._maps:
-                self._maps[path] = _statement_lines(code.co_filename)
             known = self._arc_of.setdefault(code, {})
-            new = [jump for jump in jumps if jump not in known]
-            if new:
-                known.update(jump_arc_map(code, new, self._maps[path]))
-            for jump in jumps:
-                arc = known[jump]
-                if arc is not None:
-                    arcs.setdefault(path, {})[arc] = 0
+            if not jumps <= known.keys():
+                if path not in self._maps:
+                    self._maps[path] = _statement_lines(code.co_filename)
+                known.update(jump_arc_map(code, jumps - known.keys(), self._maps[path]))
+            # Every context asks again (32,700 of them in packaging's suite): map at C
+            # speed; None is an event that stands for no arc.
+            found = filter(None, map(known.__getitem__, jumps))
+            arcs.setdefault(path, {}).update(dict.fromkeys(found, 0))
         return Measurement(lines, None, meta, arcs)
 
     def compile_main(self, path: str, source: str) -> CodeType:

@@ -483,20 +483,27 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
                 "insert into tracer (file_id, tracer) values (?, '')",
                 ((i,) for i in range(1, len(paths) + 1)),
             )
+            # Each file's contexts, found once: a run with per-test contexts has tens of
+            # thousands of them, each holding a few of the files.
+            in_contexts: dict[str, list[tuple[int, Measurement]]] = {}
+            for context_id, name in enumerate(names, start=1):
+                part = parts.get(name)
+                if part is not None:
+                    for path in part.lines:
+                        in_contexts.setdefault(path, []).append((context_id, part))
             # One pass over the files: a measurement may work each file out when asked.
             for file_id, path in enumerate(paths, start=1):
-                for context_id, name in enumerate(names, start=1):
-                    part = parts.get(name)
-                    if part is None or path not in part.lines:
-                        continue
-                    if m.arcs is not None:
-                        taken = part.arcs.get(path, {}) if part.arcs is not None else {}
-                        _write_arcs(conn, file_id, context_id, part.lines[path], taken)
-                    else:
-                        conn.execute(
-                            "insert into line_bits (file_id, context_id, numbits) values (?, ?, ?)",
-                            (file_id, context_id, nums_to_numbits(part.lines[path])),
-                        )
+                holders = in_contexts.get(path, [])
+                if m.arcs is not None:
+                    _write_arcs(conn, file_id, path, holders)
+                else:
+                    conn.executemany(
+                        "insert into line_bits (file_id, context_id, numbits) values (?, ?, ?)",
+                        (
+                            (file_id, context_id, nums_to_numbits(part.lines[path]))
+                            for context_id, part in holders
+                        ),
+                    )
                 # Counts are the totals, kept with the default context.
                 counts = m.counts.get(path) if m.counts is not None else None
                 if counts:
@@ -516,14 +523,21 @@ def _write_sqlite(temp: str, m: Measurement) -> None:
         os.fsync(handle.fileno())
 
 
-def _write_arcs(
-    conn: Any, file_id: int, context_id: int, lines: set[LineNo], arcs: Mapping[Arc, Count]
-) -> None:
-    """A branch-measured file's rows in one context (arc_table_rows)."""
+def _write_arcs(conn: Any, file_id: int, path: str, holders: list[tuple[int, Measurement]]) -> None:
+    """A branch-measured file's rows in each context that holds it (arc_table_rows)."""
     conn.executemany(
         "insert into arc (file_id, context_id, fromno, tono) values (?, ?, ?, ?)",
-        ((file_id, context_id, a, b) for a, b in sorted(arc_table_rows(lines, arcs))),
+        (
+            (file_id, context_id, a, b)
+            for context_id, part in holders
+            for a, b in sorted(arc_table_rows(part.lines[path], _arcs_in(part, path)))
+        ),
     )
+
+
+def _arcs_in(part: Measurement, path: str) -> Mapping[Arc, Count]:
+    """The arcs a context took in a file (none when it recorded none)."""
+    return part.arcs.get(path, {}) if part.arcs is not None else {}
 
 
 def arc_table_rows(lines: Iterable[LineNo], arcs: Iterable[Arc]) -> set[Arc]:
