@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -118,3 +119,62 @@ def test_branches_in_test_files_and_code_are_measured_under_pytest(
         assert mine == coverage_json(tmp_path / "cov.data", tmp_path), attempt
         assert mine["tests/test_calc.py"]["missing_branches"] == [(5, 6)]
         assert mine["calc.py"]["missing_branches"] == [(2, 3)]
+
+
+TRACE_PYTEST = """\
+import json, os, sys, trace
+tracer = trace.Trace(count=1, trace=0, ignoredirs=[sys.prefix, sys.base_prefix])
+tracer.runctx("import pytest; pytest.main(sys.argv[1:])", {"sys": sys}, {})
+counts = {
+    f"{os.path.realpath(path)}:{line}": n for (path, line), n in tracer.results().counts.items()
+}
+print(json.dumps(counts))
+"""
+
+
+def test_counts_in_rewritten_asserts_equal_trace(tmp_path: Path) -> None:
+    """pytest's rewritten `assert` makes other line events than the source's: an assert
+    spread over lines comes back to its first line once, not twice. tally counts what runs:
+    the same counts as `trace` over the same pytest run, line for line."""
+    test_file = tmp_path / "test_asserts.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """\
+            def test_lists():
+                result = [1, 2, 3]
+                assert result == [
+                    1,
+                    2,
+                    3,
+                ]
+                assert len(result) == 3, (
+                    "a message on "
+                    f"two lines {result}"
+                )
+                for n in result:
+                    assert n in [
+                        1, 2, 3,
+                    ]
+                assert result
+            """
+        )
+    )
+    args = ["-q", "-p", "no:cacheprovider", "-p", "no:tally", "test_asserts.py"]
+    env = tally_env()
+    traced = subprocess.run(
+        [PY, "-c", TRACE_PYTEST, *args],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert traced.returncode == 0, traced.stderr
+    trace_counts = json.loads(traced.stdout.strip().splitlines()[-1])
+    measured = run_tally("run", "--count", "-m", "pytest", *args, cwd=tmp_path, env=env)
+    assert measured.returncode == 0, measured.stderr
+    counts = tally.CoverageData(str(tmp_path / ".coverage")).counts(str(test_file.resolve()))
+    assert counts is not None
+    assert {3: 1, 8: 1, 13: 3, 16: 1}.items() <= counts.items()
+    theirs = {line: trace_counts.get(f"{test_file.resolve()}:{line}") for line in counts}
+    assert counts == theirs

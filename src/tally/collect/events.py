@@ -34,6 +34,7 @@ __all__ = ["StatementEvents", "statement_events"]
 
 Span = tuple[int, int, int, int]  # start line, start col, end line, end col
 # Code objects of expressions: they hold no statements of their own.
+_RETURNS = {"RETURN_VALUE", "RETURN_CONST"}
 _EXPRESSION_CODE = {"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"}
 
 
@@ -154,6 +155,11 @@ def _count_events(
             # What follows a return is another path (code the compiler copied), not more
             # of this run of the statement.
             finished.add(id(owner))
+        if isinstance(owner, ast.Assert) and _skips_a_raise(instruction, instructions, at):
+            # An assert's failure (its message, or the explanation pytest's rewritten
+            # asserts build) is the path not taken; 3.12+ compile it out of line anyway.
+            i = at[instruction.argval]
+            continue
         if (
             instruction.opname == "JUMP_FORWARD"
             and owner is not None
@@ -166,6 +172,25 @@ def _count_events(
                 start = (target.lineno, target.col_offset or 0)
                 if _owner(by_line.get(target.lineno, []), start) is owner:
                     i = at[instruction.argval]
+
+
+def _skips_a_raise(
+    instruction: dis.Instruction, instructions: list[dis.Instruction], at: dict[int, int]
+) -> bool:
+    """Is this a conditional jump forward over instructions that end by raising?"""
+    if not instruction.opname.startswith("POP_JUMP") or "BACKWARD" in instruction.opname:
+        return False
+    target = at.get(instruction.argval) if isinstance(instruction.argval, int) else None
+    if target is None or instruction.argval <= instruction.offset:
+        return False
+    # On 3.12+ the failure is compiled after the function's end, so a jump to it passes
+    # over a return: that jump's way on is the path that runs.
+    over = instructions[at[instruction.offset] + 1 : target]
+    return (
+        bool(over)
+        and over[-1].opname == "RAISE_VARARGS"
+        and not _RETURNS & {ins.opname for ins in over}
+    )
 
 
 def _first_body_statement(node: ast.stmt) -> ast.stmt | None:

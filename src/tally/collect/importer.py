@@ -43,7 +43,7 @@ _FLAVOUR_TAGS: dict[str, str] = {"count": "", "branch": "b", "markers": "m"}
 
 # The instrumentation's format: bump it whenever instrumented code changes shape, so no
 # cache (ours, or pytest's under CACHE_SUFFIX) hands old code to a new engine.
-_FORMAT = 10
+_FORMAT = 11
 _CACHE_MAGIC = b"TLY%d" % _FORMAT + importlib.util.MAGIC_NUMBER
 
 
@@ -106,14 +106,20 @@ def write_cache(cache: str, path: str, stamp: tuple[int, int], payload: Any) -> 
 
 
 def instrument_tree(
-    tree: ast.Module, source: str | bytes, path: str, flavour: Flavour = "count"
+    tree: ast.Module,
+    source: str | bytes,
+    path: str,
+    flavour: Flavour = "count",
+    runs: CodeType | None = None,
 ) -> ast.Module:
-    """Instrument an already-parsed module in place (also pytest's test files)."""
+    """Instrument an already-parsed module in place (also pytest's test files). `runs` is
+    the code that will run, uninstrumented, when something rewrites the tree after us
+    (pytest's asserts): the line events counted come from it, not from `source`."""
     from tally.collect.rewrite import instrument
 
     original = compile(source, path, "exec", dont_inherit=True)
     if flavour == "count":
-        return instrument(tree, path, original).tree
+        return instrument(tree, path, runs or original).tree
     from tally.analysis.arcs import source_arcs
     from tally.analysis.source import decode_source
 
@@ -125,7 +131,7 @@ def instrument_tree(
 
         remember(path, insert_markers(tree, arcs))
         return tree
-    return instrument(tree, path, original, arcs).tree
+    return instrument(tree, path, runs or original, arcs).tree
 
 
 def compile_instrumented(source: str | bytes, path: str, flavour: Flavour = "count") -> CodeType:
@@ -249,7 +255,10 @@ class PytestPatch:
             mod: ast.Module, source: bytes, module_path: str | None = None, config: Any = None
         ) -> None:
             if module_path and patch.wants(module_path):
-                instrument_tree(mod, source, module_path, patch.flavour)
+                runs = None
+                if patch.flavour != "markers":
+                    runs = _rewritten_code(original, mod, source, module_path, config)
+                instrument_tree(mod, source, module_path, patch.flavour, runs)
             original(mod, source, module_path, config)
 
         setattr(rewrite, "rewrite_asserts", rewrite_asserts)  # noqa: B010
@@ -270,6 +279,27 @@ class PytestPatch:
                 exec_module(self, module)
 
             hook.exec_module = exec_with_counters
+
+
+def _rewritten_code(
+    rewrite_asserts: Callable[..., None],
+    mod: ast.Module,
+    source: bytes,
+    module_path: str,
+    config: Any,
+) -> CodeType:
+    """The test module as it will run without tally: pytest's rewritten asserts make other
+    line events than the source's (`assert x == [` on several lines comes back to its
+    first line once, not twice), and counts follow what runs. Rewritten on a copy, with
+    pytest's warnings silenced: the real rewrite that follows gives them once."""
+    import copy
+    import warnings
+
+    rewritten = copy.deepcopy(mod)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rewrite_asserts(rewritten, source, module_path, config)
+    return compile(rewritten, module_path, "exec", dont_inherit=True)
 
 
 def watch_pytest(patch: PytestPatch) -> None:
