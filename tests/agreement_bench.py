@@ -62,6 +62,12 @@ def tally_counts(args: list[str], data_file: str) -> None:
     command = [sys.executable, "-m", "tally", "run", "--count", "--source", "."]
     command += ["--data-file", data_file, "-m", "pytest", *args]
     subprocess.run(command, check=False)
+    # A project with `[run] parallel = true` (attrs) leaves its data in parallel files.
+    subprocess.run(
+        [sys.executable, "-m", "tally", "combine", "--data-file", data_file],
+        check=False,
+        capture_output=True,
+    )
 
 
 def shape(tree: ast.Module, line: int) -> str:
@@ -88,9 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-file")
     parser.add_argument("--out")
-    mine, _, args = " ".join(sys.argv[1:]).partition("--")
-    options = parser.parse_args(mine.split())
-    args = sys.argv[sys.argv.index("--") + 1 :]
+    split = sys.argv.index("--")
+    options = parser.parse_args(sys.argv[1:split])
+    args = sys.argv[split + 1 :]
     with tempfile.TemporaryDirectory() as scratch:
         data_file = options.data_file or str(Path(scratch, ".coverage"))
         if not options.data_file:
