@@ -138,6 +138,7 @@ class MeasuredProcess:
         if flusher is not None:
             self._stop_flushing.set()
             flusher.join()
+            _wait_for_os_thread_end(flusher.native_id)
 
     def _flush_every(self, interval: float) -> None:
         """The journal thread: append what is new, every `interval` seconds."""
@@ -315,3 +316,18 @@ def _start_child(doc: dict[str, Any]) -> MeasuredProcess:
         cov.trace_main(main)
     atexit.register(process.save_own)
     return process
+
+
+def _wait_for_os_thread_end(native_id: int | None, timeout: float = 1.0) -> None:
+    """Wait (a moment, at most `timeout`) for a joined thread's OS thread to be gone.
+    join() returns when the thread's Python state is released; the OS thread ends just
+    after, and Python's fork warning counts OS threads (/proc/self/task on Linux): a
+    fork in between would warn, on a busy machine now and then."""
+    task = f"/proc/self/task/{native_id}"
+    if native_id is None or not os.path.exists("/proc/self/task"):
+        return
+    import time
+
+    deadline = time.monotonic() + timeout
+    while os.path.exists(task) and time.monotonic() < deadline:
+        time.sleep(0.0005)
