@@ -64,6 +64,14 @@ def shards(root: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def new_repo(root: Path) -> None:
+    """An empty git repository at `root` (made here), on `main`, with an author set."""
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+
+
 def put(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write(path, text)
@@ -73,10 +81,7 @@ def make_repo(tmp_path: Path) -> Path:
     origin = tmp_path / "origin.git"
     root = tmp_path / "proj"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
+    new_repo(root)
     put(root / "pkg" / "__init__.py", "")
     put(root / "pkg" / "calc.py", CALC)
     put(
@@ -226,10 +231,7 @@ def test_diff_coverage_agrees_with_diff_cover(tmp_path: Path) -> None:
     XML report: a modified file, a renamed and modified one, a new one, and a change not
     yet committed."""
     root = tmp_path / "proj"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
+    new_repo(root)
     put(root / "pkg" / "__init__.py", "")
     put(root / "pkg" / "a.py", A_OLD)
     put(root / "pkg" / "b.py", B_OLD)
