@@ -178,7 +178,7 @@ def _skips_a_raise(
     instruction: dis.Instruction, instructions: list[dis.Instruction], at: dict[int, int]
 ) -> bool:
     """Is this a conditional jump forward over instructions that end by raising?"""
-    if not instruction.opname.startswith("POP_JUMP") or "BACKWARD" in instruction.opname:
+    if not instruction.opname.startswith("POP_JUMP"):
         return False
     target = at.get(instruction.argval) if isinstance(instruction.argval, int) else None
     if target is None or instruction.argval <= instruction.offset:

@@ -117,9 +117,12 @@ def instrument_tree(
     (pytest's asserts): the line events counted come from it, not from `source`."""
     from tally.collect.rewrite import instrument
 
+    # The source's own code is needed for its arcs, and for its events unless `runs` is given.
+    if flavour == "count" and runs is not None:
+        return instrument(tree, path, runs).tree
     original = compile(source, path, "exec", dont_inherit=True)
     if flavour == "count":
-        return instrument(tree, path, runs or original).tree
+        return instrument(tree, path, original).tree
     from tally.analysis.arcs import source_arcs
     from tally.analysis.source import decode_source
 

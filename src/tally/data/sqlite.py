@@ -275,8 +275,7 @@ def stored_of(measured: Measurement) -> StoredData:
     for name, part in measured.contexts.items() if stored.contexts_apart else ():
         for path, lines in part.lines.items():
             if branch:
-                taken = part.arcs.get(path, {}) if part.arcs is not None else {}
-                rows = arc_table_rows(lines, taken)
+                rows = arc_table_rows(lines, _arcs_in(part, path))
                 stored.context_arcs.setdefault(name, {})[path] = rows
             else:
                 stored.context_lines.setdefault(name, {})[path] = nums_to_numbits(lines)
