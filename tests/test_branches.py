@@ -215,6 +215,18 @@ def test_multiline_map_agrees_with_a_walk_of_the_tokenize_modules_tokens(path: P
     assert expected  # every one of these files has a multi-line statement
 
 
+@pytest.mark.parametrize("path", STDLIB_FILES, ids=lambda p: p.name)
+def test_analysis_walks_the_tokens_the_tokenize_module_makes(path: Path) -> None:
+    """The tokens excluded suites are found from (the C tokenizer's raw tuples on 3.12+)
+    are the `tokenize` module's, comments, NL, INDENT and DEDENT included."""
+    from tally.analysis.source import _tokens
+
+    text = path.read_text(encoding="utf-8")
+    expected = [tuple(tok) for tok in tokenize.generate_tokens(io.StringIO(text).readline)]
+    assert [tuple(tok) for tok in _tokens(text)] == expected
+    assert {tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT} <= {t[0] for t in expected}
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="the monitor engine needs 3.12+")
 @pytest.mark.parametrize("path", STDLIB_FILES, ids=lambda p: p.name)
 def test_branch_resolution_decodes_bytecode_as_dis_does(path: Path) -> None:

@@ -35,6 +35,7 @@ __all__ = [
 # Nodes that can hold statements: anything else is an expression we needn't descend into.
 _STMT_CONTAINERS = (ast.stmt, ast.ExceptHandler, ast.match_case, ast.Module)
 Position = tuple[int, int]  # a token's (line, column)
+Token = tuple[int, str, Position, Position, str]  # type, string, start, end, line
 
 
 def join_regex(regexes: Iterable[str]) -> str | None:
@@ -118,7 +119,7 @@ def multiline_map(text: str) -> dict[LineNo, LineNo]:
 # token by `tokenize`, which was half of saving pyparsing's branches on the monitor
 # engine. Without extra tokens it leaves out comments and NL, which the map skips anyway;
 # tests/test_analysis.py checks the two ways agree on the standard library.
-_raw_tokens: Callable[..., Iterable[tuple[int, str, Position, Position, str]]] | None = None
+_raw_tokens: Callable[..., Iterable[Token]] | None = None
 if sys.version_info >= (3, 12):
     import _tokenize
 
@@ -126,7 +127,7 @@ if sys.version_info >= (3, 12):
 
 
 def _multiline_map(
-    tokens: Iterable[tuple[int, str, Position, Position, str]],
+    tokens: Iterable[Token],
 ) -> dict[LineNo, LineNo]:
     mapping: dict[LineNo, LineNo] = {}
     first = 0
@@ -154,12 +155,19 @@ def _lines_matching(text: str, regex: str, multiline: dict[LineNo, LineNo]) -> s
     return matches
 
 
-def _excluded_suites(tokens: list[tokenize.TokenInfo], excluded: set[LineNo]) -> None:
+def _tokens(text: str) -> list[Token]:
+    """`text`'s tokens as `tokenize` makes them, as plain tuples (3.12+: straight from the
+    C tokenizer, without the TokenInfo made per token, a third of tokenizing's time)."""
+    if _raw_tokens is not None:
+        return list(_raw_tokens(io.StringIO(text).readline, extra_tokens=True))
+    return list(tokenize.generate_tokens(io.StringIO(text).readline))
+
+
+def _excluded_suites(tokens: list[Token], excluded: set[LineNo]) -> None:
     """Extend `excluded` from matched headers to their suites (coverage.py's token walk)."""
     indent = exclude_indent = nesting = first_line = 0
     excluding = False
-    for tok in tokens:
-        kind, text = tok.type, tok.string
+    for kind, text, start, end, _ in tokens:
         if kind == token.INDENT:
             indent += 1
         elif kind == token.DEDENT:
@@ -167,9 +175,9 @@ def _excluded_suites(tokens: list[tokenize.TokenInfo], excluded: set[LineNo]) ->
         elif kind == token.OP:
             if text == ":" and nesting == 0:
                 # Trigger on the colon so a pragma after it on the same line counts.
-                hit = excluded.intersection(range(first_line, tok.end[0] + 1))
+                hit = excluded.intersection(range(first_line, end[0] + 1))
                 if not excluding and hit:
-                    excluded.add(tok.end[0])
+                    excluded.add(end[0])
                     exclude_indent = indent
                     excluding = True
             elif text in "([{":
@@ -179,11 +187,11 @@ def _excluded_suites(tokens: list[tokenize.TokenInfo], excluded: set[LineNo]) ->
         elif kind == token.NEWLINE:
             first_line = 0
         if text.strip() and kind != tokenize.COMMENT and not first_line:
-            first_line = tok.start[0]
+            first_line = start[0]
             if excluding and indent <= exclude_indent:
                 excluding = False
             if excluding:
-                excluded.add(tok.end[0])
+                excluded.add(end[0])
 
 
 def _walk_statements(root: ast.AST) -> Iterator[ast.AST]:
@@ -222,13 +230,13 @@ def analyze_source(
     """
     if tree is None:
         tree = ast.parse(text, filename)
-    tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    tokens = _tokens(text)
     facts = SourceFacts(multiline=_multiline_map(tokens), text=text)
     excluded: set[LineNo] = set()
     if exclude_regex:
         excluded = _lines_matching(text, exclude_regex, facts.multiline)
     _excluded_suites(tokens, excluded)
-    empty = not any(t.string.strip() and t.type != tokenize.COMMENT for t in tokens)
+    empty = not any(t[1].strip() and t[0] != tokenize.COMMENT for t in tokens)
     raw: set[LineNo] = set()
     if not empty:
         if code is None:
