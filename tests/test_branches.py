@@ -224,7 +224,6 @@ def test_analysis_walks_the_tokens_the_tokenize_module_makes(path: Path) -> None
     text = path.read_text(encoding="utf-8")
     expected = [tuple(tok) for tok in tokenize.generate_tokens(io.StringIO(text).readline)]
     assert [tuple(tok) for tok in _tokens(text)] == expected
-    assert {tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT} <= {t[0] for t in expected}
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="the monitor engine needs 3.12+")
