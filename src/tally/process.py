@@ -323,9 +323,9 @@ def _wait_for_os_thread_end(native_id: int | None, timeout: float = 1.0) -> None
     join() returns when the thread's Python state is released; the OS thread ends just
     after, and Python's fork warning counts OS threads (/proc/self/task on Linux): a
     fork in between would warn, on a busy machine now and then."""
-    task = f"/proc/self/task/{native_id}"
     if native_id is None or not os.path.exists("/proc/self/task"):
         return
+    task = f"/proc/self/task/{native_id}"
     import time
 
     deadline = time.monotonic() + timeout

@@ -108,17 +108,24 @@ def multiline_map(text: str) -> dict[LineNo, LineNo]:
     """{line: first line of its statement} for the lines of multi-line statements in
     `text`; empty when `text` doesn't tokenize."""
     try:
-        if _raw_tokens is not None:
-            return _multiline_map(_raw_tokens(io.StringIO(text).readline, extra_tokens=False))
-        return _multiline_map(tokenize.generate_tokens(io.StringIO(text).readline))
+        # Without comments and NL, which the map skips anyway.
+        return _multiline_map(_tokens(text, every_kind=False))
     except (tokenize.TokenError, SyntaxError):
         return {}
 
 
+def _tokens(text: str, *, every_kind: bool = True) -> Iterable[Token]:
+    """`text`'s tokens as `tokenize` makes them, as plain tuples; on 3.12+ without
+    `every_kind`, less the comments, NL, INDENT and DEDENT (and operators by exact type)."""
+    if _raw_tokens is not None:
+        return _raw_tokens(io.StringIO(text).readline, extra_tokens=every_kind)
+    return tokenize.generate_tokens(io.StringIO(text).readline)
+
+
 # On 3.12+ the C tokenizer's own iterator: its plain tuples skip the TokenInfo made per
 # token by `tokenize`, which was half of saving pyparsing's branches on the monitor
-# engine. Without extra tokens it leaves out comments and NL, which the map skips anyway;
-# tests/test_analysis.py checks the two ways agree on the standard library.
+# engine and a third of tokenizing for analysis; tests/test_branches.py checks both
+# uses against `tokenize` on the standard library.
 _raw_tokens: Callable[..., Iterable[Token]] | None = None
 if sys.version_info >= (3, 12):
     import _tokenize
@@ -153,14 +160,6 @@ def _lines_matching(text: str, regex: str, multiline: dict[LineNo, LineNo]) -> s
         matches.update(multiline.get(n, n) for n in range(start_line + 1, end_line + 2))
         last_start, last_line = start, start_line
     return matches
-
-
-def _tokens(text: str) -> list[Token]:
-    """`text`'s tokens as `tokenize` makes them, as plain tuples (3.12+: straight from the
-    C tokenizer, without the TokenInfo made per token, a third of tokenizing's time)."""
-    if _raw_tokens is not None:
-        return list(_raw_tokens(io.StringIO(text).readline, extra_tokens=True))
-    return list(tokenize.generate_tokens(io.StringIO(text).readline))
 
 
 def _excluded_suites(tokens: list[Token], excluded: set[LineNo]) -> None:
@@ -230,7 +229,7 @@ def analyze_source(
     """
     if tree is None:
         tree = ast.parse(text, filename)
-    tokens = _tokens(text)
+    tokens = list(_tokens(text))
     facts = SourceFacts(multiline=_multiline_map(tokens), text=text)
     excluded: set[LineNo] = set()
     if exclude_regex:

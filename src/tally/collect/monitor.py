@@ -137,10 +137,11 @@ class MonitorEngine:
             if self.filter.should_measure(filename):
                 lines = self._lines.setdefault(canonical(filename, self.filter.cwd), set())
             self._file_lines[filename] = lines
-        if lines is not None and id(code) not in self._code_lines and self._tool is not None:
-            self._codes[id(code)] = code
-            self._code_lines[id(code)] = lines
-            self._code_files[id(code)] = canonical(filename, self.filter.cwd)
+        code_id = id(code)
+        if lines is not None and code_id not in self._code_lines and self._tool is not None:
+            self._codes[code_id] = code
+            self._code_lines[code_id] = lines
+            self._code_files[code_id] = canonical(filename, self.filter.cwd)
             mon.set_local_events(self._tool, code, self._wanted)
         return mon.DISABLE
 
