@@ -3,7 +3,8 @@
 # Python (3.11 in CI) and, when ../shared/tools/pythons exists, on CPython 3.13, 3.14 and
 # 3.15, with tally's own coverage measured by coverage.py on 3.11 and 3.14 and combined.
 # The report formats' consumers (genhtml, diff-cover, pycobertura, Chromium) run in the
-# main suite only: the other Pythons' root has none of them (TALLY_TEST_EXTERNAL_TOOLS=0).
+# main suite only: the other Pythons' root has none of them (TALLY_TEST_EXTERNAL_TOOLS=0),
+# except genhtml from Debian unstable's lcov 2.x, which the 3.14 suite runs (=lcov).
 # (coverage.py measures tally because tally's count engine would have to instrument the
 # modules that run it; most tests run `python -m tally` in subprocesses, measured through
 # coverage.py's subprocess patch, [tool.coverage.run] in pyproject.toml.)
@@ -37,13 +38,15 @@ rm -f .coverage .coverage.*
 combined=no
 if [ -x "$PYTHONS" ]; then
   "$PYTHONS" setup >/dev/null
+  "$PYTHONS" sh "command -v genhtml >/dev/null || DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends lcov >/dev/null"
   for v in 3.13 3.14 3.15; do
     echo "== CPython $v"
     [ -x ".venv-$v/bin/python" ] || "$PYTHONS" run "$v" -m venv ".venv-$v"
     "$PYTHONS" sh ".venv-$v/bin/pip install -q -e '.[test]'"
     if [ "$v" = 3.14 ]; then
       # sys.monitoring engine: its coverage counts toward tally's own.
-      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=0 .venv-$v/bin/python -m coverage run -m pytest $*"
+      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=lcov .venv-$v/bin/python -m coverage run -m pytest $*"
       combined=yes
     else
       "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=0 .venv-$v/bin/python -m pytest $*"

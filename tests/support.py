@@ -44,7 +44,8 @@ def tally_env(**extra: str) -> dict[str, str]:
 
 
 def write(path: Path, text: str) -> Path:
-    """Write `text` (dedented) to `path`; returns `path`."""
+    """Write `text` (dedented) to `path`, making its directory; returns `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
 

@@ -148,10 +148,8 @@ def test_debug_flag_explains_the_run(tmp_path: Path) -> None:
     (tmp_path / "p.py").write_text("x = 1\n")
     result = run_tally("run", "--debug", "--source=nowhere_pkg_xyz", "p.py", cwd=tmp_path)
     assert "tally: engine " in result.stderr
-    assert "--source 'nowhere_pkg_xyz' is neither a directory nor an importable module" in (
-        result.stderr
-    )
-    assert "no data was collected" in result.stderr
+    assert "Module nowhere_pkg_xyz was never imported. (module-not-imported)" in result.stderr
+    assert "tally: warning: No data was collected. (no-data-collected)" in result.stderr
 
 
 def test_source_as_package_name(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
 from tally.data.sqlite import CoverageData, Measurement, write_data
 from tally.paths import relative_name
+from tally.warnings import Notice
 
 if TYPE_CHECKING:
     from tally.collect.script import ScriptTracer
@@ -127,13 +128,9 @@ class Coverage:
         """Build the file filter and the chosen engine (once)."""
         if self._engine is None:
             cfg = self.config
-            source = (
-                cfg.items("run:source")
-                + cfg.items("run:source_dirs")
-                + cfg.items("run:source_pkgs")
-            )
             self._filter = FileFilter(
-                source=source,
+                source=cfg.items("run:source") + cfg.items("run:source_dirs"),
+                source_pkgs=cfg.items("run:source_pkgs"),
                 include=cfg.items("run:include"),
                 omit=cfg.items("run:omit"),
                 cover_pylib=cfg.flag("run:cover_pylib"),
@@ -198,13 +195,16 @@ class Coverage:
         """Compile the program's main script for measurement by the current engine."""
         return self._build().compile_main(path, source)
 
-    def measurement(self, *, contexts: bool = True) -> Measurement:
+    def measurement(self, *, contexts: bool = True, unexecuted: bool = True) -> Measurement:
         """What has been measured so far, with run metadata; with `contexts`, what ran in
-        each context as well."""
+        each context as well; with `unexecuted`, the source files that never ran as well,
+        with nothing executed (coverage.py's touched files: they report at 0%)."""
         engine = self._build()
         measured = engine.measurement(contexts=contexts)
         if self._script is not None:
             measured = _with_script(measured, self._script.measurement())
+        if unexecuted:
+            measured = _with_unexecuted(measured, self.unexecuted_files())
         measured.meta.update(
             {
                 "tally_engine": engine.name,
@@ -298,11 +298,25 @@ class Coverage:
         """The saved data file, read."""
         return CoverageData(self.data_file)
 
-    def unmeasured_sources(self) -> list[str]:
-        """--source entries that named neither a directory nor an importable module."""
+    def unexecuted_files(self) -> list[str]:
+        """The source files that could have run (under `source`) and so far haven't."""
         self._build()
         assert self._filter is not None
-        return list(self._filter.unresolved_sources)
+        namespaces = self.config.flag("report:include_namespace_packages")
+        return self._filter.possibly_unexecuted(namespaces)
+
+    def source_warnings(self, measured: Measurement) -> list[Notice]:
+        """What to tell the user when a run is done: source modules never imported, and
+        that nothing was measured (coverage.py's warnings of the same names)."""
+        self._build()
+        assert self._filter is not None
+        found = [
+            Notice(f"Module {name} was never imported.", "module-not-imported")
+            for name in self._filter.unimported_sources
+        ]
+        if not any(measured.lines.values()):
+            found.append(Notice("No data was collected.", "no-data-collected"))
+        return found
 
     def debug_filter(self, path: str) -> str:
         """Why `path` is (or isn't) measured."""
@@ -349,6 +363,17 @@ class _Over(Mapping[str, _V]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _with_unexecuted(measured: Measurement, paths: list[str]) -> Measurement:
+    """`measured` with each of `paths` that it lacks as a file where nothing ran."""
+    missing = [path for path in paths if path not in measured.lines]
+    if not missing:
+        return measured
+    lines = _Over(measured.lines, {path: set() for path in missing})
+    counts = None if measured.counts is None else _Over(measured.counts, {p: {} for p in missing})
+    arcs = None if measured.arcs is None else _Over(measured.arcs, {p: {} for p in missing})
+    return Measurement(lines, counts, measured.meta, arcs, measured.contexts)
 
 
 def _relative(measured: Measurement, cwd: str) -> Measurement:

@@ -27,6 +27,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tally.exceptions import ConfigError, TallyError
+from tally.warnings import warn
 
 if TYPE_CHECKING:
     from tally.api import Coverage
@@ -147,7 +148,7 @@ class MeasuredProcess:
             if journal is None:
                 return
             try:
-                journal.flush(self.cov.measurement(contexts=False))
+                journal.flush(self.cov.measurement(contexts=False, unexecuted=False))
             except Exception:  # a flush that fails loses nothing the next save won't have
                 continue
 
@@ -198,7 +199,9 @@ class MeasuredProcess:
 
     def save_own(self, *, warn_empty: bool = False) -> str | None:
         """Stop, write the data file, drop the journal; once per process. A failure is one
-        line on stderr with where the data went instead. Returns the path written."""
+        line on stderr with where the data went instead; with `warn_empty`, source modules
+        never imported and a run that measured nothing are warned of. Returns the path
+        written."""
         if self._saved_in == os.getpid():
             return None
         self._saved_in = os.getpid()
@@ -209,13 +212,9 @@ class MeasuredProcess:
             print(self.rescued_message(err), file=sys.stderr)
             return None
         self.end_journal(saved=True)
-        if warn_empty and self.cov.last_saved and not any(self.cov.last_saved.lines.values()):
-            print(
-                f"tally: warning: no data was collected (data file {path}); check "
-                "--source/--include and that the program imports the code you meant to "
-                "measure",
-                file=sys.stderr,
-            )
+        if warn_empty and self.cov.last_saved is not None:
+            for notice in self.cov.source_warnings(self.cov.last_saved):
+                warn(notice)
         return path
 
     def rescued_message(self, error: TallyError) -> str:

@@ -81,11 +81,6 @@ def handle(args: argparse.Namespace) -> int:
         print(f"tally: engine {cov.choice.name}: " + "; ".join(cov.choice.reasons), file=sys.stderr)
         print(f"tally: config files read: {', '.join(config.files) or 'none'}", file=sys.stderr)
         print(f"tally: data file: {cov.data_file}", file=sys.stderr)
-    for entry in cov.unmeasured_sources():
-        _warn(
-            f"--source {entry!r} is neither a directory nor an importable module; "
-            "nothing from it will be measured"
-        )
     process = MeasuredProcess(cov)
     process.save_on_sigterm()
     process.start()

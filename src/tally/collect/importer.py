@@ -194,7 +194,7 @@ class InstrumentingFinder:  # a meta path finder: find_spec() is all the protoco
 
     def __init__(
         self,
-        should_measure: Callable[[str], bool],
+        should_measure: Callable[[str, str], bool],
         on_load: Callable[[str, str], object],
         flavour: Flavour = "count",
     ) -> None:
@@ -217,7 +217,7 @@ class InstrumentingFinder:  # a meta path finder: find_spec() is all the protoco
             return None
         if not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             return None
-        if not self.should_measure(spec.origin):
+        if not self.should_measure(spec.origin, fullname):
             return None
         loader = _InstrumentingLoader(fullname, spec.origin)
         loader.on_load = self.on_load

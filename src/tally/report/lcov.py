@@ -86,8 +86,11 @@ class LcovReport:
         return out
 
     def _functions(self, analysis: FileAnalysis) -> list[str]:
+        # A function's lines, not its `def` line: lcov 2.4+ calls a file inconsistent when
+        # a line hit (the signature, run as the module loads) lies in a function that
+        # wasn't (coverage.py 7.18 changed its FN: records for this).
         functions = sorted(
-            (min(r.start, *r.lines), max(r.start, *r.lines), r.name, r.lines)
+            (min(r.lines), max(r.lines), r.name, r.start, r.lines)
             for r in analysis.regions
             if r.kind == "function" and r.lines
         )
@@ -96,7 +99,7 @@ class LcovReport:
         out = []
         found = hit = 0
         names: set[str] = set()
-        for first, last, region_name, lines in functions:
+        for first, last, region_name, start, lines in functions:
             part = analysis.within(lines)
             if not part.statements:
                 continue
@@ -105,7 +108,7 @@ class LcovReport:
             hit += ran
             name = _field(region_name)
             if name in names:
-                name += f"@{first}"
+                name += f"@{start}"
             else:
                 names.add(name)
             times = int(ran)

@@ -1,0 +1,67 @@
+"""Warnings to the user: each has a slug, and `[run] disable_warnings` silences it by slug.
+
+Every warning tally prints goes through `warn()` (or `text()`, where the caller has its own
+way of writing, such as pytest's terminal), as `tally: warning: <message> (<slug>)`, the shape
+of coverage.py's `CoverageWarning: <message> (<slug>)`. docs/configuration.md lists the slugs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import NamedTuple, TextIO
+
+__all__ = ["SLUGS", "Notice", "silence", "text", "warn"]
+
+# Every slug, with what it warns of. coverage.py's own slugs keep coverage.py's names, so a
+# `disable_warnings` list written for coverage.py silences the same warnings here.
+SLUGS: dict[str, str] = {
+    "module-not-imported": "a --source module was never imported",
+    "no-data-collected": "the run measured nothing",
+    "couldnt-parse": "a file to report couldn't be read or parsed (with ignore_errors)",
+    "unknown-option": "a config file has an option or section tally doesn't know",
+    "unsupported-option": "a config option tally reads but does not support",
+    "config-value": "a config value that can't be used as given",
+    "engine-fallback": "the engine asked for can't run here, so another one measures",
+    "no-instrument": "a module couldn't be instrumented and ran unmeasured",
+    "patch": "a [run] patch that can't be applied here",
+    "incomplete-run": "the data comes from processes that ended without saving",
+    "combine-skipped": "a data file was left out of a combine",
+    "history": "the run couldn't be recorded in, or read from, the history store",
+    "save-failed": "a process's data couldn't be saved where it belonged",
+}
+
+_silenced: set[str] = set()  # the slugs of the config in use (silence() sets it)
+
+
+class Notice(NamedTuple):
+    """One warning: what to tell the user, and its slug."""
+
+    message: str
+    slug: str
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.slug})"
+
+
+def silence(slugs: Iterable[str]) -> None:
+    """From now on, leave out the warnings with these slugs (the config's
+    `[run] disable_warnings`); replaces what an earlier call silenced."""
+    _silenced.clear()
+    _silenced.update(slugs)
+
+
+def text(message: str | Notice, slug: str = "") -> str | None:
+    """The line to print for a warning, or None when its slug is silenced."""
+    notice = message if isinstance(message, Notice) else Notice(message, slug)
+    assert notice.slug in SLUGS, f"unknown warning slug {notice.slug!r}"
+    if notice.slug in _silenced:
+        return None
+    return f"tally: warning: {notice}"
+
+
+def warn(message: str | Notice, slug: str = "", *, stream: TextIO | None = None) -> None:
+    """Print a warning on stderr (or `stream`) unless its slug is silenced."""
+    line = text(message, slug)
+    if line is not None:
+        print(line, file=stream or sys.stderr)
