@@ -339,8 +339,12 @@ class _Rewriter:
     def guarded(self, stmts: list[ast.stmt], first_slot: int) -> list[ast.stmt]:
         """`stmts` wrapped so an exception leaving them corrects the counts of a block it
         cut short; unchanged when no block opened since `first_slot` can be cut short."""
+        # A block can be cut short by a member with members after it, and a loop's header
+        # by its own test or iterator raising before the loop's blocks count it (trace
+        # counts that test, and a loop first in its block has no member before it).
         if not stmts or not any(
             any(end and not is_arc(events) for _, end, events in members[:-1])
+            or any(events == LOOP_TEST for _, _, events in members)
             for members in self.slots[first_slot:]
         ):
             return stmts
