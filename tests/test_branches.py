@@ -8,6 +8,7 @@ import io
 import sys
 import sysconfig
 import tokenize
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -77,11 +78,13 @@ def test_possible_arcs_are_coverage_pys(path: Path) -> None:
     assert possible_arcs(path) == parser.arcs()
 
 
-def tally_view(data_file: Path, cwd: Path) -> dict[str, dict[str, object]]:
+def tally_view(
+    data_file: Path, cwd: Path, exclude: Sequence[str] = DEFAULT_EXCLUDE
+) -> dict[str, dict[str, object]]:
     """tally's own analysis of its data file, in the shape of coverage_json."""
     results = analyze_data(
         CoverageData(str(data_file)),
-        exclude=DEFAULT_EXCLUDE,
+        exclude=exclude,
         partial=DEFAULT_PARTIAL + DEFAULT_PARTIAL_ALWAYS,
         cwd=str(cwd),
     )
@@ -254,3 +257,31 @@ def test_branch_resolution_decodes_bytecode_as_dis_does(path: Path) -> None:
                 assert table.target(at) == instruction.argval
             else:
                 assert table.target(at) is None
+
+
+@pytest.mark.parametrize("engine", BRANCH_ENGINES)
+def test_one_line_bodies_with_exclusions_that_replace_the_defaults(
+    engine: str, tmp_path: Path
+) -> None:
+    """A `.coveragerc` whose exclude_lines replaces coverage.py's defaults keeps `...`
+    stubs as code: a stub never called has its exit missing, one called has it taken,
+    and the definition moving on is taken on every engine (typing.overload stubs, whose
+    signature spans lines and whose body sits on the closing line)."""
+    script = CORPUS / "one_line_bodies.py"
+    program = tmp_path / script.name
+    program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    write(tmp_path / ".coveragerc", "[report]\nexclude_lines =\n    pragma: no cover\n")
+    run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=tmp_path)
+    result = run_tally(
+        "run",
+        "--branch",
+        f"--engine={engine}",
+        "--data-file=tally.data",
+        program.name,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    theirs = coverage_json(tmp_path / "cov.data", tmp_path)
+    assert theirs["one_line_bodies.py"]["missing_branches"] != []  # the stubs never ran
+    assert coverage_json(tmp_path / "tally.data", tmp_path) == theirs
+    assert tally_view(tmp_path / "tally.data", tmp_path, ["pragma: no cover"]) == theirs

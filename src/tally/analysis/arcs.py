@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import CodeType
 
@@ -130,10 +130,17 @@ def _exits_by_line(arcs: Iterable[Arc]) -> dict[LineNo, set[Arc]]:
     return exits
 
 
-def one_line_body_exit(stmt: ast.stmt) -> Arc | None:
+def one_line_body_exit(
+    stmt: ast.stmt, multiline: Mapping[LineNo, LineNo] | None = None
+) -> Arc | None:
     """For a definition with its body on its own line (`def f(): return 1`), the arc out
-    of that body: taken each time the body runs, not each time the definition does."""
-    if not isinstance(stmt, DEFINITIONS) or stmt.body[0].lineno != stmt.lineno:
+    of that body: taken each time the body runs, not each time the definition does. The
+    body may sit on the last line of a header spread over lines (`def f(\n  a,\n): ...`,
+    as typing.overload stubs are written): `multiline` maps it to the header's line."""
+    if not isinstance(stmt, DEFINITIONS):
+        return None
+    body_line = stmt.body[0].lineno
+    if (multiline or {}).get(body_line, body_line) != stmt.lineno:
         return None
     first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
     return (stmt.lineno, -first)

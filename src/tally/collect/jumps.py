@@ -153,3 +153,59 @@ class Instructions:
             else:
                 offset = self.next(offset)
         return None
+
+
+# One line that is both a definition and its whole body: its arcs, worked out per code
+# object that defines such bodies. (line, the arc on in the defining code, the body's code
+# object, the arc out of the body.)
+OneLiner = tuple[LineNo, tuple[LineNo, LineNo] | None, CodeType, tuple[LineNo, LineNo]]
+
+
+def one_line_bodies(
+    code: CodeType, multiline: Mapping[LineNo, LineNo], source_lines: list[str]
+) -> list[OneLiner]:
+    """The definitions in `code` whose body is on the definition's own line (`def f():
+    return x`, `class E(Exception): pass`, or a body on a multi-line header's last line),
+    with their two arcs. That line has two ways on, but no branch event says which: the
+    definition moving on in `code` is taken when the line runs there, the body's exit when
+    the body's code object runs (coverage.py reports both)."""
+    found: list[OneLiner] = []
+    walker: Instructions | None = None
+    for body in code.co_consts:
+        if not isinstance(body, CodeType) or body.co_name.startswith("<"):
+            continue  # lambdas, comprehensions: arcs of their own (analysis/arcs.py)
+        lines = {multiline.get(n, n) for _, _, n in body.co_lines() if n is not None}
+        first = multiline.get(body.co_firstlineno, body.co_firstlineno)
+        if len(lines) == 2 and first in lines:
+            lines.discard(first)  # a decorated definition starts on its first decorator
+        if len(lines) != 1:
+            continue
+        line = lines.pop()
+        text = source_lines[line - 1] if 0 < line <= len(source_lines) else ""
+        if line < body.co_firstlineno or not text.lstrip().startswith(_HEADERS):
+            continue  # a body on a line of its own
+        walker = walker or Instructions(code)
+        onward = _onward(walker, code, line, multiline)
+        exit_line = -multiline.get(body.co_firstlineno, body.co_firstlineno)
+        found.append((line, onward, body, (line, exit_line)))
+    return found
+
+
+_HEADERS = ("def ", "def\t", "async ", "class ", "class\t")
+
+
+def _onward(
+    walker: Instructions, code: CodeType, line: LineNo, multiline: Mapping[LineNo, LineNo]
+) -> tuple[LineNo, LineNo] | None:
+    """The arc from the definition on `line` to where `code` goes on after it."""
+    offsets = [
+        start
+        for start, end, n in code.co_lines()
+        if start < end and n is not None and multiline.get(n, n) == line
+    ]
+    if not offsets:
+        return None
+    end = walker.landing(offsets[-1], line, multiline)
+    if end is None:
+        return None
+    return (line, -multiline.get(code.co_firstlineno, code.co_firstlineno) if end == _EXIT else end)

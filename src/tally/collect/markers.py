@@ -84,7 +84,7 @@ class _Inserter:
             node.cases.append(ast.match_case(pattern=pattern, guard=None, body=[marker]))
 
     def definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
-        arc = one_line_body_exit(node)
+        arc = one_line_body_exit(node, self.table.multiline)
         if arc is not None and arc in self.unarmed.get(arc[0], ()):
             node.body.insert(1 if is_docstring(node.body[0]) else 0, self.marker(arc))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from types import CodeType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tally import env
 from tally.collect.filter import FileFilter
@@ -20,6 +20,9 @@ from tally.collect.importer import (
 from tally.data.sqlite import Measurement
 from tally.paths import canonical
 from tally.types import LineNo
+
+if TYPE_CHECKING:
+    from tally.collect.jumps import OneLiner
 
 __all__ = ["MonitorEngine"]
 
@@ -62,6 +65,8 @@ class MonitorEngine:
         # each file's statement map (every context, and every journal flush, asks again).
         self._arc_of: dict[int, dict[tuple[int, int], tuple[LineNo, LineNo] | None]] = {}
         self._maps: dict[str, dict[LineNo, LineNo]] = {}
+        self._one_liner_cache: dict[str, tuple[int, list[OneLiner]]] = {}
+        self._path_codes: dict[str, list[int]] = {}  # the started code objects of each file
         self._tool: int | None = None
         # Before 3.14, branches come from markers compiled into measured modules.
         self.markers = branch and not env.HAS_BRANCH_WAYS
@@ -139,9 +144,11 @@ class MonitorEngine:
             self._file_lines[filename] = lines
         code_id = id(code)
         if lines is not None and code_id not in self._code_lines and self._tool is not None:
-            self._codes[code_id] = code
             self._code_lines[code_id] = lines
-            self._code_files[code_id] = canonical(filename, self.filter.cwd)
+            path = self._code_files[code_id] = canonical(filename, self.filter.cwd)
+            if code_id not in self._codes:
+                self._path_codes.setdefault(path, []).append(code_id)
+            self._codes[code_id] = code
             mon.set_local_events(self._tool, code, self._wanted)
         return mon.DISABLE
 
@@ -274,7 +281,40 @@ class MonitorEngine:
             # speed; None is an event that stands for no arc.
             found = filter(None, map(known.__getitem__, jumps))
             arcs.setdefault(path, {}).update(dict.fromkeys(found, 0))
+        for path, ran in lines.items():
+            for line, onward, body, body_exit in self._one_liners(path):
+                if line in ran:
+                    if onward is not None:
+                        arcs[path][onward] = 0
+                    if id(body) in self._codes:
+                        arcs[path][body_exit] = 0
         return Measurement(lines, None, meta, arcs)
+
+    def _one_liners(self, path: str) -> list[OneLiner]:
+        """The one-line definitions of the file's code objects started so far (worked
+        out again only when more of its code objects have started). A body that started
+        at all is taken to have run in each context where its line ran."""
+        started = self._path_codes.get(path, [])
+        cached = self._one_liner_cache.get(path)
+        if cached is not None and cached[0] == len(started):
+            return cached[1]
+        from tally.analysis.source import read_source
+        from tally.collect.jumps import one_line_bodies
+        from tally.exceptions import TallyError
+
+        if path not in self._maps:
+            self._maps[path] = _statement_lines(path)
+        try:
+            text = read_source(path).splitlines()
+        except (TallyError, OSError):
+            text = []
+        found = [
+            one_liner
+            for code_id in started
+            for one_liner in one_line_bodies(self._codes[code_id], self._maps[path], text)
+        ]
+        self._one_liner_cache[path] = (len(started), found)
+        return found
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """The main script runs as compiled (PY_START sees it like any other code), with

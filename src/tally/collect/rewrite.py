@@ -275,6 +275,8 @@ class _Rewriter:
         self.nested = nested
         self.arms: dict[Arm, Arc] = arcs.arms if arcs is not None else {}
         self.implied = arcs.unarmed_exits() if arcs is not None else {}
+        self.multiline = arcs.multiline if arcs is not None else {}
+        self.one_line_bodies: set[LineNo] = set()  # lines of definitions with a body_exit
         self.slots: list[list[Member]] = []
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
         self.guard_count = 0
@@ -407,7 +409,7 @@ class _Rewriter:
         # Here, not at the top: line counting alone never loads the arc analysis.
         from tally.analysis.arcs import one_line_body_exit
 
-        arc = one_line_body_exit(stmt)
+        arc = one_line_body_exit(stmt, self.multiline)
         return arc if arc is not None and arc in self.implied.get(arc[0], ()) else None
 
     def failing_test(self, stmt: ast.stmt) -> Arc | None:
@@ -500,7 +502,15 @@ class _Rewriter:
             if line != previous_line and not isinstance(stmt, _LOOPS):
                 found.append((line, last, self.entry_events(stmt) + per_run))
                 body_exit = self.body_exit(stmt)
-                found.extend((*arc, ARC) for arc in self.implied.get(line, ()) if arc != body_exit)
+                if body_exit is not None:
+                    self.one_line_bodies.add(line)
+                # A one-line definition's line has two ways on: the definition takes the one
+                # on, its body (body_exit_members) the one out; the body's own statements
+                # take neither.
+                if isinstance(stmt, DEFINITIONS) or line not in self.one_line_bodies:
+                    found.extend(
+                        (*arc, ARC) for arc in self.implied.get(line, ()) if arc != body_exit
+                    )
                 if failing is not None:
                     found.append((*failing, IF_FAILED))
                     self.failing_tests.add(id(stmt))

@@ -66,16 +66,20 @@ class JsonReport:
         """One file's entry: its lines, branches, summary, functions and classes."""
         entry = self.lines_entry(analysis, branches)
         for kind, section in (("function", "functions"), ("class", "classes")):
-            regions = [r for r in analysis.regions if r.kind == kind]
+            regions = sorted((r for r in analysis.regions if r.kind == kind), key=lambda r: r.start)
+            parts = [(region, analysis.within(region.lines)) for region in regions]
+            # Names defined more than once (`@overload` stubs, a definition in both arms of
+            # a `try`) stay apart by coverage.py's rule: the first with statements keeps the
+            # bare name, the others are `name@LINE`.
+            with_code = {region.name for region, part in parts if part.statements}
             inside: set[int] = set()
             named: dict[str, Any] = {}
-            for region in regions:
+            for region, part in parts:
                 inside |= region.lines
-                # Two definitions of one name (in an if and its else) stay apart.
-                key = region.name if region.name not in named else f"{region.name}@{region.start}"
-                named[key] = self.lines_entry(
-                    analysis.within(region.lines), branches, start=region.start
-                )
+                key = region.name
+                if key in named or (key in with_code and not part.statements):
+                    key = f"{key}@{region.start}"
+                named[key] = self.lines_entry(part, branches, start=region.start)
             outside = _all_lines(analysis) - inside
             named[""] = self.lines_entry(analysis.within(outside), branches, start=1)
             entry[section] = named
