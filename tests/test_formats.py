@@ -255,3 +255,17 @@ def test_report_commands_take_include_and_omit(tmp_path: Path) -> None:
     assert list(json.loads(result.stdout)["files"]) == ["a.py"]
     result = run_tally("json", "-o", "-", "--include=b.py", cwd=tmp_path)
     assert list(json.loads(result.stdout)["files"]) == ["b.py"]
+
+
+def test_xml_sources_are_the_ones_coverage_py_lists(tmp_path: Path) -> None:
+    """<sources> holds the configured sources that exist and the roots of files outside
+    them: not a source directory that isn't there, nor a package name."""
+    write(tmp_path / "lib" / "mod.py", "def f():\n    return 1\n")
+    write(tmp_path / "main.py", "import sys\nsys.path.insert(0, 'lib')\nimport mod\nmod.f()\n")
+    write(tmp_path / ".coveragerc", "[run]\nsource =\n    lib\n    not_there\n    mod\n")
+    assert run_tally("run", "main.py", cwd=tmp_path).returncode == 0
+    run_coverage("xml", "-o", "theirs.xml", cwd=tmp_path)
+    assert run_tally("xml", "-o", "ours.xml", cwd=tmp_path).returncode == 0
+    theirs = [s.text for s in ET.parse(tmp_path / "theirs.xml").getroot().iter("source")]
+    ours = [s.text for s in ET.parse(tmp_path / "ours.xml").getroot().iter("source")]
+    assert ours == theirs == [str((tmp_path / "lib").resolve())]

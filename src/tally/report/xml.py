@@ -62,7 +62,12 @@ class XmlReport:
         from tally import __version__
 
         branched = results.has_arcs
-        sources = {os.path.abspath(s) for s in self.options.sources}
+        # As coverage.py: only the configured sources that exist (a package name, or a
+        # directory of another checkout, is no place), then the roots of the files
+        # outside them.
+        sources = {
+            os.path.realpath(os.path.abspath(s)) for s in self.options.sources if os.path.exists(s)
+        }
         packages: dict[str, _Package] = {}
         for analysis in results.files:
             if self.options.skip_empty and not analysis.statements:
