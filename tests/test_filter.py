@@ -256,3 +256,16 @@ def test_pytest_reports_source_files_no_test_imported(tmp_path: Path, engine: st
         "pkg/used.py",
     ]
     assert report["pkg/unused.py"] == ([], [1, 2, 3], [[2, -1], [2, 3]])
+
+
+def test_disable_warnings_silences_a_warning_by_its_slug(tmp_path: Path) -> None:
+    _project(tmp_path)
+    write(tmp_path / ".coveragerc", "[run]\ndisable_warnings = module-not-imported\n")
+    ran = run_tally("run", "--source=pkg,nowhere_xq", "main.py", cwd=tmp_path)
+    assert ran.returncode == 0
+    assert "never imported" not in ran.stderr
+    write(tmp_path / ".coveragerc", "[run]\ndisable_warnings = no-data-collected\n")
+    ran = run_tally("run", "--source=nowhere_xq", "main.py", cwd=tmp_path)
+    assert ran.stderr.splitlines() == [
+        "tally: warning: Module nowhere_xq was never imported. (module-not-imported)"
+    ]

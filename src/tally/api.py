@@ -14,7 +14,7 @@ from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
 from tally.data.sqlite import CoverageData, Measurement, write_data
 from tally.paths import relative_name
-from tally.warnings import Notice
+from tally.warnings import Notice, silence
 
 if TYPE_CHECKING:
     from tally.collect.script import ScriptTracer
@@ -75,6 +75,7 @@ class Coverage:
         from tally.process import requested_patches
 
         self.config = config
+        silence(config.items("run:disable_warnings"))
         self.cwd = cwd or os.getcwd()
         patches = requested_patches(config.items("run:patch"))
         if patches & {"subprocess", "fork"} and not config.flag("run:parallel"):

@@ -16,19 +16,8 @@ __all__ = ["SLUGS", "Notice", "silence", "text", "warn"]
 # Every slug, with what it warns of. coverage.py's own slugs keep coverage.py's names, so a
 # `disable_warnings` list written for coverage.py silences the same warnings here.
 SLUGS: dict[str, str] = {
-    "module-not-imported": "a --source module was never imported",
+    "module-not-imported": "a source module (`--source NAME`, `source_pkgs`) was never imported",
     "no-data-collected": "the run measured nothing",
-    "couldnt-parse": "a file to report couldn't be read or parsed (with ignore_errors)",
-    "unknown-option": "a config file has an option or section tally doesn't know",
-    "unsupported-option": "a config option tally reads but does not support",
-    "config-value": "a config value that can't be used as given",
-    "engine-fallback": "the engine asked for can't run here, so another one measures",
-    "no-instrument": "a module couldn't be instrumented and ran unmeasured",
-    "patch": "a [run] patch that can't be applied here",
-    "incomplete-run": "the data comes from processes that ended without saving",
-    "combine-skipped": "a data file was left out of a combine",
-    "history": "the run couldn't be recorded in, or read from, the history store",
-    "save-failed": "a process's data couldn't be saved where it belonged",
 }
 
 _silenced: set[str] = set()  # the slugs of the config in use (silence() sets it)

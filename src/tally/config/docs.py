@@ -7,6 +7,7 @@ file and the table drift apart.
 from __future__ import annotations
 
 from tally.config.options import ALIASES, OPTIONS
+from tally.warnings import SLUGS
 
 __all__ = ["render_reference"]
 
@@ -79,6 +80,14 @@ def render_reference() -> str:
         "- `enabled`, `output_format` and `line_threshold` are `[tally]` options above: "
         "`line_threshold` leaves files with fewer statements out of reports."
     )
+    out.append("\n## Warnings\n")
+    out.append(
+        "Each warning ends with its slug, `tally: warning: <message> (<slug>)`; "
+        "`[run] disable_warnings` lists the slugs to silence.\n"
+    )
+    out.append("| slug | warns that |")
+    out.append("|---|---|")
+    out.extend(f"| `{slug}` | {meaning} |" for slug, meaning in SLUGS.items())
     out.append("\n## [paths]\n")
     out.append(
         "Each option names a list of equivalent source roots, the first being the local "
