@@ -45,7 +45,7 @@ def jump_arc_map(
     """Each branch event of `jumps` and the arc it stands for (None: none), so that a
     caller seeing the same events again (in another context) can keep the answers."""
     walker = Instructions(code)
-    exit_line = -multiline.get(code.co_firstlineno, code.co_firstlineno)
+    exit_line = _exit_line(code, multiline)
     arcs: dict[tuple[int, int], tuple[LineNo, LineNo] | None] = {}
     for source, destination in jumps:
         arcs[(source, destination)] = None
@@ -161,51 +161,52 @@ class Instructions:
 OneLiner = tuple[LineNo, tuple[LineNo, LineNo] | None, CodeType, tuple[LineNo, LineNo]]
 
 
-def one_line_bodies(
-    code: CodeType, multiline: Mapping[LineNo, LineNo], source_lines: list[str]
-) -> list[OneLiner]:
+def one_line_bodies(code: CodeType, multiline: Mapping[LineNo, LineNo]) -> list[OneLiner]:
     """The definitions in `code` whose body is on the definition's own line (`def f():
     return x`, `class E(Exception): pass`, or a body on a multi-line header's last line),
     with their two arcs. That line has two ways on, but no branch event says which: the
     definition moving on in `code` is taken when the line runs there, the body's exit when
     the body's code object runs (coverage.py reports both)."""
+    bodies = [
+        body
+        for body in code.co_consts
+        # Lambdas and comprehensions (`<lambda>`, `<genexpr>`) have arcs of their own.
+        if isinstance(body, CodeType) and not body.co_name.startswith("<")
+    ]
+    if not bodies:
+        return []
+    # Where `code` leaves each of its statements: the last run of instructions on it.
+    last_run: dict[LineNo, int] = {}
+    for start, stop, number in code.co_lines():
+        if start < stop and number is not None:
+            last_run[multiline.get(number, number)] = start
     found: list[OneLiner] = []
     walker: Instructions | None = None
-    for body in code.co_consts:
-        if not isinstance(body, CodeType) or body.co_name.startswith("<"):
-            continue  # lambdas, comprehensions: arcs of their own (analysis/arcs.py)
-        lines = {multiline.get(n, n) for _, _, n in body.co_lines() if n is not None}
-        first = multiline.get(body.co_firstlineno, body.co_firstlineno)
-        if len(lines) == 2 and first in lines:
-            lines.discard(first)  # a decorated definition starts on its first decorator
-        if len(lines) != 1:
+    for body in bodies:
+        line = _body_line(body, multiline)
+        # The definition runs on the line its body holds: a body on a line of its own
+        # has no instruction of the defining code there.
+        if line is None or line not in last_run:
             continue
-        line = lines.pop()
-        text = source_lines[line - 1] if 0 < line <= len(source_lines) else ""
-        if line < body.co_firstlineno or not text.lstrip().startswith(_HEADERS):
-            continue  # a body on a line of its own
         walker = walker or Instructions(code)
-        onward = _onward(walker, code, line, multiline)
-        exit_line = -multiline.get(body.co_firstlineno, body.co_firstlineno)
-        found.append((line, onward, body, (line, exit_line)))
+        end = walker.landing(last_run[line], line, multiline)
+        onward = (
+            None if end is None else (line, _exit_line(code, multiline) if end == _EXIT else end)
+        )
+        found.append((line, onward, body, (line, _exit_line(body, multiline))))
     return found
 
 
-_HEADERS = ("def ", "def\t", "async ", "class ", "class\t")
+def _body_line(body: CodeType, multiline: Mapping[LineNo, LineNo]) -> LineNo | None:
+    """The one statement line of the code object `body`, if it has one (its first
+    decorator's line, where it starts, aside)."""
+    lines = {multiline.get(n, n) for _, _, n in body.co_lines() if n is not None}
+    first = multiline.get(body.co_firstlineno, body.co_firstlineno)
+    if len(lines) == 2 and first in lines:
+        lines.discard(first)
+    return lines.pop() if len(lines) == 1 else None
 
 
-def _onward(
-    walker: Instructions, code: CodeType, line: LineNo, multiline: Mapping[LineNo, LineNo]
-) -> tuple[LineNo, LineNo] | None:
-    """The arc from the definition on `line` to where `code` goes on after it."""
-    offsets = [
-        start
-        for start, end, n in code.co_lines()
-        if start < end and n is not None and multiline.get(n, n) == line
-    ]
-    if not offsets:
-        return None
-    end = walker.landing(offsets[-1], line, multiline)
-    if end is None:
-        return None
-    return (line, -multiline.get(code.co_firstlineno, code.co_firstlineno) if end == _EXIT else end)
+def _exit_line(code: CodeType, multiline: Mapping[LineNo, LineNo]) -> LineNo:
+    """The line of an arc out of `code`: minus the first line of its statement."""
+    return -multiline.get(code.co_firstlineno, code.co_firstlineno)

@@ -298,20 +298,14 @@ class MonitorEngine:
         cached = self._one_liner_cache.get(path)
         if cached is not None and cached[0] == len(started):
             return cached[1]
-        from tally.analysis.source import read_source
         from tally.collect.jumps import one_line_bodies
-        from tally.exceptions import TallyError
 
         if path not in self._maps:
             self._maps[path] = _statement_lines(path)
-        try:
-            text = read_source(path).splitlines()
-        except (TallyError, OSError):
-            text = []
         found = [
             one_liner
             for code_id in started
-            for one_liner in one_line_bodies(self._codes[code_id], self._maps[path], text)
+            for one_liner in one_line_bodies(self._codes[code_id], self._maps[path])
         ]
         self._one_liner_cache[path] = (len(started), found)
         return found
