@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dis
 import io
+import subprocess
 import sys
 import sysconfig
 import tokenize
@@ -102,6 +103,17 @@ def tally_view(
     return view
 
 
+def measured_by_both(script: Path, work: Path, engine: str) -> subprocess.CompletedProcess[str]:
+    """Copy `script` into `work` and run it under `coverage run --branch` (data in
+    cov.data) and `tally run --branch --engine=ENGINE` (tally.data); tally's run."""
+    program = work / script.name
+    program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=work, check=False)
+    return run_tally(
+        "run", "--branch", f"--engine={engine}", "--data-file=tally.data", program.name, cwd=work
+    )
+
+
 @pytest.mark.parametrize("engine", BRANCH_ENGINES)
 @pytest.mark.parametrize("script", CORPUS_FILES, ids=lambda p: p.name)
 def test_branches_taken_and_missed_are_coverage_pys(
@@ -112,12 +124,7 @@ def test_branches_taken_and_missed_are_coverage_pys(
     agree on every missing branch, branch count and partial count."""
     work = tmp_path / "work"
     work.mkdir()
-    program = work / script.name
-    program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
-    run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=work, check=False)
-    result = run_tally(
-        "run", "--branch", f"--engine={engine}", "--data-file=tally.data", program.name, cwd=work
-    )
+    result = measured_by_both(script, work, engine)
     assert "warning" not in result.stderr
     theirs = coverage_json(work / "cov.data", work)
     assert coverage_json(work / "tally.data", work) == theirs
@@ -267,19 +274,8 @@ def test_one_line_bodies_with_exclusions_that_replace_the_defaults(
     stubs as code: a stub never called has its exit missing, one called has it taken,
     and the definition moving on is taken on every engine (typing.overload stubs, whose
     signature spans lines and whose body sits on the closing line)."""
-    script = CORPUS / "one_line_bodies.py"
-    program = tmp_path / script.name
-    program.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
     write(tmp_path / ".coveragerc", "[report]\nexclude_lines =\n    pragma: no cover\n")
-    run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=tmp_path)
-    result = run_tally(
-        "run",
-        "--branch",
-        f"--engine={engine}",
-        "--data-file=tally.data",
-        program.name,
-        cwd=tmp_path,
-    )
+    result = measured_by_both(CORPUS / "one_line_bodies.py", tmp_path, engine)
     assert result.returncode == 0, result.stderr
     theirs = coverage_json(tmp_path / "cov.data", tmp_path)
     assert theirs["one_line_bodies.py"]["missing_branches"] != []  # the stubs never ran
@@ -293,17 +289,8 @@ def test_a_one_line_definition_in_an_if_moves_on(engine: str, tmp_path: Path) ->
     taken. coverage.py agrees through its C tracer (3.11-3.13); its sysmon core (3.14+)
     reports 7->8, the second definition moving on, as missing though line 8 ran after it
     (docs/branches.md): there tally keeps the arc, and the rest is equal."""
-    program = tmp_path / "one_line_in_an_if.py"
-    program.write_text((Path(__file__).parent / "cases" / program.name).read_text())
-    run_coverage("run", "--branch", "--data-file=cov.data", program.name, cwd=tmp_path)
-    result = run_tally(
-        "run",
-        "--branch",
-        f"--engine={engine}",
-        "--data-file=tally.data",
-        program.name,
-        cwd=tmp_path,
-    )
+    program = Path(__file__).parent / "cases" / "one_line_in_an_if.py"
+    result = measured_by_both(program, tmp_path, engine)
     assert result.returncode == 0, result.stderr
     theirs = coverage_json(tmp_path / "cov.data", tmp_path)[program.name]
     ours = tally_view(tmp_path / "tally.data", tmp_path)[program.name]

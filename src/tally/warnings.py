@@ -1,8 +1,9 @@
 """Warnings to the user: each has a slug, and `[run] disable_warnings` silences it by slug.
 
-Every warning tally prints goes through `warn()` (or `text()`, where the caller has its own
-way of writing, such as pytest's terminal), as `tally: warning: <message> (<slug>)`, the shape
-of coverage.py's `CoverageWarning: <message> (<slug>)`. docs/configuration.md lists the slugs.
+A warning with a slug goes through `warn()` (or `text()`, where the caller has its own way of
+writing, such as pytest's terminal), as `tally: warning: <message> (<slug>)`, the shape of
+coverage.py's `CoverageWarning: <message> (<slug>)`. docs/configuration.md lists the slugs;
+warnings older than this module still print their own lines, without one.
 """
 
 from __future__ import annotations
@@ -40,17 +41,16 @@ def silence(slugs: Iterable[str]) -> None:
     _silenced.update(slugs)
 
 
-def text(message: str | Notice, slug: str = "") -> str | None:
+def text(notice: Notice) -> str | None:
     """The line to print for a warning, or None when its slug is silenced."""
-    notice = message if isinstance(message, Notice) else Notice(message, slug)
     assert notice.slug in SLUGS, f"unknown warning slug {notice.slug!r}"
     if notice.slug in _silenced:
         return None
     return f"tally: warning: {notice}"
 
 
-def warn(message: str | Notice, slug: str = "", *, stream: TextIO | None = None) -> None:
+def warn(notice: Notice, *, stream: TextIO | None = None) -> None:
     """Print a warning on stderr (or `stream`) unless its slug is silenced."""
-    line = text(message, slug)
+    line = text(notice)
     if line is not None:
         print(line, file=stream or sys.stderr)
