@@ -19,6 +19,8 @@ from tally.config.options import DEFAULT_EXCLUDE
 from tally.env import HAS_MONITORING
 
 CORPUS = Path(__file__).parent / "corpus"
+# Programs kept apart from the corpus: each shows a documented difference from an oracle.
+CASES = Path(__file__).parent / "cases"
 PY = sys.executable
 # The engines that measure branches here: the count engine everywhere, the monitor engine
 # where sys.monitoring exists (3.12+: branch events on 3.14+, markers before).

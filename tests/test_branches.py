@@ -16,6 +16,7 @@ import pytest
 from coverage.parser import PythonParser
 from support import (
     BRANCH_ENGINES,
+    CASES,
     CORPUS,
     coverage_json,
     run_coverage,
@@ -289,7 +290,7 @@ def test_a_one_line_definition_in_an_if_moves_on(engine: str, tmp_path: Path) ->
     taken. coverage.py agrees through its C tracer (3.11-3.13); its sysmon core (3.14+)
     reports 7->8, the second definition moving on, as missing though line 8 ran after it
     (docs/branches.md): there tally keeps the arc, and the rest is equal."""
-    program = Path(__file__).parent / "cases" / "one_line_in_an_if.py"
+    program = CASES / "one_line_in_an_if.py"
     result = measured_by_both(program, tmp_path, engine)
     assert result.returncode == 0, result.stderr
     theirs = coverage_json(tmp_path / "cov.data", tmp_path)[program.name]

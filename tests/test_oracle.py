@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import CORPUS, count_difference_kinds, coverage_view, oracle, tally_view
+from support import CASES, CORPUS, count_difference_kinds, coverage_view, oracle, tally_view
 
 from tally import env
 
@@ -57,9 +57,6 @@ def test_counts_equal_trace_or_documented(name: str, tmp_path: Path) -> None:
         if counts.get(line) != expected.trace_counts.get(line) and line not in kinds
     }
     assert unexplained == {}
-
-
-CASES = Path(__file__).parent / "cases"
 
 
 @pytest.mark.parametrize("engine", ENGINES)
