@@ -72,7 +72,9 @@ def test_real_world_coveragerc_loads_with_comments_stripped_and_unknowns_warned(
     assert config.flag("html:show_contexts")
     assert config.text("json:output") == "coverage.json"
     assert config.flag("json:pretty_print")
-    assert config.warnings == [".coveragerc [html]: unknown option 'extra_context', ignored"]
+    assert [str(w) for w in config.warnings] == [
+        ".coveragerc [html]: unknown option 'extra_context', ignored (unknown-option)"
+    ]
     assert config.origins["run:omit"] == ".coveragerc [run] omit"
 
 
@@ -193,7 +195,9 @@ def test_bad_env_value_names_the_variable() -> None:
 
 def test_unknown_section_warns_once() -> None:
     Path(".coveragerc").write_text("[run]\n[colors]\nred = 1\n")
-    assert load_config(environ={}).warnings == [".coveragerc: unknown section [colors], ignored"]
+    assert [str(w) for w in load_config(environ={}).warnings] == [
+        ".coveragerc: unknown section [colors], ignored (unknown-option)"
+    ]
 
 
 def test_broken_ini_is_a_one_line_error() -> None:
@@ -218,9 +222,63 @@ def test_paths_section_and_variable_substitution() -> None:
     assert config.text("run:data_file") == "fallback/data"
 
 
-def test_plugins_are_warned_about() -> None:
-    Path(".coveragerc").write_text("[run]\nplugins = some.plugin\n")
-    assert "coverage.py plugins are not supported" in load_config(environ={}).warnings[0]
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("plugins = some.plugin", "[run] plugins is not supported: tally runs no coverage.py"),
+        ("debug = trace, config", "[run] debug is not supported: tally's own is `--debug`"),
+        ("timid = true", "[run] timid is not supported"),
+        ("core = pytrace", "[run] core is not supported: tally's engines are chosen with"),
+        ("concurrency = thread, gevent", "[run] concurrency = gevent is not supported"),
+    ],
+)
+def test_coverage_py_options_tally_does_not_act_on_are_refused_by_name(
+    setting: str, named: str
+) -> None:
+    Path(".coveragerc").write_text(f"[run]\n{setting}\n")
+    (warning,) = load_config(environ={}).warnings
+    assert warning.slug == "unsupported-option"
+    assert warning.message.startswith(named)
+
+
+def test_options_at_their_defaults_and_supported_concurrency_are_not_warned_about() -> None:
+    Path(".coveragerc").write_text("[run]\ntimid = false\nconcurrency = thread,multiprocessing\n")
+    assert load_config(environ={}).warnings == []
+
+
+def test_concurrency_multiprocessing_measures_child_processes() -> None:
+    from tally.process import requested_patches
+
+    Path(".coveragerc").write_text("[run]\nconcurrency = multiprocessing\n")
+    assert requested_patches(load_config(environ={})) == {"subprocess", "fork", "_exit"}
+    Path(".coveragerc").write_text("[run]\nconcurrency = thread\n")
+    assert requested_patches(load_config(environ={})) == set()
+
+
+def test_every_option_is_read_by_some_code_or_refused() -> None:
+    # An option in the table that no code reads would be accepted and silently ignored:
+    # each must be read by its key somewhere in tally, or carry the reason it is refused.
+    src = Path(__file__).parent.parent / "src" / "tally"
+    code = "".join(
+        path.read_text()
+        for path in src.rglob("*.py")
+        if path.relative_to(src).as_posix() not in ("config/options.py", "config/docs.py")
+    )
+    unread = [o.key for o in OPTIONS if not o.unsupported and f'"{o.key}"' not in code]
+    assert unread == []
+    refused_but_read = [o.key for o in OPTIONS if o.unsupported and f'"{o.key}"' in code]
+    assert refused_but_read == []
+
+
+def test_every_warning_goes_through_the_warnings_module() -> None:
+    # A hand-written `tally: warning:` line would have no slug, and no way to be silenced.
+    src = Path(__file__).parent.parent / "src" / "tally"
+    writers = [
+        path.relative_to(src).as_posix()
+        for path in src.rglob("*.py")
+        if "tally: warning:" in path.read_text() and path.name not in ("warnings.py", "docs.py")
+    ]
+    assert writers == []
 
 
 def test_every_option_has_help_and_a_unique_env_var() -> None:

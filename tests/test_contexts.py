@@ -235,3 +235,116 @@ def test_the_json_report_shows_contexts_as_coverage_py_does(tmp_path: Path) -> N
     }
     # A function's entry has its own lines' contexts (coverage.py repeats the file's).
     assert set(entry["functions"]["area"]["contexts"]) == {"2", "3", "4", "5"}
+
+
+# Test functions of every kind coverage.py names: a plain function, a method, a static
+# method, a unittest method, one that raises through pytest.raises, and code run at import
+# and from a helper outside any test (the empty context).
+MOD = """\
+    def add(a, b):
+        return a + b
+
+
+    def sub(a, b):
+        if a > b:
+            return a - b
+        return b - a
+
+
+    class Thing:
+        def run(self):
+            return add(1, 2)
+    """
+
+TEST_FUNCTIONS = """\
+    import unittest
+
+    import pytest
+
+    from pkg.mod import Thing, add, sub
+
+
+    def test_add():
+        assert add(1, 2) == 3
+
+
+    def test_sub_raises():
+        sub(3, 1)
+        with pytest.raises(TypeError):
+            sub(None, 1)
+
+
+    class TestThing:
+        def test_run(self):
+            assert Thing().run() == 3
+
+        @staticmethod
+        def test_static():
+            assert sub(1, 3) == 2
+
+
+    class Case(unittest.TestCase):
+        def test_case(self):
+            self.assertEqual(add(2, 2), 4)
+
+
+    def helper():
+        return sub(5, 5)
+
+
+    helper()
+    """
+
+
+def contexts_as_coverage_py_reads_them(root: Path, tool: list[str]) -> dict[int, list[str]]:
+    """Run the suite under `tool` in `root`, then read pkg/mod.py's contexts with coverage.py."""
+    for old in [*root.glob(".coverage"), *root.glob(".coverage.*")]:
+        old.unlink()
+    done = subprocess.run(
+        [*tool, "-p", "no:cacheprovider", "-q"],
+        cwd=root,
+        env=tally_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return coverage_py_contexts(root / ".coverage", root / "pkg" / "mod.py")
+
+
+@pytest.mark.parametrize("engine", ["count", "monitor"] if HAS_MONITORING else ["count"])
+def test_dynamic_context_test_function_names_contexts_as_coverage_py_does(
+    tmp_path: Path, engine: str
+) -> None:
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "mod.py", MOD)
+    write(tmp_path / "test_things.py", TEST_FUNCTIONS)
+    write(
+        tmp_path / ".coveragerc",
+        f"[run]\nsource = pkg\ndynamic_context = test_function\n[tally]\nengine = {engine}\n",
+    )
+    expected = contexts_as_coverage_py_reads_them(
+        tmp_path, [PY, "-m", "coverage", "run", "-m", "pytest"]
+    )
+    assert expected[2] == [
+        "test_things.Case.test_case",
+        "test_things.TestThing.test_run",
+        "test_things.test_add",
+    ]
+    assert expected[6] == ["", "test_things.TestThing.test_static", "test_things.test_sub_raises"]
+
+    assert (
+        contexts_as_coverage_py_reads_them(tmp_path, [PY, "-m", "tally", "run", "-m", "pytest"])
+        == expected
+    )
+    assert contexts_as_coverage_py_reads_them(tmp_path, [PY, "-m", "pytest", "--tally"]) == expected
+
+
+def test_an_unknown_dynamic_context_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "prog.py", "print('hi')\n")
+    write(tmp_path / ".coveragerc", "[run]\ndynamic_context = test_method\n")
+    result = run_tally("run", "prog.py", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "dynamic_context = test_method: the only dynamic context is test_function" in (
+        result.stderr
+    )

@@ -34,7 +34,9 @@ def test_monitor_request_falls_back_with_a_warning(monitoring: bool) -> None:
         assert (choice.name, choice.warnings) == ("monitor", [])
     else:
         assert choice.name == "count"
-        assert "needs sys.monitoring (Python 3.12+)" in choice.warnings[0]
+        (warning,) = choice.warnings
+        assert "needs sys.monitoring (Python 3.12+)" in warning.message
+        assert warning.slug == "engine-unavailable"
 
 
 def test_monitor_with_counts_switches_to_count_and_says_so(monitoring: bool) -> None:

@@ -225,8 +225,8 @@ def test_a_worker_that_dies_is_named_and_the_rest_is_kept(tmp_path: Path) -> Non
     )
     result = pytest_run(root, "--tally=pkg", "-n", "2", "--max-worker-restart=0", "-q")
     assert result.returncode == 1
-    assert "tally: no data came back from worker(s) gw" in result.stdout
-    assert "the run's coverage is incomplete" in result.stdout
+    assert "tally: warning: no data came back from worker(s) gw" in result.stdout
+    assert "the run's coverage is incomplete (worker-lost)" in result.stdout
     # The controller's own data (conftest's import of the package) is still saved.
     assert 1 in (shapes_lines(root) or [])
 
@@ -372,6 +372,6 @@ def test_a_worker_killed_mid_test_keeps_its_data_up_to_its_last_flush(tmp_path: 
         env=tally_env(TALLY_FLUSH_INTERVAL="0.1"),
     )
     assert result.returncode == 1
-    assert "tally: no data came back from worker(s) gw" in result.stdout
+    assert "tally: warning: no data came back from worker(s) gw" in result.stdout
     assert "tally: warning: the run was incomplete: process" in result.stdout
     assert 9 in (shapes_lines(root) or [])

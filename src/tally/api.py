@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tally.collect.contexts import dynamic_contexts
 from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
@@ -77,7 +78,7 @@ class Coverage:
         self.config = config
         silence(config.items("run:disable_warnings"))
         self.cwd = cwd or os.getcwd()
-        patches = requested_patches(config.items("run:patch"))
+        patches = requested_patches(config)
         if patches & {"subprocess", "fork"} and not config.flag("run:parallel"):
             # Processes that share a data file name would write over each other's data.
             config.set("run:parallel", True, "implied by [run] patch")
@@ -87,12 +88,14 @@ class Coverage:
             counts=config.flag("tally:counts"),
             branch=config.flag("run:branch"),
         )
-        self.warnings: list[str] = [*config.warnings, *self.choice.warnings]
+        self.warnings: list[Notice] = [*config.warnings, *self.choice.warnings]
         self._engine: Engine | None = None
         self._filter: FileFilter | None = None
         self._started = False
         self._suffix: str | None = None
         self._script: ScriptTracer | None = None
+        # `[run] dynamic_context = test_function`: per-test contexts found from the code.
+        self._tests = dynamic_contexts(config.text("run:dynamic_context"), self.switch_context)
         self.last_saved: Measurement | None = None  # what save() last wrote
         self.rescued_to: str | None = None  # where rescued_message() put the data
 
@@ -155,6 +158,8 @@ class Coverage:
         self._started = True
         if self.config.text("run:context"):
             engine.switch_context(self.config.text("run:context"))
+        if self._tests is not None:
+            self._tests.start()
 
     def switch_context(self, name: str) -> None:
         """From now on, record what runs as run in context `name` (a test's, for
@@ -165,6 +170,8 @@ class Coverage:
     def stop(self) -> None:
         """Stop measuring; the data so far is kept for save()."""
         if self._started and self._engine is not None:
+            if self._tests is not None:
+                self._tests.stop()
             self._engine.stop()
             self._started = False
         if self._script is not None:

@@ -27,10 +27,11 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tally.exceptions import ConfigError, TallyError
-from tally.warnings import warn
+from tally.warnings import Notice, warn
 
 if TYPE_CHECKING:
     from tally.api import Coverage
+    from tally.config.readers import Config
     from tally.data.journal import Journal
 
 __all__ = ["ENV_VAR", "PATCHES", "PTH_NAME", "MeasuredProcess", "die_of", "startup"]
@@ -40,10 +41,12 @@ ENV_VAR = "TALLY_PROCESS_CONFIG"
 PTH_NAME = "a1_tally.pth"
 
 
-def requested_patches(names: list[str]) -> set[str]:
-    """The patches `[run] patch` asks for, with those they imply. Raises ConfigError for
-    a name tally doesn't know."""
-    wanted = set(names)
+def requested_patches(config: Config) -> set[str]:
+    """The patches `[run] patch` asks for, with those they imply (`[run] concurrency =
+    multiprocessing` asks for `subprocess`, which measures multiprocessing's children as
+    coverage.py does, and other Python subprocesses too). Raises ConfigError for a name
+    tally doesn't know."""
+    wanted = set(config.items("run:patch"))
     unknown = sorted(wanted - set(PATCHES))
     if unknown:
         raise ConfigError(
@@ -51,6 +54,8 @@ def requested_patches(names: list[str]) -> set[str]:
         )
     if "execv" in wanted and os.name == "nt":
         raise ConfigError("[run] patch = execv isn't available on Windows")
+    if "multiprocessing" in config.items("run:concurrency"):
+        wanted.add("subprocess")
     if "subprocess" in wanted:
         wanted |= {"_exit", "fork"}
     return wanted
@@ -69,11 +74,11 @@ class MeasuredProcess:
         self._owner_save = save
         self._saved_in: int | None = None  # the pid that saved
         self._pid = os.getpid()
-        self.patches = requested_patches(cov.config.items("run:patch"))
+        self.patches = requested_patches(cov.config)
         self.journal: Journal | None = None
         self._flusher: threading.Thread | None = None
         self._stop_flushing = threading.Event()
-        self.warnings: list[str] = []
+        self.warnings: list[Notice] = []
 
     # -- starting -----------------------------------------------------------------------
 
@@ -115,8 +120,11 @@ class MeasuredProcess:
             self.journal = Journal(self.cov.journal_file, about)
         except OSError as err:
             self.warnings.append(
-                f"can't write the data journal {self.cov.journal_file} ({err.strerror}): "
-                "if this process is killed, its data is lost"
+                Notice(
+                    f"can't write the data journal {self.cov.journal_file} ({err.strerror}): "
+                    "if this process is killed, its data is lost",
+                    "journal-unwritable",
+                )
             )
             return
         self._resume_journal()
@@ -159,9 +167,12 @@ class MeasuredProcess:
         os.environ[ENV_VAR] = json.dumps(doc)
         if not _hook_installed():
             self.warnings.append(
-                f"[run] patch = subprocess: tally's start-up hook {PTH_NAME} is not in "
-                "site-packages (tally isn't pip-installed here?), so subprocesses will "
-                "not be measured"
+                Notice(
+                    f"[run] patch = subprocess: tally's start-up hook {PTH_NAME} is not in "
+                    "site-packages (tally isn't pip-installed here?), so subprocesses will "
+                    "not be measured",
+                    "no-subprocess-hook",
+                )
             )
 
     def _saving_first(self, real: Callable[..., Any]) -> Any:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tally.warnings import Notice, text, warn
+
 if TYPE_CHECKING:
     from tally.api import Coverage
     from tally.process import MeasuredProcess
@@ -139,9 +141,9 @@ class TallyPlugin:
         self.finished = False
         self.worker_files: list[str] = []
         self.lost_workers: list[str] = []
-        self.combine_warnings: list[str] = []  # inputs the controller's combine skipped
+        self.combine_warnings: list[Notice] = []  # inputs the controller's combine skipped
         self.failure: str | None = None
-        self.recorded: str | None = None  # [tally] record_history: what became of it
+        self.recorded: str | Notice | None = None  # [tally] record_history: what became of it
         self.data_file: str | None = None
         self.pid = os.getpid()
 
@@ -180,8 +182,8 @@ class TallyPlugin:
             self.process.save_on_sigterm(then=self._said_sigterm)
         self.process.start()
         if self.worker_id is None:
-            for message in [*self.cov.warnings, *self.process.warnings]:
-                sys.stderr.write(f"tally: warning: {message}\n")
+            for notice in [*self.cov.warnings, *self.process.warnings]:
+                warn(notice)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -341,19 +343,25 @@ class TallyPlugin:
         if self.worker_id is not None or self.cov is None:
             return
         write = terminalreporter.write
+        notices = list(self.combine_warnings)
         if self.lost_workers:
-            write(
-                "tally: no data came back from worker(s) "
-                f"{', '.join(sorted(self.lost_workers))}: the run's coverage is incomplete\n",
-                red=True,
+            notices.insert(
+                0,
+                Notice(
+                    f"no data came back from worker(s) {', '.join(sorted(self.lost_workers))}: "
+                    "the run's coverage is incomplete",
+                    "worker-lost",
+                ),
             )
-        for message in self.combine_warnings:
-            write(f"tally: warning: {message}\n", red=True)
+        if isinstance(self.recorded, Notice):
+            notices.append(self.recorded)
+        for line in filter(None, map(text, notices)):
+            write(line + "\n", red=True)
         if self.data_file is not None:
             terminalreporter.section("tally coverage")
             for report in self._reports():
                 write(self._run_report(report))
-        if self.recorded:
+        if isinstance(self.recorded, str):
             write(self.recorded + "\n")
         if self.failure:
             write(self.failure + "\n", red=True, bold=True)

@@ -1,9 +1,9 @@
 """Warnings to the user: each has a slug, and `[run] disable_warnings` silences it by slug.
 
-A warning with a slug goes through `warn()` (or `text()`, where the caller has its own way of
-writing, such as pytest's terminal), as `tally: warning: <message> (<slug>)`, the shape of
-coverage.py's `CoverageWarning: <message> (<slug>)`. docs/configuration.md lists the slugs;
-warnings older than this module still print their own lines, without one.
+Every warning is a `Notice` (its message and slug), made where the trouble is seen and printed
+through `warn()` (or `text()`, where the caller has its own way of writing, such as pytest's
+terminal), as `tally: warning: <message> (<slug>)`, the shape of coverage.py's
+`CoverageWarning: <message> (<slug>)`. docs/configuration.md lists the slugs from SLUGS.
 """
 
 from __future__ import annotations
@@ -19,6 +19,18 @@ __all__ = ["SLUGS", "Notice", "silence", "text", "warn"]
 SLUGS: dict[str, str] = {
     "module-not-imported": "a source module (`--source NAME`, `source_pkgs`) was never imported",
     "no-data-collected": "the run measured nothing",
+    "unknown-option": "a config file has a section or option tally doesn't know; it is ignored",
+    "unsupported-option": "a coverage.py option tally doesn't support is set; it is ignored",
+    "engine-unavailable": "the engine asked for can't run here, or can't count; another is used",
+    "couldnt-instrument": "a measured module couldn't be instrumented; it runs unmeasured",
+    "no-subprocess-hook": "`patch = subprocess` without tally's start-up hook installed",
+    "journal-unwritable": "the data journal can't be written; a killed process loses its data",
+    "incomplete-run": "a process of the run ended without saving; its data may be partial",
+    "worker-lost": "no data came back from a pytest-xdist worker",
+    "skipped-input": "`tally combine` skipped an input it couldn't read",
+    "counts-dropped": "combined data has no counts, because some of its inputs had none",
+    "skipped-file": "a report left out a source file it couldn't read (`--ignore-errors`)",
+    "history-unusable": "the history store couldn't be written or read for this run",
 }
 
 _silenced: set[str] = set()  # the slugs of the config in use (silence() sets it)

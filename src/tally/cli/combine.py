@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
+from tally.warnings import warn
 
 __all__ = ["register"]
 
@@ -39,8 +39,8 @@ def handle(args: argparse.Namespace) -> int:
 
     config = load_config(args.rcfile, overrides=overrides_from(args))
     result = Coverage(config=config).combine(args.paths, keep=args.keep)
-    for message in result.warnings():
-        print(f"tally: warning: {message}", file=sys.stderr)
+    for notice in result.warnings():
+        warn(notice)
     if not args.quiet:
         for path in result.combined:
             print(f"Combined data file {path}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags
+from tally.warnings import Notice, warn
 
 if TYPE_CHECKING:
     from tally.config.readers import Config
@@ -101,7 +101,7 @@ def _trend(config: Config) -> tuple[tuple[str, float, float | None], ...]:
     try:
         runs = History(config.text("tally:history_file")).runs(limit=50)
     except TallyError as err:
-        print(f"tally: warning: no trend chart: {err.message}", file=sys.stderr)
+        warn(Notice(f"no trend chart: {err.message}", "history-unusable"))
         return ()
     return tuple((r.summary.at, r.summary.total_pc, r.summary.branch_pc) for r in runs)
 

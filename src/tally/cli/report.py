@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.exceptions import EXIT_FAIL_UNDER, ConfigError, NoDataError
+from tally.warnings import Notice, silence, warn
 
 if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
@@ -51,17 +52,20 @@ def _journals(data_file: str) -> list[str]:
     return sorted(glob.glob(glob.escape(data_file) + ".*" + JOURNAL_SUFFIX))
 
 
-def _incomplete_run(data: CoverageData, journals: list[str]) -> list[str]:
+def _incomplete_run(data: CoverageData, journals: list[str]) -> list[Notice]:
     """What a report must say of data from processes that never saved: those combined in
     (the data file's note), and journals beside it not combined yet."""
     from tally.data.journal import INCOMPLETE
 
     notes = data.meta().get(INCOMPLETE, "").split("\n")
-    found = [f"the run was incomplete: {note}" for note in notes if note]
+    found = [Notice(f"the run was incomplete: {note}", "incomplete-run") for note in notes if note]
     for journal in journals:
         found.append(
-            f"{journal} is the journal of a process that ended without saving; "
-            "`tally combine` adds its data"
+            Notice(
+                f"{journal} is the journal of a process that ended without saving; "
+                "`tally combine` adds its data",
+                "incomplete-run",
+            )
         )
     return found
 
@@ -77,8 +81,9 @@ def load_results(
     from tally.data.sqlite import CoverageData
 
     config = load_config(args.rcfile, overrides=overrides_from(args))
-    for message in config.warnings:
-        print(f"tally: warning: {message}", file=sys.stderr)
+    silence(config.items("run:disable_warnings"))
+    for notice in config.warnings:
+        warn(notice)
     data_file = config.text("run:data_file")
     journals = _journals(data_file)
     if not os.path.exists(data_file) and journals:
@@ -88,8 +93,8 @@ def load_results(
             "`tally combine` to make the data file from them"
         )
     data = CoverageData(data_file)
-    for message in _incomplete_run(data, journals):
-        print(f"tally: warning: {message}", file=sys.stderr)
+    for notice in _incomplete_run(data, journals):
+        warn(notice)
     results = analyze_data(
         data,
         exclude=config.exclude_regexes(),
@@ -101,7 +106,7 @@ def load_results(
         contexts=contexts_option is not None and config.flag(contexts_option),
     )
     for message in results.skipped_errors:
-        print(f"tally: warning: skipped: {message}", file=sys.stderr)
+        warn(Notice(f"skipped: {message}", "skipped-file"))
     return config, results
 
 

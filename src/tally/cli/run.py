@@ -9,6 +9,7 @@ from typing import Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.process import MeasuredProcess, die_of
+from tally.warnings import warn
 
 __all__ = ["register"]
 
@@ -51,10 +52,6 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _warn(message: str) -> None:
-    print(f"tally: warning: {message}", file=sys.stderr)
-
-
 def handle(args: argparse.Namespace) -> int:
     """Run the program; return its exit status."""
     from tally.api import Coverage
@@ -75,8 +72,8 @@ def handle(args: argparse.Namespace) -> int:
         return program.run(lambda path, source: compile(source, path, "exec"))
     program.check()
     cov = Coverage(config=config, main_file=program.main_file)
-    for message in cov.warnings:
-        _warn(message)
+    for notice in cov.warnings:
+        warn(notice)
     if args.debug:
         print(f"tally: engine {cov.choice.name}: " + "; ".join(cov.choice.reasons), file=sys.stderr)
         print(f"tally: config files read: {', '.join(config.files) or 'none'}", file=sys.stderr)
@@ -84,8 +81,8 @@ def handle(args: argparse.Namespace) -> int:
     process = MeasuredProcess(cov)
     process.save_on_sigterm()
     process.start()
-    for message in process.warnings:
-        _warn(message)
+    for notice in process.warnings:
+        warn(notice)
     try:
         status = program.run(cov.compile_main)
     except KeyboardInterrupt:
@@ -102,5 +99,9 @@ def handle(args: argparse.Namespace) -> int:
 
         if cov.last_saved is not None:  # saved now, not at exit after threads
             done = argparse.Namespace(rcfile=args.rcfile, **{"run:data_file": cov.data_file})
-            print(record_history(done), file=sys.stderr)
+            told = record_history(done)
+            if isinstance(told, str):
+                print(told, file=sys.stderr)
+            else:
+                warn(told)
     return status

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tally.track.history import History
     from tally.track.policies import Comparison, Goal
     from tally.track.summary import Summary
+    from tally.warnings import Notice
 
 __all__ = ["COMMANDS", "register"]
 
@@ -192,18 +193,21 @@ def _record(config: Config, summary: Summary, **how: bool) -> int:
     return run.id
 
 
-def record_history(args: argparse.Namespace) -> str:
+def record_history(args: argparse.Namespace) -> str | Notice:
     """[tally] record_history, after `tally run` or a pytest --tally run saved: add the
     data to the history store. Returns what to tell the user (a failure is a warning: the
     run itself went as it went)."""
     from tally.exceptions import TallyError
+    from tally.warnings import Notice
 
     try:
         config, summary = _loaded(args)
         summary = replace(summary, label=os.path.basename(config.text("run:data_file")))
         run_id = _record(config, summary)
     except TallyError as err:
-        return f"tally: warning: the run wasn't recorded in the history store: {err.message}"
+        return Notice(
+            f"the run wasn't recorded in the history store: {err.message}", "history-unusable"
+        )
     return f"tally: recorded run {run_id} in {config.text('tally:history_file')}"
 
 

@@ -7,6 +7,7 @@ from typing import NamedTuple, Protocol
 
 from tally import env
 from tally.data.sqlite import Measurement
+from tally.warnings import Notice
 
 __all__ = ["Engine", "EngineChoice", "choose_engine"]
 
@@ -43,7 +44,7 @@ class EngineChoice(NamedTuple):
 
     name: str  # "monitor" or "count"
     reasons: list[str]
-    warnings: list[str]
+    warnings: list[Notice]
     branch: bool = False  # branch arcs are measured too
 
 
@@ -73,7 +74,7 @@ def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> Engi
 
 def _choose(requested: str, *, counts: bool) -> EngineChoice:
     reasons: list[str] = []
-    warnings: list[str] = []
+    warnings: list[Notice] = []
     version = "{}.{}".format(*env.PYVERSION)
     if requested == "count":
         reasons.append("engine 'count' requested")
@@ -81,15 +82,21 @@ def _choose(requested: str, *, counts: bool) -> EngineChoice:
     if requested == "monitor":
         if not env.HAS_MONITORING:
             warnings.append(
-                f"engine 'monitor' needs sys.monitoring (Python 3.12+), this is "
-                f"{version}; using engine 'count'"
+                Notice(
+                    f"engine 'monitor' needs sys.monitoring (Python 3.12+), this is "
+                    f"{version}; using engine 'count'",
+                    "engine-unavailable",
+                )
             )
             reasons.append(f"sys.monitoring unavailable on {version}")
             return EngineChoice("count", reasons, warnings)
         if counts:
             warnings.append(
-                "engine 'monitor' records each line once and can't count "
-                "executions; using engine 'count' because counts were requested"
+                Notice(
+                    "engine 'monitor' records each line once and can't count "
+                    "executions; using engine 'count' because counts were requested",
+                    "engine-unavailable",
+                )
             )
             reasons.append("counts requested")
             return EngineChoice("count", reasons, warnings)

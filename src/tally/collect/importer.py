@@ -157,10 +157,13 @@ def instrumented_or_none(
     except SyntaxError:
         raise
     except Exception as exc:
-        print(
-            f"tally: warning: couldn't instrument {path} ({type(exc).__name__}: {exc}); "
-            "it runs unmeasured",
-            file=sys.stderr,
+        from tally.warnings import Notice, warn
+
+        warn(
+            Notice(
+                f"couldn't instrument {path} ({type(exc).__name__}: {exc}); it runs unmeasured",
+                "couldnt-instrument",
+            )
         )
         return None
 

@@ -68,6 +68,8 @@ def render_reference() -> str:
             kind += " " + ", ".join(f"`{c}`" for c in option.choices)
         flag = f"`{option.cli}`" if option.cli else ""
         own = "" if option.coverage_py else " (tally only)"
+        if option.unsupported:
+            own += f" Not supported, warned about when set: {option.unsupported}."
         out.append(
             f"| `{option.name}` | {kind} | {_default(option.default)} | "
             f"`{option.env_var}` | {flag} | {option.help}{own} |"

@@ -32,6 +32,9 @@ class Option(NamedTuple):
     choices: tuple[str, ...] = ()
     cli: str | None = None  # the long flag on the commands that take it, if any
     coverage_py: bool = True  # also a coverage.py option (False: tally's own)
+    # A coverage.py option tally accepts but doesn't act on: why, and what to use instead.
+    # Set to anything but its default, it costs an `unsupported-option` warning.
+    unsupported: str = ""
 
     @property
     def key(self) -> str:
@@ -56,7 +59,14 @@ OPTIONS: tuple[Option, ...] = (
     # [run] ---------------------------------------------------------------------------
     _o("run", "branch", "bool", False, "Measure branch coverage (arcs).", cli="--branch"),
     _o("run", "command_line", "str", "", "The command `tally run` runs when given none."),
-    _o("run", "concurrency", "list", [], "Concurrency libraries in use (thread is always on)."),
+    _o(
+        "run",
+        "concurrency",
+        "list",
+        [],
+        "Concurrency in use: `thread` (always measured), `multiprocessing` (implies "
+        "`patch = subprocess`); `greenlet`, `eventlet` and `gevent` aren't supported.",
+    ),
     _o(
         "run",
         "context",
@@ -74,9 +84,24 @@ OPTIONS: tuple[Option, ...] = (
         "Where the data file is written.",
         cli="--data-file",
     ),
-    _o("run", "debug", "list", [], "Debug output to print: sys, config, engine."),
+    _o(
+        "run",
+        "debug",
+        "list",
+        [],
+        "coverage.py's debug output.",
+        unsupported="tally's own is `--debug` on the command line",
+    ),
     _o("run", "disable_warnings", "list", [], "Warning slugs to silence."),
-    _o("run", "dynamic_context", "str", "", "Dynamic context switching (e.g. test_function)."),
+    _o(
+        "run",
+        "dynamic_context",
+        "str",
+        "",
+        "`test_function`: record what each test function runs in a context named as "
+        "coverage.py names it (`module.function`, `module.Class.method`); any engine, "
+        "under `tally run -m pytest` or the plugin.",
+    ),
     _o("run", "include", "globs", [], "Only measure files matching these globs.", cli="--include"),
     _o("run", "omit", "globs", [], "Never measure files matching these globs.", cli="--omit"),
     _o(
@@ -94,7 +119,14 @@ OPTIONS: tuple[Option, ...] = (
         [],
         "Behaviours to patch: subprocess, fork, _exit, execv (docs/parallel.md).",
     ),
-    _o("run", "plugins", "list", [], "coverage.py plugins (not supported by tally)."),
+    _o(
+        "run",
+        "plugins",
+        "list",
+        [],
+        "coverage.py plugins.",
+        unsupported="tally runs no coverage.py plugins",
+    ),
     _o(
         "run",
         "relative_files",
@@ -106,13 +138,21 @@ OPTIONS: tuple[Option, ...] = (
     _o("run", "source", "list", [], "Directories or packages to measure.", cli="--source"),
     _o("run", "source_pkgs", "list", [], "Packages to measure, always as importable names."),
     _o("run", "source_dirs", "list", [], "Directories to measure, always as directories."),
-    _o("run", "timid", "bool", False, "coverage.py's slow tracer switch (no effect in tally)."),
+    _o(
+        "run",
+        "timid",
+        "bool",
+        False,
+        "coverage.py's switch to its slower Python tracer.",
+        unsupported="tally has no tracer to switch; its engines need no timid mode",
+    ),
     _o(
         "run",
         "core",
         "str",
         "",
-        "coverage.py's tracer core (no effect in tally: see [tally] engine).",
+        "coverage.py's tracer core.",
+        unsupported="tally's engines are chosen with `[tally] engine`",
     ),
     # [report] ------------------------------------------------------------------------
     _o(

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from tally.config.options import OPTIONS, Option, find_option
 from tally.exceptions import ConfigError
+from tally.warnings import Notice
 
 __all__ = ["Config", "ConfigFile", "load_config", "parse_value"]
 
@@ -43,7 +44,7 @@ class Config:
         self.origins: dict[str, str] = {}
         self.paths: dict[str, list[str]] = {}
         self.files: list[str] = []
-        self.warnings: list[str] = []
+        self.warnings: list[Notice] = []
         for option in OPTIONS:
             if option.key not in self.values:
                 default = option.default
@@ -285,12 +286,16 @@ def _apply_file(
                 config.paths[name] = _parse_list("globs", raw, _list_error(where))
             continue
         if not is_tally and section not in _SECTIONS:
-            config.warnings.append(f"{cf.path}: unknown section {shown}, ignored")
+            config.warnings.append(
+                Notice(f"{cf.path}: unknown section {shown}, ignored", "unknown-option")
+            )
             continue
         for name, raw in values.items():
             option = find_option(section, name)
             if option is None:
-                config.warnings.append(f"{cf.path} {shown}: unknown option '{name}', ignored")
+                config.warnings.append(
+                    Notice(f"{cf.path} {shown}: unknown option '{name}', ignored", "unknown-option")
+                )
                 continue
             where = f"{cf.path} {shown}"
             config.set(option.key, parse_value(option, raw, where), f"{cf.path} {shown} {name}")
@@ -341,11 +346,35 @@ def load_config(
         config.set(
             option.key, parse_value(option, raw, f"command line {flag}"), f"command line {flag}"
         )
-    if config.items("run:plugins"):
-        config.warnings.append(
-            "coverage.py plugins are not supported by tally; [run] plugins ignored"
-        )
+    config.warnings += _refusals(config)
     return config
+
+
+# The concurrency names coverage.py knows that tally measures without being told.
+_CONCURRENCY = ("thread", "multiprocessing")
+
+
+def _refusals(config: Config) -> list[Notice]:
+    """A warning for each coverage.py option set that tally accepts but doesn't act on."""
+    found = [
+        Notice(
+            f"[{option.section}] {option.name} is not supported: {option.unsupported}; "
+            f"ignored ({config.origins[option.key]})",
+            "unsupported-option",
+        )
+        for option in OPTIONS
+        if option.unsupported and config.get(option.key) != option.default
+    ]
+    found += [
+        Notice(
+            f"[run] concurrency = {name} is not supported (tally measures "
+            f"{' and '.join(_CONCURRENCY)}); ignored",
+            "unsupported-option",
+        )
+        for name in config.items("run:concurrency")
+        if name not in _CONCURRENCY
+    ]
+    return found
 
 
 def _apply_environment(config: Config, env: Mapping[str, str]) -> None:

@@ -32,6 +32,7 @@ from tally.data.sqlite import (
 )
 from tally.exceptions import ConfigError, DataError, NoDataError
 from tally.paths import canonical, flavor_of, glob_to_regex
+from tally.warnings import Notice
 
 __all__ = ["CombineResult", "PathAliases", "combine", "data_files_to_combine"]
 
@@ -156,15 +157,20 @@ class CombineResult:
     uncounted: list[str] = field(default_factory=list)  # inputs without counts, when some had
     incomplete: list[str] = field(default_factory=list)  # journals' notes: processes killed
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[Notice]:
         """What a user should hear about: each input skipped, and counts dropped."""
-        found = [f"skipped {path}: {why}" for path, why in self.skipped]
-        found += [f"the run was incomplete: {note}" for note in self.incomplete]
+        found = [Notice(f"skipped {path}: {why}", "skipped-input") for path, why in self.skipped]
+        found += [
+            Notice(f"the run was incomplete: {note}", "incomplete-run") for note in self.incomplete
+        ]
         if self.uncounted:
             found.append(
-                f"{len(self.uncounted)} of the files combined have no execution counts "
-                f"(e.g. {self.uncounted[0]}), so the combined data has none: measure every "
-                "part with --count to keep them"
+                Notice(
+                    f"{len(self.uncounted)} of the files combined have no execution counts "
+                    f"(e.g. {self.uncounted[0]}), so the combined data has none: measure "
+                    "every part with --count to keep them",
+                    "counts-dropped",
+                )
             )
         return found
 
