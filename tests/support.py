@@ -10,11 +10,12 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import tally
-from tally.analysis.source import analyze_source, join_regex, read_source
+from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
 from tally.config.options import DEFAULT_EXCLUDE
 from tally.env import HAS_MONITORING
 
@@ -240,6 +241,23 @@ def tally_view(script: Path, tmp: Path, *flags: str) -> tuple[set[int], dict[int
     facts = analyze_source(read_source(path), path, join_regex(DEFAULT_EXCLUDE))
     executed = facts.first_lines(stored.lines(path) or []) & facts.statements
     return executed, stored.counts(path)
+
+
+def per_statement(facts: SourceFacts, line_counts: Mapping[int, int]) -> dict[int, int]:
+    """trace's counts by statement, as coverage.py maps lines: a statement's count is the
+    count of its first line that trace counts (its first line, or the next where the first
+    holds no code, as in `if (` with the condition below). Statements trace never counted
+    are left out."""
+    lines: dict[int, list[int]] = {}
+    for line, first in facts.multiline.items():
+        lines.setdefault(first, []).append(line)
+    counts = {}
+    for statement in facts.statements:
+        for line in sorted({statement, *lines.get(statement, [])}):
+            if line in line_counts:
+                counts[statement] = line_counts[line]
+                break
+    return counts
 
 
 def count_difference_kinds(source: str) -> dict[int, set[str]]:
