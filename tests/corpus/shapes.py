@@ -10,7 +10,7 @@ def deco(cls):
     return cls
 
 
-@dataclass(frozen=True)  # trace 3.14+: calls of __annotate__
+@dataclass(frozen=True)
 class Point:
     x: int
     y: int

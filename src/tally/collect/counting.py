@@ -9,6 +9,8 @@ from itertools import chain, compress, zip_longest
 from types import CodeType
 from typing import Any
 
+from tally import env
+from tally.collect.annotations import AnnotateCalls
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     Flavour,
@@ -261,9 +263,15 @@ class _Results:
     """Each file's counts by line (and by arc) worked out when asked for: saving 10,000
     files then holds one file's dictionaries at a time, not all of them."""
 
-    def __init__(self, files: dict[str, _File], branch: bool) -> None:
+    def __init__(
+        self,
+        files: dict[str, _File],
+        branch: bool,
+        annotations: AnnotateCalls | None = None,
+    ) -> None:
         self.files = files
         self.branch = branch
+        self.annotations = annotations
         self._last: tuple[str, dict[LineNo, Count], dict[Arc, Count]] | None = None
 
     def of(self, path: str) -> tuple[dict[LineNo, Count], dict[Arc, Count]]:
@@ -274,6 +282,8 @@ class _Results:
             cuts = file.all_cuts()
             counts = file.line_counts(path, totals, cuts)
             arcs = file.arc_counts(counts, totals, cuts) if self.branch else {}
+            if self.annotations is not None:
+                self.annotations.add_to(path, counts)
             self._last = (path, counts, arcs)
         return self._last[1], self._last[2]
 
@@ -318,6 +328,14 @@ class CountEngine:
         self._context = ""
         # Per context, per file: the slot counts and cuts banked at context switches.
         self._contexts: dict[str, dict[str, tuple[dict[int, int], Cuts]]] = {}
+        # 3.14+: the line events of compiler-written `__annotate__` code, which has no
+        # counters of its own (collect/annotations.py).
+        self._annotations = AnnotateCalls(self._key_of) if env.PYVERSION >= (3, 14) else None
+
+    def _key_of(self, filename: str) -> str | None:
+        """The key of an instrumented file, or None for any other."""
+        key = canonical(filename, self.filter.cwd)
+        return key if key in self._files else None
 
     def _register(self, path: str, _name: str = "") -> list[int]:
         """The counter list for the file at `path`, created in builtins on first use."""
@@ -376,6 +394,9 @@ class CountEngine:
         builtins.__dict__[FIX_HELPER] = self._cut
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
+        if self._annotations is not None:
+            self._annotations.forget()
+            self._annotations.start()
         self._running = True
         watch_pytest(self._pytest)
 
@@ -383,6 +404,8 @@ class CountEngine:
         """Remove the import hook and bank the counts so far."""
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
+        if self._annotations is not None:
+            self._annotations.stop()
         if self._contexts:
             self._bank_context()  # the current context's too, not only the totals
         for file in self._files.values():
@@ -398,11 +421,13 @@ class CountEngine:
             file.cuts.clear()
             file.banked_cuts.clear()
         self._contexts.clear()
+        if self._annotations is not None:
+            self._annotations.forget()
 
     def measurement(self, *, contexts: bool = True) -> Measurement:
         """Counts (and so executed lines) for every instrumented file, so far; with
         `contexts`, the lines (and arcs) of each context as well."""
-        results = _Results(dict(self._files), self.branch)
+        results = _Results(dict(self._files), self.branch, self._annotations)
         counts = _PerFile(results, lambda path: results.of(path)[0])
         lines = _PerFile(results, lambda path: set(results.of(path)[0]))
         arcs = _PerFile(results, lambda path: results.of(path)[1]) if self.branch else None

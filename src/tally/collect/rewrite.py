@@ -68,6 +68,7 @@ from tally.collect.slots import (
     is_arc,
     pack_slots,
 )
+from tally.env import PYVERSION
 from tally.types import LineNo
 
 if TYPE_CHECKING:
@@ -228,6 +229,24 @@ def _loops_forever(stmt: ast.stmt) -> bool:
         if not isinstance(node, (*_SCOPES, ast.For, ast.AsyncFor, ast.While)):
             todo.extend(ast.iter_child_nodes(node))
     return True
+
+
+def _sets_up_annotate(cls: ast.ClassDef) -> bool:
+    """Does the class set up an `__annotate__` on its first line after a statement that
+    ran on another line (3.14+: a class body with annotations outside nested scopes, and
+    code of its own; an annotation without a value compiles to nothing)?"""
+    if PYVERSION < (3, 14):
+        return False
+    if all(isinstance(stmt, ast.AnnAssign) and stmt.value is None for stmt in cls.body):
+        return False
+    todo: list[ast.AST] = list(cls.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.AnnAssign):
+            return True
+        if not isinstance(node, _SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _ends_block(stmt: ast.stmt) -> bool:
@@ -623,9 +642,14 @@ class _Rewriter:
             # has decorators: one more event there per run.
             start = min([line, *(d.lineno for d in stmt.decorator_list)])
             entry: Member | None = (start, 0, 1) if line in self.code_lines else None
+            annotate = _sets_up_annotate(stmt)  # asked of the body as written
             stmt.body = self.frame_body(
                 stmt.body, line if entry else None, entry, self.body_exit_members(stmt)
             )
+            if entry is not None and annotate:
+                # 3.14+: after the last statement the class sets up its `__annotate__`
+                # on that line again (PEP 649): one more event when the body completes.
+                stmt.body.append(self.counter([(start, 0, 1)], start, stmt))
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             stmt.body = self.frame_body(stmt.body, None, None, self.body_exit_members(stmt))
         elif isinstance(stmt, _LOOPS):

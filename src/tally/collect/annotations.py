@@ -1,0 +1,95 @@
+"""The line events of `__annotate__` functions (CPython 3.14+), for the count engine.
+
+Since PEP 649, a function or class with annotations gets an `__annotate__` function that the
+compiler writes, whose code starts on the definition's first line and is called whenever the
+annotations are asked for (`inspect.signature`, `typing.get_type_hints`, dataclasses, pytest
+looking at a test's signature). trace counts each of its line events, so a `def` line's count
+is its executions plus those events. The count engine's counters are in the code it rewrote,
+and the compiler's `__annotate__` has none; this counts its line events instead, through
+sys.monitoring: PY_START turns itself off in every code object but an `__annotate__` of a
+measured file (one event per code object), and such code gets local LINE events, counted per
+line. Annotations are rarely asked for, so the events cost little.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import CodeType
+from typing import Any
+
+from tally.types import LineNo
+
+__all__ = ["AnnotateCalls"]
+
+# The sys.monitoring tool ids this may take (others may hold some: coverage.py has 1).
+_TOOL_IDS = (3, 4, 2, 5)
+
+
+class AnnotateCalls:
+    """Counts the line events of the `__annotate__` code of files `measured` names (it
+    returns the file's key, or None for a file not measured)."""
+
+    def __init__(self, measured: Callable[[str], str | None]) -> None:
+        self._measured = measured
+        self._tool: int | None = None
+        self._keys: dict[CodeType, str] = {}
+        self.events: dict[str, dict[LineNo, int]] = {}  # file key -> line -> events
+
+    def start(self) -> None:
+        """Watch from now on (no-op when every tool id is taken: counts then miss these)."""
+        mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+        for tool in _TOOL_IDS:
+            if mon.get_tool(tool) is None:
+                mon.use_tool_id(tool, "tally-annotations")
+                self._tool = tool
+                break
+        else:
+            return
+        self._disable = mon.DISABLE
+        self._line_event = mon.events.LINE
+        mon.register_callback(self._tool, mon.events.PY_START, self._started)
+        mon.register_callback(self._tool, mon.events.LINE, self._line)
+        mon.set_events(self._tool, mon.events.PY_START)
+
+    def stop(self) -> None:
+        """Stop watching; the events counted so far stay."""
+        if self._tool is None:
+            return
+        mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+        mon.set_events(self._tool, 0)
+        for code in self._keys:
+            mon.set_local_events(self._tool, code, 0)
+        mon.register_callback(self._tool, mon.events.PY_START, None)
+        mon.register_callback(self._tool, mon.events.LINE, None)
+        mon.free_tool_id(self._tool)
+        self._tool = None
+
+    def forget(self) -> None:
+        """Drop the events counted so far (a forked child starts from nothing)."""
+        self.events.clear()
+
+    def add_to(self, key: str, counts: dict[LineNo, int]) -> None:
+        """Add the file's events to `counts`, on the lines already there: a definition's
+        first line, where coverage.py reports it (its continuation lines aren't counted)."""
+        for line, events in self.events.get(key, {}).items():
+            if line in counts:
+                counts[line] += events
+
+    def _started(self, code: CodeType, offset: int) -> object:
+        if code.co_name != "__annotate__":
+            return self._disable
+        key = self._measured(code.co_filename)
+        if key is None:
+            return self._disable
+        self._keys[code] = key
+        sys.monitoring.set_local_events(self._tool, code, self._line_event)  # type: ignore[attr-defined,unused-ignore,arg-type]
+        # The PY_START that started this call comes before its first line event: the
+        # LINE events, now on for this code, count from its next instruction on.
+        return None
+
+    def _line(self, code: CodeType, line: int) -> None:
+        key = self._keys.get(code)
+        if key is not None:
+            lines = self.events.setdefault(key, {})
+            lines[line] = lines.get(line, 0) + 1
