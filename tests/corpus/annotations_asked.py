@@ -2,6 +2,7 @@
 compiler wrote, whose line events trace counts on the definition's line."""
 
 import inspect
+import sys
 import typing
 from dataclasses import dataclass
 
@@ -37,3 +38,10 @@ for function in (plain, spread, Point.norm):
     typing.get_type_hints(function)
 typing.get_type_hints(Point)
 print(plain(2), spread(1, [2, 3]), Pair(1), inspect.get_annotations(Pair))
+if sys.version_info >= (3, 14):
+    import annotationlib
+
+    # FORWARDREF and STRING call the code under stand-in globals, which trace doesn't count.
+    for form in (annotationlib.Format.FORWARDREF, annotationlib.Format.STRING):
+        annotationlib.get_annotations(plain, format=form)
+        annotationlib.get_annotations(Point, format=form)

@@ -22,6 +22,8 @@ from tally.types import LineNo
 
 __all__ = ["AnnotateCalls"]
 
+_SKIP = -1  # the last line of a call that isn't counted
+
 # The sys.monitoring tool ids this may take (others may hold some: coverage.py has 1).
 _TOOL_IDS = (3, 4, 2, 5)
 
@@ -34,6 +36,9 @@ class AnnotateCalls:
         self._measured = measured
         self._tool: int | None = None
         self._keys: dict[CodeType, str] = {}
+        # The line of each code's last event: sys.monitoring fires LINE at every entry of
+        # the line table, trace (through sys.settrace) only when the line changes.
+        self._last: dict[CodeType, int] = {}
         self.events: dict[str, dict[LineNo, int]] = {}  # file key -> line -> events
 
     def start(self) -> None:
@@ -83,6 +88,11 @@ class AnnotateCalls:
         if key is None:
             return self._disable
         self._keys[code] = key
+        # A new call: its first line counts. But annotationlib also calls the code under
+        # stand-in globals (the FORWARDREF and STRING formats), without a `__file__`, and
+        # trace counts no frame whose globals lack one: nor does this.
+        fake = sys._getframe(1).f_globals.get("__file__") is None
+        self._last[code] = _SKIP if fake else 0
         sys.monitoring.set_local_events(self._tool, code, self._line_event)  # type: ignore[attr-defined,unused-ignore,arg-type]
         # The PY_START that started this call comes before its first line event: the
         # LINE events, now on for this code, count from its next instruction on.
@@ -90,6 +100,8 @@ class AnnotateCalls:
 
     def _line(self, code: CodeType, line: int) -> None:
         key = self._keys.get(code)
-        if key is not None:
+        last = self._last.get(code)
+        if key is not None and last not in (line, _SKIP):
+            self._last[code] = line
             lines = self.events.setdefault(key, {})
             lines[line] = lines.get(line, 0) + 1
