@@ -68,7 +68,6 @@ from tally.collect.slots import (
     is_arc,
     pack_slots,
 )
-from tally.env import PYVERSION
 from tally.types import LineNo
 
 if TYPE_CHECKING:
@@ -231,22 +230,35 @@ def _loops_forever(stmt: ast.stmt) -> bool:
     return True
 
 
-def _sets_up_annotate(cls: ast.ClassDef) -> bool:
-    """Does the class set up an `__annotate__` on its first line after a statement that
-    ran on another line (3.14+: a class body with annotations outside nested scopes, and
-    code of its own; an annotation without a value compiles to nothing)?"""
-    if PYVERSION < (3, 14):
-        return False
-    if all(isinstance(stmt, ast.AnnAssign) and stmt.value is None for stmt in cls.body):
-        return False
-    todo: list[ast.AST] = list(cls.body)
+def _annotated_classes(code: CodeType) -> set[tuple[str, LineNo]]:
+    """The class bodies in `code` (by name and first line) that set up an `__annotate__`
+    of their own (3.14+, without `from __future__ import annotations`)."""
+    found: set[tuple[str, LineNo]] = set()
+    todo = [code]
     while todo:
-        node = todo.pop()
-        if isinstance(node, ast.AnnAssign):
-            return True
-        if not isinstance(node, _SCOPES):
-            todo.extend(ast.iter_child_nodes(node))
-    return False
+        current = todo.pop()
+        children = [c for c in current.co_consts if isinstance(c, CodeType)]
+        is_class_body = not current.co_flags & _CO_OPTIMIZED and current.co_name != "<module>"
+        # Its own `__annotate__` starts on its first line; its methods' on theirs.
+        own = (c.co_firstlineno for c in children if c.co_name == "__annotate__")
+        if is_class_body and current.co_firstlineno in own:
+            found.add((current.co_name, current.co_firstlineno))
+        todo.extend(children)
+    return found
+
+
+def _sets_up_annotate(
+    cls: ast.ClassDef, first_line: LineNo, annotated: set[tuple[str, LineNo]]
+) -> bool:
+    """Does the class set up its `__annotate__` on its first line after a statement that
+    ran on another line? (It has one, and code of its own: an annotation without a value
+    compiles to nothing.)"""
+    if (cls.name, first_line) not in annotated:
+        return False
+    return not all(isinstance(stmt, ast.AnnAssign) and stmt.value is None for stmt in cls.body)
+
+
+_CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: set for functions, not class bodies
 
 
 def _ends_block(stmt: ast.stmt) -> bool:
@@ -296,6 +308,7 @@ class _Rewriter:
         self.implied = arcs.unarmed_exits() if arcs is not None else {}
         self.multiline = arcs.multiline if arcs is not None else {}
         self.one_line_bodies: set[LineNo] = set()  # lines of definitions with a body_exit
+        self.annotated_classes: set[tuple[str, LineNo]] = set()  # _annotated_classes()
         self.slots: list[list[Member]] = []
         self.guards: list[int] = []  # per slot: the guard whose handler fixes it, or 0
         self.guard_count = 0
@@ -642,7 +655,7 @@ class _Rewriter:
             # has decorators: one more event there per run.
             start = min([line, *(d.lineno for d in stmt.decorator_list)])
             entry: Member | None = (start, 0, 1) if line in self.code_lines else None
-            annotate = _sets_up_annotate(stmt)  # asked of the body as written
+            annotate = _sets_up_annotate(stmt, start, self.annotated_classes)
             stmt.body = self.frame_body(
                 stmt.body, line if entry else None, entry, self.body_exit_members(stmt)
             )
@@ -721,6 +734,7 @@ def instrument(
         nested_weights(tree, code),
         arcs,
     )
+    rewriter.annotated_classes = _annotated_classes(code)
     body = tree.body
     # A docstring and `from __future__` imports must stay first.
     head = 0
