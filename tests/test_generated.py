@@ -4,7 +4,9 @@ kinds that interact with blocks and exceptions (loops whose iterable or test rai
 `break`/`continue`, `return` in `finally`, nested functions, headers spread over lines), and
 each runs under coverage.py, `trace` and tally's engines:
 
-- executed lines equal coverage.py's (its C tracer), on every engine;
+- executed lines equal coverage.py's (its C tracer), on every engine, but on 3.11 for lines
+  of a `finally` block an exception left, where coverage.py sees a line event in clean-up
+  code (class 9 of docs/counts.md);
 - branch arcs equal coverage.py's, but for arcs out of a line where an exception passed
   (coverage.py records an exception leaving a frame or a `with` as an arc: docs/branches.md);
 - per statement, the count engine's count equals trace's count on the statement's first line
@@ -295,6 +297,7 @@ def check_program(source: str, work: Path) -> None:
     )
     theirs = json_view(work / "cov.data", work, "coverage")
     raised = exception_lines(script)
+    cleanup = finally_blocks_raised_in(source, raised)
     for engine in BRANCH_ENGINES:
         data = work / f"{engine}.data"
         done = run_tally(
@@ -308,14 +311,20 @@ def check_program(source: str, work: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         ours = json_view(data, work, "tally")
-        assert ours["executed_lines"] == theirs["executed_lines"], f"{engine}: executed lines"
-        assert ours["missing_lines"] == theirs["missing_lines"], f"{engine}: missing lines"
+        mine, yours = set(ours["executed_lines"]), set(theirs["executed_lines"])  # type: ignore[call-overload]
+        # On 3.11 an exception leaving a `finally` block passes clean-up code numbered
+        # with the block's lines, and coverage.py sees a line event there: it reports
+        # such a line as run though it never began (class 9 of docs/counts.md).
+        phantom = cleanup & (yours - mine)
+        assert mine ^ yours == phantom, f"{engine}: executed lines"
+        statements = mine | set(ours["missing_lines"])  # type: ignore[call-overload]
+        assert statements == yours | set(theirs["missing_lines"]), f"{engine}: statements"  # type: ignore[call-overload]
         differ = arcs(ours) ^ arcs(theirs)
         executed = {tuple(a) for a in ours["executed_branches"]} ^ {  # type: ignore[attr-defined]
             tuple(a)
             for a in theirs["executed_branches"]  # type: ignore[attr-defined]
         }
-        unexplained = {arc for arc in differ | executed if arc[0] not in raised}
+        unexplained = {arc for arc in differ | executed if arc[0] not in raised | phantom}
         assert unexplained == set(), f"{engine}: arcs {sorted(unexplained)}"
     # Counts: the count engine against trace, statement by statement.
     data = work / "counted.data"
@@ -333,7 +342,7 @@ def check_program(source: str, work: Path) -> None:
     facts = analyze_source(read_source(str(script)), str(script), None)
     expected = per_statement(facts, trace_counts(script, work))
     passed = {facts.multiline.get(line, line) for line in raised}
-    passed |= finally_blocks_raised_in(script.read_text(), raised)
+    passed |= cleanup
     differ_counts = {
         line: (ours_counts.get(line, 0), n)
         for line, n in expected.items()
