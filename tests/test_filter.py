@@ -269,3 +269,15 @@ def test_disable_warnings_silences_a_warning_by_its_slug(tmp_path: Path) -> None
     assert ran.stderr.splitlines() == [
         "tally: warning: Module nowhere_xq was never imported. (module-not-imported)"
     ]
+
+
+def test_the_pytest_plugin_warns_of_a_source_never_imported(tmp_path: Path) -> None:
+    _project(tmp_path)
+    write(tmp_path / "test_main.py", "import main\n\n\ndef test_runs():\n    pass\n")
+    ran = pytest_run(tmp_path, "--tally=pkg", "--tally=nowhere_xq")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "tally: warning: Module nowhere_xq was never imported. (module-not-imported)" in (
+        ran.stdout
+    )
+    write(tmp_path / ".coveragerc", "[run]\ndisable_warnings = module-not-imported\n")
+    assert "never imported" not in pytest_run(tmp_path, "--tally=pkg", "--tally=nowhere_xq").stdout

@@ -142,6 +142,7 @@ class TallyPlugin:
         self.worker_files: list[str] = []
         self.lost_workers: list[str] = []
         self.combine_warnings: list[Notice] = []  # inputs the controller's combine skipped
+        self.source_warnings: list[Notice] = []  # sources never imported, nothing measured
         self.failure: str | None = None
         self.recorded: str | Notice | None = None  # [tally] record_history: what became of it
         self.data_file: str | None = None
@@ -249,6 +250,10 @@ class TallyPlugin:
         self.process.end_journal(saved=True)
         if worker:
             return
+        if not self.worker_files and self.cov.last_saved is not None:
+            # What coverage.py warns of too; only for this process's own data (under
+            # xdist the workers imported the sources, not the controller).
+            self.source_warnings = self.cov.source_warnings(self.cov.last_saved)
         if session is not None:
             self._check_fail_under(session)
             if self.options.tally_no_regression:
@@ -343,7 +348,7 @@ class TallyPlugin:
         if self.worker_id is not None or self.cov is None:
             return
         write = terminalreporter.write
-        notices = list(self.combine_warnings)
+        notices = [*self.source_warnings, *self.combine_warnings]
         if self.lost_workers:
             notices.insert(
                 0,
