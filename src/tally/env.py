@@ -26,5 +26,9 @@ GIL_ENABLED = True if _gil_check is None else bool(_gil_check())
 
 WINDOWS = os.name == "nt"
 
+# inspect.CO_OPTIMIZED, without importing inspect before measuring starts: the flag of a
+# function's code, which a class or module body's code lacks.
+CO_OPTIMIZED = 0x0001
+
 # The bytecode cache tag ("cpython-311"); None when the interpreter writes no .pyc files.
 CACHE_TAG = sys.implementation.cache_tag

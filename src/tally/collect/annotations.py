@@ -18,6 +18,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
+from tally.collect import tool_ids
 from tally.types import LineNo
 
 __all__ = ["AnnotateCalls"]
@@ -44,12 +45,8 @@ class AnnotateCalls:
     def start(self) -> None:
         """Watch from now on (no-op when every tool id is taken: counts then miss these)."""
         mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
-        for tool in _TOOL_IDS:
-            if mon.get_tool(tool) is None:
-                mon.use_tool_id(tool, "tally-annotations")
-                self._tool = tool
-                break
-        else:
+        self._tool = tool_ids.claim(_TOOL_IDS, "tally-annotations")
+        if self._tool is None:
             return
         self._disable = mon.DISABLE
         self._line_event = mon.events.LINE
@@ -61,13 +58,8 @@ class AnnotateCalls:
         """Stop watching; the events counted so far stay."""
         if self._tool is None:
             return
-        mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
-        mon.set_events(self._tool, 0)
-        for code in self._keys:
-            mon.set_local_events(self._tool, code, 0)
-        mon.register_callback(self._tool, mon.events.PY_START, None)
-        mon.register_callback(self._tool, mon.events.LINE, None)
-        mon.free_tool_id(self._tool)
+        events = sys.monitoring.events  # type: ignore[attr-defined,unused-ignore]
+        tool_ids.release(self._tool, (events.PY_START, events.LINE), self._keys)
         self._tool = None
 
     def forget(self) -> None:

@@ -27,11 +27,10 @@ from types import CodeType, FrameType
 from typing import Any
 
 from tally import env
+from tally.collect import tool_ids
 from tally.exceptions import ConfigError
 
 __all__ = ["TestFunctions", "dynamic_contexts", "test_name"]
-
-_CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED, without importing inspect before measuring
 
 # The sys.monitoring tool ids this may take, after the monitor engine took its own.
 _TOOL_IDS = (4, 2, 3, 5)
@@ -65,7 +64,7 @@ def test_name(frame: FrameType) -> str | None:
         function = frame.f_globals.get(name)
         if function is None:
             # Static and class methods aren't module globals; their code knows its name.
-            if code.co_flags & _CO_OPTIMIZED and "<locals>" not in code.co_qualname:
+            if code.co_flags & env.CO_OPTIMIZED and "<locals>" not in code.co_qualname:
                 return f"{frame.f_globals.get('__name__')}.{code.co_qualname}"
             return None
         return f"{function.__module__}.{name}"
@@ -97,18 +96,15 @@ class TestFunctions:
     def stop(self) -> None:
         """Stop watching (the context stays as it is)."""
         if self._tool is not None:
-            mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
-            mon.set_events(self._tool, 0)
-            events = mon.events
-            for event in (
+            events = sys.monitoring.events  # type: ignore[attr-defined,unused-ignore]
+            watched = (
                 events.PY_START,
                 events.PY_RESUME,
                 events.PY_RETURN,
                 events.PY_YIELD,
                 events.PY_UNWIND,
-            ):
-                mon.register_callback(self._tool, event, None)
-            mon.free_tool_id(self._tool)
+            )
+            tool_ids.release(self._tool, watched)
             self._tool = None
         elif sys.getprofile() == self._profile:
             sys.setprofile(None)
@@ -144,12 +140,8 @@ class TestFunctions:
 
     def _start_monitoring(self) -> None:
         mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
-        for tool in _TOOL_IDS:
-            if mon.get_tool(tool) is None:
-                mon.use_tool_id(tool, "tally-contexts")
-                self._tool = tool
-                break
-        else:
+        self._tool = tool_ids.claim(_TOOL_IDS, "tally-contexts")
+        if self._tool is None:
             raise ConfigError(
                 "[run] dynamic_context = test_function needs a free sys.monitoring tool id, "
                 "and other tools hold them all"

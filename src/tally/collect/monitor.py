@@ -10,6 +10,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from tally import env
+from tally.collect import tool_ids
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     InstrumentingFinder,
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MonitorEngine"]
 
-# Tool ids 0-5 exist; 0 is for debuggers, 1 coverage.py, 2 profilers, 5 optimizers
-# (PEP 669). tally takes 3, or the next free one so it can run beside other tools.
+# The engine takes id 3, or the next free one of these (collect/tool_ids.py).
 _PREFERRED_IDS = (3, 4, 2)
 
 
@@ -83,12 +83,8 @@ class MonitorEngine:
     def start(self) -> None:
         """Claim a tool id and watch PY_START everywhere."""
         mon: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
-        for tool in _PREFERRED_IDS:
-            if mon.get_tool(tool) is None:
-                mon.use_tool_id(tool, "tally")
-                self._tool = tool
-                break
-        else:
+        self._tool = tool_ids.claim(_PREFERRED_IDS, "tally")
+        if self._tool is None:
             from tally.exceptions import TallyError
 
             raise TallyError(
@@ -121,15 +117,10 @@ class MonitorEngine:
         tool, self._tool = self._tool, None
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
-        mon.set_events(tool, 0)
-        for code_id in self._code_lines:
-            mon.set_local_events(tool, self._codes[code_id], 0)
-        mon.register_callback(tool, mon.events.PY_START, None)
-        mon.register_callback(tool, mon.events.LINE, None)
+        events = [mon.events.PY_START, mon.events.LINE]
         if self.branch and not self.markers:
-            mon.register_callback(tool, mon.events.BRANCH_LEFT, None)
-            mon.register_callback(tool, mon.events.BRANCH_RIGHT, None)
-        mon.free_tool_id(tool)
+            events += [mon.events.BRANCH_LEFT, mon.events.BRANCH_RIGHT]
+        tool_ids.release(tool, events, (self._codes[code_id] for code_id in self._code_lines))
         self._code_lines.clear()
 
     def _on_start(self, code: CodeType, offset: int) -> Any:

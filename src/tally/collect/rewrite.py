@@ -68,6 +68,7 @@ from tally.collect.slots import (
     is_arc,
     pack_slots,
 )
+from tally.env import CO_OPTIMIZED
 from tally.types import LineNo
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ def _annotated_classes(code: CodeType) -> set[tuple[str, LineNo]]:
     while todo:
         current = todo.pop()
         children = [c for c in current.co_consts if isinstance(c, CodeType)]
-        is_class_body = not current.co_flags & _CO_OPTIMIZED and current.co_name != "<module>"
+        is_class_body = not current.co_flags & CO_OPTIMIZED and current.co_name != "<module>"
         # Its own `__annotate__` starts on its first line; its methods' on theirs.
         own = (c.co_firstlineno for c in children if c.co_name == "__annotate__")
         if is_class_body and current.co_firstlineno in own:
@@ -256,9 +257,6 @@ def _sets_up_annotate(
     if (cls.name, first_line) not in annotated:
         return False
     return not all(isinstance(stmt, ast.AnnAssign) and stmt.value is None for stmt in cls.body)
-
-
-_CO_OPTIMIZED = 0x0001  # inspect.CO_OPTIMIZED: set for functions, not class bodies
 
 
 def _ends_block(stmt: ast.stmt) -> bool:
