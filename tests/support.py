@@ -88,13 +88,16 @@ def pytest_run(
     )
 
 
-def run_coverage(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`python -m coverage ARGS` in `cwd`, with no coverage.py or tally settings from outside."""
+def run_coverage(
+    *args: str, cwd: Path, check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m coverage ARGS` in `cwd`, with no coverage.py or tally settings from outside
+    but `env` (such as COVERAGE_CORE)."""
     return subprocess.run(
         [PY, "-m", "coverage", *args],
         check=check,
         cwd=cwd,
-        env=clean_env(),
+        env=clean_env(**env),
         capture_output=True,
         text=True,
     )

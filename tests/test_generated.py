@@ -288,12 +288,14 @@ def check_program(source: str, work: Path) -> None:
     # coverage.py's C tracer on every Python: its sysmon core (3.14+) reports as run a
     # statement a jump's straight run would reach where an instruction on the way raised
     # (docs/branches.md), which generated programs do often.
-    subprocess.run(
-        [PY, "-m", "coverage", "run", "--branch", "--data-file=cov.data", "--rcfile=", script.name],
+    run_coverage(
+        "run",
+        "--branch",
+        "--data-file=cov.data",
+        "--rcfile=",
+        script.name,
         cwd=work,
-        env=clean_env(COVERAGE_CORE="ctrace"),
-        capture_output=True,
-        check=True,
+        COVERAGE_CORE="ctrace",
     )
     theirs = json_view(work / "cov.data", work, "coverage")
     raised = exception_lines(script)
