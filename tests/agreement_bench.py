@@ -15,6 +15,10 @@ trace decides whether to trace a file by its module's *base name*, cached: once 
 `__init__.py` or `utils.py` under an ignored directory is seen, every file of that base
 name is skipped. That is not counting, only choosing, so here a file is traced when it is
 under the current directory, which is what `--source .` measures.
+
+Both runs use one hash seed and seed `random` the same way when pytest starts (a plugin
+of this script's own), so tests that draw random data draw the same data in both: a
+difference is then tally's, not the run's.
 """
 
 from __future__ import annotations
@@ -82,6 +86,21 @@ def trace_counts(args: list[str]) -> tuple[dict[tuple[str, int], int], set[tuple
     return counts, lines
 
 
+_SEED_PLUGIN = "tally_agreement_seed"
+
+
+def seeded(args: list[str], scratch: str) -> list[str]:
+    """`args` with a plugin that seeds `random` when pytest starts, importable from here
+    and from the subprocess (through PYTHONPATH)."""
+    Path(scratch, f"{_SEED_PLUGIN}.py").write_text(
+        "import random\n\n\ndef pytest_configure(config):\n    random.seed(0)\n"
+    )
+    sys.path.insert(0, scratch)
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([scratch, *([path] if path else [])])
+    return ["-p", _SEED_PLUGIN, *args]
+
+
 def tally_counts(args: list[str], data_file: str) -> None:
     command = [sys.executable, "-m", "tally", "run", "--count", "--source", "."]
     command += ["--data-file", data_file, "-m", "pytest", *args]
@@ -115,6 +134,9 @@ def shape(tree: ast.Module, line: int) -> str:
 
 
 def main() -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-file")
     parser.add_argument("--out")
@@ -122,6 +144,7 @@ def main() -> None:
     options = parser.parse_args(sys.argv[1:split])
     args = sys.argv[split + 1 :]
     with tempfile.TemporaryDirectory() as scratch:
+        args = seeded(args, scratch)
         data_file = options.data_file or str(Path(scratch, ".coverage"))
         if not options.data_file:
             tally_counts(args, data_file)

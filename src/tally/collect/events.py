@@ -10,10 +10,10 @@ The number is a property of the compiled code, so we read it from the uninstrume
 code object of the same interpreter, and the rewriter adds that many per execution instead
 of one. Each code object's instructions are matched to the statements of its own scope
 (module, function or class body), and only a statement's first run of instructions counts
-(`finally` bodies are compiled more than once). Walking instructions in order, taking the jumps
-forward inside a simple statement, assumes the first branch of each condition inside it,
-which fails only for statements with jumps inside spread over lines taking the other way
-(`a if c\\n else b` when `c` is false); docs/counts.md lists that case.
+(`finally` bodies are compiled more than once). Walking instructions in order, taking
+the jumps forward inside a simple statement, follows the first way through each decision
+inside it; where a statement spread over lines comes back to its first line more or less
+often on other ways (`a if c\\n else b` when `c` is false), ways.py weighs every way.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from typing import NamedTuple
 from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
 from tally.collect.nested import comprehension_loops, instruction_key
+from tally.collect.ways import StatementCode, WayWeights, reach_points, weigh_ways
 from tally.types import LineNo
 
-__all__ = ["StatementEvents", "statement_events"]
+__all__ = ["StatementEvents", "WayWeights", "statement_events"]
 
 Span = tuple[int, int, int, int]  # start line, start col, end line, end col
 # Code objects of expressions: they hold no statements of their own.
@@ -91,6 +92,7 @@ class StatementEvents(NamedTuple):
 
     per_line: dict[int, Counter[LineNo]]  # {line: events per execution}, where one is > 1
     loop_tests: dict[int, LineNo]  # a `for` loop's line of its test (FOR_ITER)
+    ways: dict[int, WayWeights]  # first-line events that depend on the way taken (ways.py)
 
 
 def statement_events(tree: ast.Module, code: CodeType) -> StatementEvents:
@@ -98,80 +100,154 @@ def statement_events(tree: ast.Module, code: CodeType) -> StatementEvents:
     uninstrumented."""
     scopes = _scopes(tree)
     loops = set(comprehension_loops(tree))
-    result: dict[int, Counter[LineNo]] = {}
-    tests: dict[int, LineNo] = {}
+    found = StatementEvents({}, {}, {})
     for co in code_objects(code):
         if co.co_name in _EXPRESSION_CODE:
             continue
         key = ("<module>", 1) if co.co_name == "<module>" else (co.co_name, co.co_firstlineno)
         statements = scopes.get(key)
         if statements:
-            _count_events(co, statements, loops, result, tests)
-    per_line = {key: c for key, c in result.items() if any(n > 1 for n in c.values())}
-    return StatementEvents(per_line, tests)
+            _Scope(co, statements, loops).count_events(found)
+    per_line = {key: c for key, c in found.per_line.items() if any(n > 1 for n in c.values())}
+    return found._replace(per_line=per_line)
 
 
-def _count_events(
-    co: CodeType,
-    statements: list[ast.stmt],
-    loops: set[tuple[int, int, int, int]],
-    result: dict[int, Counter[LineNo]],
-    tests: dict[int, LineNo],
-) -> None:
-    by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
-    for node in statements:
+class _Scope:
+    """One code object's instructions and the statements of its scope."""
+
+    def __init__(
+        self, co: CodeType, statements: list[ast.stmt], loops: set[tuple[int, int, int, int]]
+    ) -> None:
+        self.statements = statements
+        self.loops = loops
+        self.by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
+        for node in statements:
+            span = _span(node)
+            for number in range(span[0], span[2] + 1):
+                self.by_line.setdefault(number, []).append((span, node))
+        self.instructions = list(dis.get_instructions(co))
+        self.at = {ins.offset: i for i, ins in enumerate(self.instructions)}
+
+    def owner(self, instruction: dis.Instruction) -> ast.stmt | None:
+        """The statement an instruction belongs to, by its position."""
+        p = instruction.positions
+        if p is None or p.lineno is None:
+            return None
+        return _owner(self.by_line.get(p.lineno, []), (p.lineno, p.col_offset or 0))
+
+    def count_events(self, found: StatementEvents) -> None:
+        """Add the events of this scope's statements, along each one's first way, to `found`."""
+        instructions, at, loops = self.instructions, self.at, self.loops
+        finished: set[int] = set()  # statements whose first run of instructions has ended
+        starts: dict[int, tuple[int, int | None]] = {}  # first instruction, line before it
+        current: ast.stmt | None = None
+        previous_line: int | None = None
+        i = next((i + 1 for i, ins in enumerate(instructions) if ins.opname == "RESUME"), 0)
+        while i < len(instructions):
+            index, instruction = i, instructions[i]
+            i += 1
+            positions = instruction.positions
+            if positions is None or positions.lineno is None:
+                continue
+            if instruction.opname == "FOR_ITER" and instruction_key(instruction) in loops:
+                # An inlined comprehension's loop (3.12+): its items are counted apart
+                # (nested.py); the statement goes on where the loop ends.
+                i = at[instruction.argval]
+            line = positions.lineno
+            owner = self.owner(instruction)
+            if owner is not current:
+                if current is not None:
+                    finished.add(id(current))
+                current = owner
+                if owner is not None and id(owner) not in finished:
+                    starts.setdefault(id(owner), (index, previous_line))
+            if line != previous_line and owner is not None and id(owner) not in finished:
+                found.per_line.setdefault(id(owner), Counter())[line] += 1
+            previous_line = line
+            if instruction.opname == "FOR_ITER" and isinstance(owner, ast.For):
+                # 3.13+ place a loop's test on its iterable, which may be on a later line.
+                found.loop_tests.setdefault(id(owner), line)
+            if instruction.opname in ("RETURN_VALUE", "RETURN_CONST") and owner is not None:
+                # What follows a return is another path (code the compiler copied), not more
+                # of this run of the statement.
+                finished.add(id(owner))
+            if isinstance(owner, ast.Assert) and _skips_a_raise(instruction, instructions, at):
+                # An assert's failure (its message, or the explanation pytest's rewritten
+                # asserts build) is the path not taken; 3.12+ compile it out of line anyway.
+                i = at[instruction.argval]
+                continue
+            if (
+                instruction.opname == "JUMP_FORWARD"
+                and owner is not None
+                and _first_body_statement(owner) is None
+                and self.owner(instructions[at[instruction.argval]]) is owner
+            ):
+                # A jump over the other branch of `a if c else b` (or, 3.14+, over the plain
+                # call a builtin's inlined loop stands for): take it, as the path runs.
+                i = at[instruction.argval]
+        for node in self.statements:
+            if id(node) in starts:
+                # The line counted is the first that holds code: the statement's first,
+                # unless its code starts below (`return (\n    a\n    and b\n)`).
+                index, previous = starts[id(node)]
+                events = found.per_line.get(id(node))
+                first = instructions[index].positions
+                assert first is not None and first.lineno is not None  # it has an owner
+                counted = node.lineno if events and events[node.lineno] else first.lineno
+                weights = self.way_weights(node, index, previous, counted)
+                if weights is not None:
+                    found.ways[id(node)] = weights
+
+    def way_weights(
+        self, node: ast.stmt, start: int, previous: int | None, line: int
+    ) -> WayWeights | None:
+        """The events on `line` per run of `node`, when they depend on the way taken inside
+        it (ways.py): a statement with a decision inside whose own part spans lines."""
         span = _span(node)
-        for number in range(span[0], span[2] + 1):
-            by_line.setdefault(number, []).append((span, node))
-    finished: set[int] = set()  # statements whose first run of instructions has ended
-    current: ast.stmt | None = None
-    previous_line: int | None = None
-    instructions = list(dis.get_instructions(co))
-    at = {ins.offset: i for i, ins in enumerate(instructions)}
-    i = next((i + 1 for i, ins in enumerate(instructions) if ins.opname == "RESUME"), 0)
-    while i < len(instructions):
-        instruction = instructions[i]
-        i += 1
-        positions = instruction.positions
-        if positions is None or positions.lineno is None:
-            continue
-        if instruction.opname == "FOR_ITER" and instruction_key(instruction) in loops:
-            # An inlined comprehension's loop (3.12+): its items are counted apart
-            # (nested.py); the statement goes on where the loop ends.
-            i = at[instruction.argval]
-        line = positions.lineno
-        owner = _owner(by_line.get(line, []), (line, positions.col_offset or 0))
-        if owner is not current:
-            if current is not None:
-                finished.add(id(current))
-            current = owner
-        if line != previous_line and owner is not None and id(owner) not in finished:
-            result.setdefault(id(owner), Counter())[line] += 1
-        previous_line = line
-        if instruction.opname == "FOR_ITER" and isinstance(owner, ast.For):
-            # 3.13+ place a loop's test on its iterable, which may be on a later line.
-            tests.setdefault(id(owner), line)
-        if instruction.opname in ("RETURN_VALUE", "RETURN_CONST") and owner is not None:
-            # What follows a return is another path (code the compiler copied), not more
-            # of this run of the statement.
-            finished.add(id(owner))
-        if isinstance(owner, ast.Assert) and _skips_a_raise(instruction, instructions, at):
-            # An assert's failure (its message, or the explanation pytest's rewritten
-            # asserts build) is the path not taken; 3.12+ compile it out of line anyway.
-            i = at[instruction.argval]
-            continue
-        if (
-            instruction.opname == "JUMP_FORWARD"
-            and owner is not None
-            and _first_body_statement(owner) is None
-        ):
-            # A jump over the other branch of `a if c else b` (or, 3.14+, over the plain
-            # call a builtin's inlined loop stands for): take it, as the path runs.
-            target = instructions[at[instruction.argval]].positions
-            if target is not None and target.lineno is not None:
-                start = (target.lineno, target.col_offset or 0)
-                if _owner(by_line.get(target.lineno, []), start) is owner:
-                    i = at[instruction.argval]
+        if span[2] == span[0] or isinstance(node, (ast.For, ast.AsyncFor, *DEFINITIONS)):
+            return None
+        points = reach_points(_header(node))
+        if not points:
+            return None
+        instructions, at = self.instructions, self.at
+
+        def skip(i: int) -> int | None:
+            instruction = instructions[i]
+            if instruction.opname == "FOR_ITER" and instruction_key(instruction) in self.loops:
+                return at[instruction.argval]  # an inlined comprehension: nested.py counts it
+            if isinstance(node, ast.Assert) and _skips_a_raise(instruction, instructions, at):
+                return at[instruction.argval]  # the assertion holds
+            if instruction.opname.startswith("POP_JUMP") and _tests_a_builtin(instructions, i):
+                return i + 1  # 3.14+: the builtin is the builtin, and its loop is inlined
+            return None
+
+        code = StatementCode(instructions, at, lambda ins: self.owner(ins) is node, skip)
+        weighed = weigh_ways(code, (start, previous, line), [p for _, p in points])
+        if weighed is None or weighed[0] < 1 or not any(weighed[1]):
+            return None
+        base, weights = weighed
+        ticks = [(reach, w) for (reach, _), w in zip(points, weights, strict=True) if w]
+        return WayWeights(base, ticks)
+
+
+def _header(node: ast.stmt) -> list[ast.AST]:
+    """The nodes of a statement's own part (a compound statement's header)."""
+    found: list[ast.AST] = []
+    for field, value in ast.iter_fields(node):
+        if field not in ("body", "orelse", "handlers", "finalbody", "cases"):
+            items = value if isinstance(value, list) else [value]
+            found.extend(item for item in items if isinstance(item, ast.AST))
+    return found
+
+
+def _tests_a_builtin(instructions: list[dis.Instruction], i: int) -> bool:
+    """Is instruction i the jump that checks a name is still the builtin whose loop 3.14
+    inlines (`any(x for x in xs)`)?"""
+    return (
+        i >= 2
+        and instructions[i - 1].opname == "IS_OP"
+        and instructions[i - 2].opname == "LOAD_COMMON_CONSTANT"
+    )
 
 
 def _skips_a_raise(

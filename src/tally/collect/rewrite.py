@@ -27,6 +27,9 @@ The members' event numbers match it (docs/counts.md lists each case and what rem
 - a statement's number of events on its first line is read from the uninstrumented bytecode
   (events.py): 2 for `f(a,\\n  b)` and for each line of a decorated definition, 2 for a
   `with` (entry, then the exit call), else 1;
+- a statement spread over lines with a decision inside (`if a and b(\\n x\\n):`) comes back
+  to its first line more or less often depending on the way taken: each operand whose
+  evaluation adds events there is ticked with its weight (ways.py);
 - a loop header is tested once per iteration plus once more when the loop ends by its
   test, so it is the first member of its body's first block and of its `else` block;
 - a line holding several statements (`a = 1; b = 2`, `if x: y()`) starts once;
@@ -180,7 +183,8 @@ def _expressions(stmt: ast.stmt) -> list[ast.AST]:
 
 def _outermost_nested(stmt: ast.stmt) -> set[int]:
     """ids of the lambdas, comprehensions and generator expressions of `stmt` that are not
-    inside another one."""
+    inside another one, and run whenever the statement does (not in an arm of a
+    conditional expression or an operand an `and`/`or` may skip)."""
     found: set[int] = set()
     todo = [c for c in ast.iter_child_nodes(stmt) if not isinstance(c, ast.stmt)]
     while todo:
@@ -189,6 +193,10 @@ def _outermost_nested(stmt: ast.stmt) -> set[int]:
             continue
         if isinstance(node, NESTED):
             found.add(id(node))
+        elif isinstance(node, ast.IfExp):
+            todo.append(node.test)
+        elif isinstance(node, ast.BoolOp):
+            todo.append(node.values[0])
         else:
             todo.extend(ast.iter_child_nodes(node))
     return found
@@ -301,6 +309,7 @@ class _Rewriter:
         self.code_lines = code_lines
         self.events = events.per_line
         self.loop_tests = events.loop_tests
+        self.ways = events.ways
         self.nested = nested
         self.arms: dict[Arm, Arc] = arcs.arms if arcs is not None else {}
         self.implied = arcs.unarmed_exits() if arcs is not None else {}
@@ -457,6 +466,13 @@ class _Rewriter:
             return None
         return failing
 
+    def code_line(self, stmt: ast.stmt) -> LineNo:
+        """The first line of `stmt` whose events count for it: its first, unless that holds
+        no code (`if (\\n    a\\n    != b\\n):`), where coverage.py maps the code's first
+        line to the statement's."""
+        counter = self.events.get(id(stmt))
+        return stmt.lineno if not counter or counter[stmt.lineno] else min(counter)
+
     def events_on(self, stmt: ast.stmt, line: LineNo) -> int:
         """Line events on `line` per execution of `stmt` (events.py), at least one."""
         counter = self.events.get(id(stmt))
@@ -531,6 +547,7 @@ class _Rewriter:
             per_run = self.nested_code(stmt)
             if line != previous_line and not isinstance(stmt, _LOOPS):
                 found.append((line, last, self.entry_events(stmt) + per_run))
+                self.count_ways(stmt)
                 body_exit = self.body_exit(stmt)
                 if body_exit is not None:
                     self.one_line_bodies.add(line)
@@ -568,8 +585,10 @@ class _Rewriter:
         return self.events_on(stmt, stmt.lineno) - 1
 
     def entry_events(self, stmt: ast.stmt) -> int:
-        """Line events on the first line of `stmt` each time it runs."""
-        events = self.events_on(stmt, stmt.lineno)
+        """Line events on the first line of `stmt` each time it runs (however the ways
+        inside it go: count_ways counts those that add more)."""
+        ways = self.ways.get(id(stmt))
+        events = ways.base if ways is not None else self.events_on(stmt, self.code_line(stmt))
         if isinstance(stmt, (ast.With, ast.AsyncWith)) and stmt.body[0].lineno != stmt.lineno:
             # The exit (__exit__ call) runs code on the `with` line again, however the body
             # ends: one more event after those of entering.
@@ -579,6 +598,21 @@ class _Rewriter:
             # the definition's line each time the definition runs.
             events += 1
         return events
+
+    def count_ways(self, stmt: ast.stmt) -> None:
+        """Tick each operand whose evaluation adds events on the statement's first line
+        (events.py, ways.py): `operand` becomes `__tally_tick__(...) and operand`."""
+        ways = self.ways.get(id(stmt))
+        for (parent, field, index), weight in ways.ticks if ways is not None else ():
+            operand = getattr(parent, field)[index] if index >= 0 else getattr(parent, field)
+            ticked = ast.BoolOp(
+                op=ast.And(), values=[self.call(TICK_HELPER, stmt.lineno, weight=weight), operand]
+            )
+            ast.copy_location(ticked, operand)
+            if index >= 0:
+                getattr(parent, field)[index] = ticked
+            else:
+                setattr(parent, field, ticked)
 
     def nested_code(self, stmt: ast.stmt) -> int:
         """Count the line events that lambdas, comprehensions and generator expressions
@@ -630,7 +664,13 @@ class _Rewriter:
         test, which is exactly when the `else` clause runs. So the header is the first
         member of the body's first block and of the `else` block."""
         line = stmt.lineno
-        entry: Member | None = (line, 0, 1) if self.has_code(stmt) else None
+        entry: Member | None = None
+        if self.has_code(stmt):
+            # A `while` test spread over lines may come back to its line more or less often
+            # depending on how far it went: the ticks in it count what it adds each time.
+            ways = self.ways.get(id(stmt))
+            entry = (line, 0, ways.base if ways is not None else 1)
+            self.count_ways(stmt)
         stmt.body = self.body(stmt.body, line, entry, self.arm_arcs(stmt))
         if entry is not None and isinstance(stmt, ast.While) and _always_true(stmt.test):
             entry = None  # `while True:` is never tested false
