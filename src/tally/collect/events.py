@@ -19,7 +19,6 @@ often on other ways (`a if c\\n else b` when `c` is false), ways.py weighs every
 from __future__ import annotations
 
 import ast
-import dis
 from collections import Counter
 from collections.abc import Iterator
 from types import CodeType
@@ -27,7 +26,8 @@ from typing import NamedTuple
 
 from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
-from tally.collect.nested import comprehension_loops, instruction_key
+from tally.collect.bytecode import Instruction, instructions
+from tally.collect.nested import TreeIndex, index_tree, instruction_key
 from tally.collect.ways import StatementCode, WayWeights, reach_points, weigh_ways
 from tally.types import LineNo
 
@@ -74,16 +74,15 @@ def _scope_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 todo.extend(child.body)
 
 
-def _scopes(tree: ast.Module) -> dict[tuple[str, int], list[ast.stmt]]:
+def _scopes(tree: ast.Module, index: TreeIndex) -> dict[tuple[str, int], list[ast.stmt]]:
     """(code name, first line) -> the statements of that code object's scope."""
     scopes: dict[tuple[str, int], list[ast.stmt]] = {
         ("<module>", 1): list(_scope_statements(tree.body))
     }
-    for node in ast.walk(tree):
-        if isinstance(node, DEFINITIONS):
-            statements = list(_scope_statements(node.body))
-            for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
-                scopes[(node.name, line)] = statements
+    for node in index.definitions:
+        statements = list(_scope_statements(node.body))
+        for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
+            scopes[(node.name, line)] = statements
     return scopes
 
 
@@ -95,11 +94,14 @@ class StatementEvents(NamedTuple):
     ways: dict[int, WayWeights]  # first-line events that depend on the way taken (ways.py)
 
 
-def statement_events(tree: ast.Module, code: CodeType) -> StatementEvents:
+def statement_events(
+    tree: ast.Module, code: CodeType, index: TreeIndex | None = None
+) -> StatementEvents:
     """Events per execution of the statements in `tree`; `code` is `tree` compiled,
-    uninstrumented."""
-    scopes = _scopes(tree)
-    loops = set(comprehension_loops(tree))
+    uninstrumented; `index` is `index_tree(tree)`, when the caller has it."""
+    index = index or index_tree(tree)
+    scopes = _scopes(tree, index)
+    loops = set(index.loops)
     found = StatementEvents({}, {}, {})
     for co in code_objects(code):
         if co.co_name in _EXPRESSION_CODE:
@@ -125,10 +127,10 @@ class _Scope:
             span = _span(node)
             for number in range(span[0], span[2] + 1):
                 self.by_line.setdefault(number, []).append((span, node))
-        self.instructions = list(dis.get_instructions(co))
+        self.instructions = instructions(co)
         self.at = {ins.offset: i for i, ins in enumerate(self.instructions)}
 
-    def owner(self, instruction: dis.Instruction) -> ast.stmt | None:
+    def owner(self, instruction: Instruction) -> ast.stmt | None:
         """The statement an instruction belongs to, by its position."""
         p = instruction.positions
         if p is None or p.lineno is None:
@@ -240,7 +242,7 @@ def _header(node: ast.stmt) -> list[ast.AST]:
     return found
 
 
-def _tests_a_builtin(instructions: list[dis.Instruction], i: int) -> bool:
+def _tests_a_builtin(instructions: list[Instruction], i: int) -> bool:
     """Is instruction i the jump that checks a name is still the builtin whose loop 3.14
     inlines (`any(x for x in xs)`)?"""
     return (
@@ -251,7 +253,7 @@ def _tests_a_builtin(instructions: list[dis.Instruction], i: int) -> bool:
 
 
 def _skips_a_raise(
-    instruction: dis.Instruction, instructions: list[dis.Instruction], at: dict[int, int]
+    instruction: Instruction, instructions: list[Instruction], at: dict[int, int]
 ) -> bool:
     """Is this a conditional jump forward over instructions that end by raising?"""
     if not instruction.opname.startswith("POP_JUMP"):

@@ -28,14 +28,17 @@ import dis
 from types import CodeType
 from typing import NamedTuple
 
+from tally.analysis.nodes import DEFINITIONS
 from tally.analysis.source import code_objects
+from tally.collect.bytecode import Instruction, instructions
 
 __all__ = [
     "JUMPS",
     "JUMP_OPCODES",
     "NESTED",
+    "TreeIndex",
     "Weights",
-    "comprehension_loops",
+    "index_tree",
     "instruction_key",
     "nested_weights",
     "span_key",
@@ -73,7 +76,7 @@ def span_key(node: ast.AST) -> Key:
     )
 
 
-def instruction_key(instruction: dis.Instruction) -> Key | None:
+def instruction_key(instruction: Instruction) -> Key | None:
     """The span an instruction is located at, comparable with span_key's; None if none."""
     p = instruction.positions
     if p is None or p.lineno is None:
@@ -81,15 +84,28 @@ def instruction_key(instruction: dis.Instruction) -> Key | None:
     return (p.lineno, p.end_lineno or 0, p.col_offset or 0, p.end_col_offset or 0)
 
 
-def comprehension_loops(tree: ast.AST) -> dict[Key, tuple[Comprehension, int]]:
-    """{span of a comprehension's iterable: (comprehension, which `for`)}: on 3.12+ a
-    comprehension's FOR_ITER has its iterable's position (on 3.11 the first one has the
-    comprehension's own)."""
-    found: dict[Key, tuple[Comprehension, int]] = {}
+class TreeIndex(NamedTuple):
+    """The nodes of a module that events.py and nested.py look for, found in one walk."""
+
+    definitions: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]
+    nested: list[ast.Lambda | Comprehension]
+    # {span of a comprehension's iterable: (comprehension, which `for`)}: on 3.12+ a
+    # comprehension's FOR_ITER has its iterable's position (on 3.11 the first one has
+    # the comprehension's own).
+    loops: dict[Key, tuple[Comprehension, int]]
+
+
+def index_tree(tree: ast.AST) -> TreeIndex:
+    """Walk `tree` once for its definitions, nested code and comprehension loops."""
+    found = TreeIndex([], [], {})
     for node in ast.walk(tree):
-        if isinstance(node, NESTED) and not isinstance(node, ast.Lambda):
-            for index, generator in enumerate(node.generators):
-                found[span_key(generator.iter)] = (node, index)
+        if isinstance(node, DEFINITIONS):
+            found.definitions.append(node)
+        elif isinstance(node, NESTED):
+            found.nested.append(node)
+            if not isinstance(node, ast.Lambda):
+                for index, generator in enumerate(node.generators):
+                    found.loops[span_key(generator.iter)] = (node, index)
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -100,7 +116,7 @@ def comprehension_loops(tree: ast.AST) -> dict[Key, tuple[Comprehension, int]]:
             # 3.14+ runs `any(...)`, `all(...)`, `tuple(...)` (3.15: `list(...)`) of a
             # generator expression as a loop in the caller, at the function's name: one
             # more backward jump per item. CONSUMER marks it.
-            found[span_key(node.func)] = (node.args[0], CONSUMER)
+            found.loops[span_key(node.func)] = (node.args[0], CONSUMER)
     return found
 
 
@@ -108,7 +124,7 @@ class _Code:
     """One code object's instructions, walked for the events on one line."""
 
     def __init__(self, code: CodeType, iterables: dict[Key, tuple[Comprehension, int]]) -> None:
-        self.instructions = list(dis.get_instructions(code))
+        self.instructions = instructions(code)
         self.at = {ins.offset: i for i, ins in enumerate(self.instructions)}
         self.lines = [ins.positions.lineno if ins.positions else None for ins in self.instructions]
         self.iterables = iterables
@@ -241,13 +257,17 @@ class _Code:
         return Weights(before + after, (), 0)
 
 
-def nested_weights(tree: ast.Module, code: CodeType) -> dict[int, Weights]:
+def nested_weights(
+    tree: ast.Module, code: CodeType, tree_index: TreeIndex | None = None
+) -> dict[int, Weights]:
     """{id(node): Weights} for the lambdas, comprehensions and generator expressions of
-    `tree` (compiled, uninstrumented, as `code`), events counted on each node's first line."""
-    by_span = {span_key(n): n for n in ast.walk(tree) if isinstance(n, NESTED)}
+    `tree` (compiled, uninstrumented, as `code`), events counted on each node's first line.
+    `tree_index` is `index_tree(tree)`, when the caller has it."""
+    tree_index = tree_index or index_tree(tree)
+    by_span = {span_key(n): n for n in tree_index.nested}
     if not by_span:
         return {}
-    iterables = comprehension_loops(tree)
+    iterables = tree_index.loops
     owners: dict[int, ast.expr] = {}  # id(code object) -> the node it is the code of
     loops: dict[int, list[tuple[int, int]]] = {}
     consumed: dict[int, int] = {}  # id(generator expression) -> weight per item, 3.14+

@@ -151,6 +151,13 @@ def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
     return node
 
 
+def _place(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
+    """Give `node` itself (not the nodes under it) a one-line location."""
+    node.lineno = node.end_lineno = line  # type: ignore[attr-defined]
+    node.col_offset = node.end_col_offset = col  # type: ignore[attr-defined]
+    return node
+
+
 def _iter_call(iterable: ast.expr) -> ast.expr:
     """`iter(iterable)` through the builtin, located where `iterable` is (Python points its
     own error there on 3.13 and 3.14, at the whole generator expression on 3.11 and 3.15)."""
@@ -202,11 +209,25 @@ def _outermost_nested(stmt: ast.stmt) -> set[int]:
     return found
 
 
-def _leaves(node: ast.AST, in_loop: bool) -> bool:
+Memo = dict[tuple[int, bool], bool]  # (id of a statement, in a loop) -> _leaves' answer
+
+
+def _leaves(node: ast.AST, in_loop: bool, memo: Memo) -> bool:
     """Can running `node` end other than by finishing or raising where it stands: a
     `return`, a `break` or `continue` aimed outside it, a bare `raise`, or a suspension
     (`yield`, `await`, `async for/with`)?
-    `in_loop` says whether a `break` here stays inside `node`'s statement."""
+    `in_loop` says whether a `break` here stays inside `node`'s statement. Statements'
+    answers are kept in `memo`: each statement's is asked again by every one around it."""
+    if not isinstance(node, ast.stmt):
+        return _finds_leaving(node, in_loop, memo)
+    key = (id(node), in_loop)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _finds_leaving(node, in_loop, memo)
+    return found
+
+
+def _finds_leaving(node: ast.AST, in_loop: bool, memo: Memo) -> bool:
     if isinstance(node, _SCOPES):
         return False
     if isinstance(node, (ast.Return, *_SUSPENDS, ast.AsyncFor, ast.AsyncWith)):
@@ -219,10 +240,10 @@ def _leaves(node: ast.AST, in_loop: bool) -> bool:
         return not in_loop
     if isinstance(node, (ast.For, ast.While)):
         inner = [node.target, node.iter] if isinstance(node, ast.For) else [node.test]
-        return any(_leaves(child, in_loop) for child in [*inner, *node.orelse]) or any(
-            _leaves(child, True) for child in node.body
+        return any(_leaves(child, in_loop, memo) for child in [*inner, *node.orelse]) or any(
+            _leaves(child, True, memo) for child in node.body
         )
-    return any(_leaves(child, in_loop) for child in ast.iter_child_nodes(node))
+    return any(_leaves(child, in_loop, memo) for child in ast.iter_child_nodes(node))
 
 
 def _loops_forever(stmt: ast.stmt) -> bool:
@@ -267,7 +288,7 @@ def _sets_up_annotate(
     return not all(isinstance(stmt, ast.AnnAssign) and stmt.value is None for stmt in cls.body)
 
 
-def _ends_block(stmt: ast.stmt) -> bool:
+def _ends_block(stmt: ast.stmt, memo: Memo) -> bool:
     """Can the statement after `stmt` run a different number of times than `stmt`, even
     without an exception? (And so must it start a block of its own.) A compound statement
     that always comes out at its end, like most `if`s and loops, doesn't end the block:
@@ -278,7 +299,7 @@ def _ends_block(stmt: ast.stmt) -> bool:
         return bool(stmt.decorator_list)  # applying a decorator runs on its line again
     if isinstance(stmt, _JUMPS):
         return True
-    return _leaves(stmt, False) or _loops_forever(stmt)
+    return _leaves(stmt, False, memo) or _loops_forever(stmt)
 
 
 def _own_last_line(stmt: ast.stmt) -> LineNo:
@@ -288,10 +309,10 @@ def _own_last_line(stmt: ast.stmt) -> LineNo:
     return stmt.end_lineno or stmt.lineno
 
 
-def _jumps_out(stmts: list[ast.stmt]) -> bool:
+def _jumps_out(stmts: list[ast.stmt], memo: Memo) -> bool:
     """Can `stmts` (a `finally` body) end other than by finishing or raising? A `return`, or
     a `break` or `continue` aimed outside it, swallows an exception on its way through."""
-    return any(_leaves(stmt, False) for stmt in stmts)
+    return any(_leaves(stmt, False, memo) for stmt in stmts)
 
 
 class _Rewriter:
@@ -321,6 +342,7 @@ class _Rewriter:
         self.guard_count = 0
         self.flags = 0
         self.failing_tests: set[int] = set()  # ids of the `if`s with an IF_FAILED member
+        self.memo: Memo = {}  # _leaves' answers
 
     # -- building blocks ---------------------------------------------------------------
 
@@ -409,8 +431,10 @@ class _Rewriter:
             name=None,
             body=[self.ignoring_name_error([fix], line), ast.Raise(exc=None, cause=None)],
         )
+        col = getattr(stmts[0], "col_offset", 0)
+        _locate(handler, line, col)  # new nodes only: the statements have their places
         wrapper = ast.Try(body=stmts, handlers=[handler], orelse=[], finalbody=[])
-        _locate(wrapper, line, getattr(stmts[0], "col_offset", 0))
+        _place(wrapper, line, col)
         return [wrapper]
 
     def has_code(self, stmt: ast.stmt) -> bool:
@@ -462,7 +486,7 @@ class _Rewriter:
         if failing is None or (id(stmt), "body") not in self.arms:
             return None
         test_end = stmt.test.end_lineno or stmt.lineno
-        if stmt.body[0].lineno <= test_end or _leaves(stmt.test, False):
+        if stmt.body[0].lineno <= test_end or _leaves(stmt.test, False, self.memo):
             return None
         return failing
 
@@ -510,7 +534,7 @@ class _Rewriter:
             self.inner(stmt)
             out.append(stmt)
             previous_line = stmt.lineno
-            if _ends_block(stmt):
+            if _ends_block(stmt, self.memo):
                 block = None
         return out
 
@@ -531,7 +555,7 @@ class _Rewriter:
     def members(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[Member]:
         """The lines `stmt` itself counts (decorators and its first line), with events each."""
         found: list[Member] = []
-        ends = _ends_block(stmt)
+        ends = _ends_block(stmt, self.memo)
         if isinstance(stmt, DEFINITIONS):
             for decorator in stmt.decorator_list:
                 line = decorator.lineno
@@ -634,7 +658,7 @@ class _Rewriter:
                         op=ast.And(),
                         values=[self.call(TICK_HELPER, line, weight=weights.start), node.body],
                     )
-                    _locate(node.body, line)
+                    _place(node.body, line)
                 continue
             assert isinstance(node, _COMPREHENSIONS)
             for generator, (fetched, passed) in zip(node.generators, weights.loops, strict=False):
@@ -727,7 +751,7 @@ class _Rewriter:
         """Instrument a try statement; its handlers stop exceptions, so its body is guarded."""
         # A `finally` that jumps out can swallow an exception from the body, a handler or
         # the `else`, so then they are all guarded.
-        swallows = _jumps_out(stmt.finalbody)
+        swallows = _jumps_out(stmt.finalbody, self.memo)
         first_slot = len(self.slots)
         body = self.body(stmt.body, stmt.lineno)
         stmt.body = self.guarded(body, first_slot) if stmt.handlers or swallows else body
@@ -763,13 +787,14 @@ def instrument(
     instrumenting), each arm of each decision is counted too."""
     from tally.analysis.source import raw_statement_lines
     from tally.collect.events import statement_events
-    from tally.collect.nested import nested_weights
+    from tally.collect.nested import index_tree, nested_weights
 
+    index = index_tree(tree)
     rewriter = _Rewriter(
         counter_name(path),
         raw_statement_lines(code),
-        statement_events(tree, code),
-        nested_weights(tree, code),
+        statement_events(tree, code, index),
+        nested_weights(tree, code, index),
         arcs,
     )
     rewriter.annotated_classes = _annotated_classes(code)

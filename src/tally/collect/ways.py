@@ -20,10 +20,11 @@ statement keeps the events of its first way (events.py).
 from __future__ import annotations
 
 import ast
-import dis
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import NamedTuple
+
+from tally.collect.bytecode import Instruction
 
 __all__ = ["Reach", "StatementCode", "WayWeights", "reach_points", "weigh_ways"]
 
@@ -77,9 +78,9 @@ def reach_points(header: Sequence[ast.AST]) -> list[tuple[Reach, ast.expr]] | No
 class StatementCode(NamedTuple):
     """The instructions a statement's ways run through."""
 
-    instructions: list[dis.Instruction]
+    instructions: list[Instruction]
     at: dict[int, int]  # offset -> index in instructions
-    owns: Callable[[dis.Instruction], bool]  # is the instruction the statement's own?
+    owns: Callable[[Instruction], bool]  # is the instruction the statement's own?
     # Where a way goes on from instruction i when the caller knows better than both ways
     # (an inlined loop, an assert's failure); None to go on as the instruction says.
     skip: Callable[[int], int | None]
