@@ -89,6 +89,7 @@ class TreeIndex(NamedTuple):
 
     definitions: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]
     nested: list[ast.Lambda | Comprehension]
+    suspensions: list[ast.expr]  # `yield`, `yield from` and `await` expressions
     # {span of a comprehension's iterable: (comprehension, which `for`)}: on 3.12+ a
     # comprehension's FOR_ITER has its iterable's position (on 3.11 the first one has
     # the comprehension's own).
@@ -97,7 +98,7 @@ class TreeIndex(NamedTuple):
 
 def index_tree(tree: ast.AST) -> TreeIndex:
     """Walk `tree` once for its definitions, nested code and comprehension loops."""
-    found = TreeIndex([], [], {})
+    found = TreeIndex([], [], [], {})
     for node in ast.walk(tree):
         if isinstance(node, DEFINITIONS):
             found.definitions.append(node)
@@ -106,6 +107,8 @@ def index_tree(tree: ast.AST) -> TreeIndex:
             if not isinstance(node, ast.Lambda):
                 for index, generator in enumerate(node.generators):
                     found.loops[span_key(generator.iter)] = (node, index)
+        elif isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            found.suspensions.append(node)
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)

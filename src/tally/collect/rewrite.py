@@ -209,41 +209,44 @@ def _outermost_nested(stmt: ast.stmt) -> set[int]:
     return found
 
 
-Memo = dict[tuple[int, bool], bool]  # (id of a statement, in a loop) -> _leaves' answer
-
-
-def _leaves(node: ast.AST, in_loop: bool, memo: Memo) -> bool:
-    """Can running `node` end other than by finishing or raising where it stands: a
+class _Leaving:
+    """Can running a node end other than by finishing or raising where it stands: a
     `return`, a `break` or `continue` aimed outside it, a bare `raise`, or a suspension
-    (`yield`, `await`, `async for/with`)?
-    `in_loop` says whether a `break` here stays inside `node`'s statement. Statements'
-    answers are kept in `memo`: each statement's is asked again by every one around it."""
-    if not isinstance(node, ast.stmt):
-        return _finds_leaving(node, in_loop, memo)
-    key = (id(node), in_loop)
-    found = memo.get(key)
-    if found is None:
-        found = memo[key] = _finds_leaving(node, in_loop, memo)
-    return found
+    (`yield`, `await`, `async for/with`)? Each statement's answer is kept: it is asked
+    again by every statement around it. In a module without `yield` or `await`, no
+    expression can, so expressions are not walked."""
 
+    def __init__(self, suspends: bool) -> None:
+        self.suspends = suspends
+        self.memo: dict[tuple[int, bool], bool] = {}
 
-def _finds_leaving(node: ast.AST, in_loop: bool, memo: Memo) -> bool:
-    if isinstance(node, _SCOPES):
-        return False
-    if isinstance(node, (ast.Return, *_SUSPENDS, ast.AsyncFor, ast.AsyncWith)):
-        return True
-    if isinstance(node, ast.Raise) and node.exc is None:
-        # A bare `raise` re-raises without a traceback entry of its own: the guard that
-        # stops it sees the line where the exception first passed, not this one.
-        return True
-    if isinstance(node, (ast.Break, ast.Continue)):
-        return not in_loop
-    if isinstance(node, (ast.For, ast.While)):
-        inner = [node.target, node.iter] if isinstance(node, ast.For) else [node.test]
-        return any(_leaves(child, in_loop, memo) for child in [*inner, *node.orelse]) or any(
-            _leaves(child, True, memo) for child in node.body
-        )
-    return any(_leaves(child, in_loop, memo) for child in ast.iter_child_nodes(node))
+    def __call__(self, node: ast.AST, in_loop: bool) -> bool:
+        """`in_loop` says whether a `break` here stays inside `node`'s statement."""
+        if not isinstance(node, ast.stmt):
+            return self.suspends and self.find(node, in_loop)
+        key = (id(node), in_loop)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self.find(node, in_loop)
+        return found
+
+    def find(self, node: ast.AST, in_loop: bool) -> bool:
+        if isinstance(node, _SCOPES):
+            return False
+        if isinstance(node, (ast.Return, *_SUSPENDS, ast.AsyncFor, ast.AsyncWith)):
+            return True
+        if isinstance(node, ast.Raise) and node.exc is None:
+            # A bare `raise` re-raises without a traceback entry of its own: the guard that
+            # stops it sees the line where the exception first passed, not this one.
+            return True
+        if isinstance(node, (ast.Break, ast.Continue)):
+            return not in_loop
+        if isinstance(node, (ast.For, ast.While)):
+            inner = [node.target, node.iter] if isinstance(node, ast.For) else [node.test]
+            return any(self(child, in_loop) for child in [*inner, *node.orelse]) or any(
+                self(child, True) for child in node.body
+            )
+        return any(self(child, in_loop) for child in ast.iter_child_nodes(node))
 
 
 def _loops_forever(stmt: ast.stmt) -> bool:
@@ -288,7 +291,7 @@ def _sets_up_annotate(
     return not all(isinstance(stmt, ast.AnnAssign) and stmt.value is None for stmt in cls.body)
 
 
-def _ends_block(stmt: ast.stmt, memo: Memo) -> bool:
+def _ends_block(stmt: ast.stmt, leaves: _Leaving) -> bool:
     """Can the statement after `stmt` run a different number of times than `stmt`, even
     without an exception? (And so must it start a block of its own.) A compound statement
     that always comes out at its end, like most `if`s and loops, doesn't end the block:
@@ -299,7 +302,7 @@ def _ends_block(stmt: ast.stmt, memo: Memo) -> bool:
         return bool(stmt.decorator_list)  # applying a decorator runs on its line again
     if isinstance(stmt, _JUMPS):
         return True
-    return _leaves(stmt, False, memo) or _loops_forever(stmt)
+    return leaves(stmt, False) or _loops_forever(stmt)
 
 
 def _own_last_line(stmt: ast.stmt) -> LineNo:
@@ -309,10 +312,10 @@ def _own_last_line(stmt: ast.stmt) -> LineNo:
     return stmt.end_lineno or stmt.lineno
 
 
-def _jumps_out(stmts: list[ast.stmt], memo: Memo) -> bool:
+def _jumps_out(stmts: list[ast.stmt], leaves: _Leaving) -> bool:
     """Can `stmts` (a `finally` body) end other than by finishing or raising? A `return`, or
     a `break` or `continue` aimed outside it, swallows an exception on its way through."""
-    return any(_leaves(stmt, False, memo) for stmt in stmts)
+    return any(leaves(stmt, False) for stmt in stmts)
 
 
 class _Rewriter:
@@ -335,6 +338,7 @@ class _Rewriter:
         self.arms: dict[Arm, Arc] = arcs.arms if arcs is not None else {}
         self.implied = arcs.unarmed_exits() if arcs is not None else {}
         self.multiline = arcs.multiline if arcs is not None else {}
+        self.nested_lines: set[LineNo] = set()  # where nested code starts
         self.one_line_bodies: set[LineNo] = set()  # lines of definitions with a body_exit
         self.annotated_classes: set[tuple[str, LineNo]] = set()  # _annotated_classes()
         self.slots: list[list[Member]] = []
@@ -342,7 +346,7 @@ class _Rewriter:
         self.guard_count = 0
         self.flags = 0
         self.failing_tests: set[int] = set()  # ids of the `if`s with an IF_FAILED member
-        self.memo: Memo = {}  # _leaves' answers
+        self.leaves = _Leaving(suspends=True)
 
     # -- building blocks ---------------------------------------------------------------
 
@@ -486,7 +490,7 @@ class _Rewriter:
         if failing is None or (id(stmt), "body") not in self.arms:
             return None
         test_end = stmt.test.end_lineno or stmt.lineno
-        if stmt.body[0].lineno <= test_end or _leaves(stmt.test, False, self.memo):
+        if stmt.body[0].lineno <= test_end or self.leaves(stmt.test, False):
             return None
         return failing
 
@@ -534,7 +538,7 @@ class _Rewriter:
             self.inner(stmt)
             out.append(stmt)
             previous_line = stmt.lineno
-            if _ends_block(stmt, self.memo):
+            if _ends_block(stmt, self.leaves):
                 block = None
         return out
 
@@ -555,7 +559,7 @@ class _Rewriter:
     def members(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[Member]:
         """The lines `stmt` itself counts (decorators and its first line), with events each."""
         found: list[Member] = []
-        ends = _ends_block(stmt, self.memo)
+        ends = _ends_block(stmt, self.leaves)
         if isinstance(stmt, DEFINITIONS):
             for decorator in stmt.decorator_list:
                 line = decorator.lineno
@@ -645,6 +649,8 @@ class _Rewriter:
         comprehensions with code of their own (3.11) that run once per statement."""
         line = stmt.lineno
         per_run = 0
+        if line not in self.nested_lines:
+            return per_run  # most statements: walking their expressions would find none
         # Nested code not inside other nested code runs once each time the statement does
         # (a loop's header, each time the loop starts: not what its member counts).
         direct = set() if isinstance(stmt, _LOOPS) else _outermost_nested(stmt)
@@ -751,7 +757,7 @@ class _Rewriter:
         """Instrument a try statement; its handlers stop exceptions, so its body is guarded."""
         # A `finally` that jumps out can swallow an exception from the body, a handler or
         # the `else`, so then they are all guarded.
-        swallows = _jumps_out(stmt.finalbody, self.memo)
+        swallows = _jumps_out(stmt.finalbody, self.leaves)
         first_slot = len(self.slots)
         body = self.body(stmt.body, stmt.lineno)
         stmt.body = self.guarded(body, first_slot) if stmt.handlers or swallows else body
@@ -798,6 +804,8 @@ def instrument(
         arcs,
     )
     rewriter.annotated_classes = _annotated_classes(code)
+    rewriter.leaves = _Leaving(suspends=bool(index.suspensions))
+    rewriter.nested_lines = {node.lineno for node in index.nested}
     body = tree.body
     # A docstring and `from __future__` imports must stay first.
     head = 0
