@@ -56,6 +56,7 @@ line) takes each of them whenever its block runs.
 from __future__ import annotations
 
 import ast
+import bisect
 from types import CodeType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -141,13 +142,19 @@ class Instrumented(NamedTuple):
 
 
 def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
-    """Give `node` and everything under it without a location a one-line location."""
-    for child in ast.walk(node):
-        if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
+    """Give `node` and everything under it without a location a one-line location. A node
+    with a location is the program's own, as is everything under it: not walked."""
+    todo = [node]
+    while todo:
+        child = todo.pop()
+        if "lineno" in child._attributes:
+            if getattr(child, "lineno", None) is not None:
+                continue
             child.lineno = line  # type: ignore[attr-defined]
             child.end_lineno = line  # type: ignore[attr-defined]
             child.col_offset = col  # type: ignore[attr-defined]
             child.end_col_offset = col  # type: ignore[attr-defined]
+        todo.extend(ast.iter_child_nodes(child))
     return node
 
 
@@ -213,22 +220,30 @@ class _Leaving:
     """Can running a node end other than by finishing or raising where it stands: a
     `return`, a `break` or `continue` aimed outside it, a bare `raise`, or a suspension
     (`yield`, `await`, `async for/with`)? Each statement's answer is kept: it is asked
-    again by every statement around it. In a module without `yield` or `await`, no
-    expression can, so expressions are not walked."""
+    again by every statement around it. An expression can only by a `yield` or `await`
+    inside it, so one with none on its lines is not walked."""
 
-    def __init__(self, suspends: bool) -> None:
-        self.suspends = suspends
+    def __init__(self, suspensions: list[LineNo]) -> None:
+        self.suspensions = sorted(suspensions)  # the lines `yield` or `await` start on
         self.memo: dict[tuple[int, bool], bool] = {}
 
     def __call__(self, node: ast.AST, in_loop: bool) -> bool:
         """`in_loop` says whether a `break` here stays inside `node`'s statement."""
-        if not isinstance(node, ast.stmt):
-            return self.suspends and self.find(node, in_loop)
+        if not isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+            return self.may_suspend(node) and self.find(node, in_loop)
         key = (id(node), in_loop)
         found = self.memo.get(key)
         if found is None:
             found = self.memo[key] = self.find(node, in_loop)
         return found
+
+    def may_suspend(self, node: ast.AST) -> bool:
+        """Does a `yield` or `await` start on one of `node`'s lines?"""
+        first = getattr(node, "lineno", None)
+        if first is None:
+            return bool(self.suspensions)  # a node without a place: no telling
+        at = bisect.bisect_left(self.suspensions, first)
+        return at < len(self.suspensions) and self.suspensions[at] <= node.end_lineno  # type: ignore[attr-defined]
 
     def find(self, node: ast.AST, in_loop: bool) -> bool:
         if isinstance(node, _SCOPES):
@@ -346,7 +361,7 @@ class _Rewriter:
         self.guard_count = 0
         self.flags = 0
         self.failing_tests: set[int] = set()  # ids of the `if`s with an IF_FAILED member
-        self.leaves = _Leaving(suspends=True)
+        self.leaves = _Leaving([])
 
     # -- building blocks ---------------------------------------------------------------
 
@@ -804,7 +819,7 @@ def instrument(
         arcs,
     )
     rewriter.annotated_classes = _annotated_classes(code)
-    rewriter.leaves = _Leaving(suspends=bool(index.suspensions))
+    rewriter.leaves = _Leaving([node.lineno for node in index.suspensions])
     rewriter.nested_lines = {node.lineno for node in index.nested}
     body = tree.body
     # A docstring and `from __future__` imports must stay first.
