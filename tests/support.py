@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +26,12 @@ CORPUS = Path(__file__).parent / "corpus"
 # Programs kept apart from the corpus: each shows a documented difference from an oracle.
 CASES = Path(__file__).parent / "cases"
 PY = sys.executable
+# Instrumented code this session caches where __pycache__ can't serve goes to a directory
+# of its own, set here for the tests' own process too: not the user's cache, and never
+# code an earlier build of tally left there under the same format.
+CODE_CACHE = tempfile.mkdtemp(prefix="tally-test-cache-")
+atexit.register(shutil.rmtree, CODE_CACHE, ignore_errors=True)
+os.environ["TALLY_CACHE_DIR"] = CODE_CACHE
 # The engines that measure branches here: the count engine everywhere, the monitor engine
 # where sys.monitoring exists (3.12+: branch events on 3.14+, markers before).
 BRANCH_ENGINES = ["count", "monitor"] if HAS_MONITORING else ["count"]
@@ -42,6 +51,7 @@ def tally_env(**extra: str) -> dict[str, str]:
     # started by a test is not a worker.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "PYTEST_XDIST_"))}
     env.pop("COVERAGE_FILE", None)
+    env["TALLY_CACHE_DIR"] = CODE_CACHE
     env.update(extra)
     return env
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tally.collect.codecache import code_cache
 from tally.collect.contexts import dynamic_contexts
 from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
@@ -141,14 +142,15 @@ class Coverage:
                 cwd=self.cwd,
                 extra_files=[self.main_file] if self.main_file else [],
             )
+            cache = code_cache(cfg.get("tally:cache_dir"))
             if self.choice.name == "monitor":
                 from tally.collect.monitor import MonitorEngine
 
-                self._engine = MonitorEngine(self._filter, branch=self.choice.branch)
+                self._engine = MonitorEngine(self._filter, branch=self.choice.branch, cache=cache)
             else:
                 from tally.collect.counting import CountEngine
 
-                self._engine = CountEngine(self._filter, branch=self.choice.branch)
+                self._engine = CountEngine(self._filter, branch=self.choice.branch, cache=cache)
         return self._engine
 
     def start(self) -> None:

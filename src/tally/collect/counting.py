@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, compress, zip_longest
 from types import CodeType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tally import env
 from tally.collect.annotations import AnnotateCalls
@@ -42,6 +42,9 @@ from tally.collect.slots import (
 from tally.data.sqlite import Arc, Measurement
 from tally.paths import canonical
 from tally.types import Count, LineNo
+
+if TYPE_CHECKING:
+    from tally.collect.codecache import CodeCache
 
 __all__ = ["CountEngine", "derive_case_counts"]
 
@@ -316,13 +319,17 @@ class CountEngine:
     name = "count"
     supports_counts = True
 
-    def __init__(self, file_filter: FileFilter, *, branch: bool = False) -> None:
+    def __init__(
+        self, file_filter: FileFilter, *, branch: bool = False, cache: CodeCache | None = None
+    ) -> None:
         self.filter = file_filter
         self.branch = branch
         self._files: dict[str, _File] = {}  # canonical path -> its counters
         self._by_name: dict[str, _File] = {}  # counter name -> the same
         self.flavour: Flavour = "branch" if branch else "count"
-        self._finder = InstrumentingFinder(file_filter.should_measure, self._register, self.flavour)
+        self._finder = InstrumentingFinder(
+            file_filter.should_measure, self._register, self.flavour, cache
+        )
         self._running = False
         self._pytest = PytestPatch(self.flavour, self._wants, self._before_exec)
         self._context = ""

@@ -5,7 +5,9 @@ counters and arm counters, "markers" only the monitor engine's arm markers (mark
 Like pytest's assertion rewriting, the instrumented code is cached beside the source in
 `__pycache__`, under a tag of its own (`<name>.<cache_tag>.tally-<version>-<format>.pyc`,
 `-<format>b.pyc` for "branch", `-<format>m.pyc` for "markers"), so a second run pays
-nothing to instrument and plain Python never loads it. pytest compiles test files itself;
+nothing to instrument and plain Python never loads it. Where `__pycache__` can't be used
+(`PYTHONDONTWRITEBYTECODE`, a read-only tree), a content-addressed cache of tally's own
+does the same (codecache.py). pytest compiles test files itself;
 PytestPatch instruments those as it rewrites their asserts.
 """
 
@@ -24,6 +26,8 @@ from tally import env
 
 if TYPE_CHECKING:
     import ast
+
+    from tally.collect.codecache import CodeCache
 
 __all__ = [
     "Flavour",
@@ -92,9 +96,9 @@ def read_cache(cache: str, path: str, stamp: tuple[int, int]) -> object | None:
     return cached
 
 
-def write_cache(cache: str, path: str, stamp: tuple[int, int], payload: Any) -> None:
+def write_cache(cache: str, path: str, stamp: tuple[int, int], payload: Any) -> bool:
     """Cache `payload` (anything marshal writes) from the source at `path` at `stamp`;
-    written whole or not at all."""
+    written whole or not at all. False when it couldn't be (a read-only tree)."""
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         temp = f"{cache}.{os.getpid()}.tmp"
@@ -102,7 +106,8 @@ def write_cache(cache: str, path: str, stamp: tuple[int, int], payload: Any) -> 
             handle.write(_CACHE_MAGIC + marshal.dumps((path, *stamp, payload)))
         os.replace(temp, cache)
     except (OSError, ValueError):
-        pass  # a read-only tree just goes without the cache
+        return False
+    return True
 
 
 def instrument_tree(
@@ -173,6 +178,7 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
 
     on_load: Callable[[str, str], object]
     flavour: Flavour
+    cache: CodeCache | None
 
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
@@ -182,13 +188,23 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             code = read_cache(where[0], path, where[1])
             if isinstance(code, CodeType):
                 return code
-        code = instrumented_or_none(self.get_data(path), path, self.flavour)
+        source = self.get_data(path)
+        # Where __pycache__ can't serve (not written, or not writable), the content cache
+        # does: a fresh clone finds what an earlier clone instrumented.
+        key = None
+        if self.cache is not None:
+            key = self.cache.key(path, source, cache_suffix(self.flavour) + ".pyc")
+            code = self.cache.load(key)
+            if isinstance(code, CodeType):
+                return code
+        code = instrumented_or_none(source, path, self.flavour)
         if code is None:
             plain = super().get_code(fullname)
             assert plain is not None  # a source file always compiles to code
             return plain
-        if where is not None:
-            write_cache(where[0], path, where[1], code)
+        written = where is not None and write_cache(where[0], path, where[1], code)
+        if key is not None and not written:
+            self.cache.store(key, code)  # type: ignore[union-attr]
         return code
 
 
@@ -200,10 +216,12 @@ class InstrumentingFinder:  # a meta path finder: find_spec() is all the protoco
         should_measure: Callable[[str, str], bool],
         on_load: Callable[[str, str], object],
         flavour: Flavour = "count",
+        cache: CodeCache | None = None,
     ) -> None:
         self.should_measure = should_measure
         self.on_load = on_load
         self.flavour = flavour
+        self.cache = cache
         self._busy = False
 
     def find_spec(
@@ -225,6 +243,7 @@ class InstrumentingFinder:  # a meta path finder: find_spec() is all the protoco
         loader = _InstrumentingLoader(fullname, spec.origin)
         loader.on_load = self.on_load
         loader.flavour = self.flavour
+        loader.cache = self.cache
         spec.loader = loader
         return spec
 

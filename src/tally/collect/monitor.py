@@ -23,6 +23,7 @@ from tally.paths import canonical
 from tally.types import LineNo
 
 if TYPE_CHECKING:
+    from tally.collect.codecache import CodeCache
     from tally.collect.jumps import OneLiner
 
 __all__ = ["MonitorEngine"]
@@ -39,7 +40,9 @@ class MonitorEngine:
     name = "monitor"
     supports_counts = False
 
-    def __init__(self, file_filter: FileFilter, *, branch: bool = False) -> None:
+    def __init__(
+        self, file_filter: FileFilter, *, branch: bool = False, cache: CodeCache | None = None
+    ) -> None:
         self.filter = file_filter
         self.branch = branch
         self._lines: dict[str, set[LineNo]] = {}
@@ -73,7 +76,9 @@ class MonitorEngine:
         self._finder: InstrumentingFinder | None = None
         self._pytest: PytestPatch | None = None
         if self.markers:
-            self._finder = InstrumentingFinder(file_filter.should_measure, _nothing, "markers")
+            self._finder = InstrumentingFinder(
+                file_filter.should_measure, _nothing, "markers", cache
+            )
             self._pytest = PytestPatch("markers", self._wants)
 
     def _wants(self, path: str) -> bool:

@@ -50,6 +50,8 @@ def _default(value: object) -> str:
         return "(" + str(len(value)) + " built-in)" if value else "empty"
     if value == "":
         return "empty"
+    if value is None:
+        return "unset"
     return f"`{value}`"
 
 

@@ -351,6 +351,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _o(
         "tally",
+        "cache_dir",
+        "str",
+        None,
+        "Where instrumented code is cached when __pycache__ can't be used "
+        "(PYTHONDONTWRITEBYTECODE, a read-only tree, a fresh clone): unset, the user's cache "
+        "directory; empty, no such cache (docs/ci.md).",
+        coverage_py=False,
+    ),
+    _o(
+        "tally",
         "flush_interval",
         "float",
         10.0,
