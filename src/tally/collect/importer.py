@@ -125,7 +125,8 @@ def instrument_tree(
     # The source's own code is needed for its arcs, and for its events unless `runs` is given.
     if flavour == "count" and runs is not None:
         return instrument(tree, path, runs).tree
-    original = compile(source, path, "exec", dont_inherit=True)
+    # The parsed tree compiles without parsing the source again (rewriting comes after).
+    original = compile(tree, path, "exec", dont_inherit=True)
     if flavour == "count":
         return instrument(tree, path, original).tree
     from tally.analysis.arcs import source_arcs
