@@ -108,10 +108,19 @@ def statement_events(
             continue
         key = ("<module>", 1) if co.co_name == "<module>" else (co.co_name, co.co_firstlineno)
         statements = scopes.get(key)
-        if statements:
+        if statements and any(map(_may_repeat, statements)):
             _Scope(co, statements, loops).count_events(found)
     per_line = {key: c for key, c in found.per_line.items() if any(n > 1 for n in c.values())}
     return found._replace(per_line=per_line)
+
+
+def _may_repeat(node: ast.stmt) -> bool:
+    """Can the statement's own part make more than one line event on a line, or events
+    that depend on the way taken? Only if it spans lines or is decorated: the
+    instructions of a statement on one line are all on that line, and nested code and a
+    `with`'s exit are counted apart. A code object with no such statement is not read."""
+    span = _span(node)
+    return span[2] > span[0] or bool(getattr(node, "decorator_list", None))
 
 
 class _Scope:
