@@ -24,6 +24,7 @@ Walking a path assumes that conditional expressions inside take their first bran
 from __future__ import annotations
 
 import ast
+import bisect
 import dis
 from types import CodeType
 from typing import NamedTuple
@@ -260,6 +261,22 @@ class _Code:
         return Weights(before + after, (), 0)
 
 
+def _definition_spans(tree_index: TreeIndex) -> dict[tuple[str, int], tuple[int, int]]:
+    """(code name, first line) -> the lines of each definition's code object (a decorated
+    one's code object starts at its first decorator on 3.11, at `def` after)."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for node in tree_index.definitions:
+        for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
+            spans[(node.name, line)] = (line, node.end_lineno or node.lineno)
+    return spans
+
+
+def _any_between(lines: list[int], first: int, last: int) -> bool:
+    """Does sorted `lines` hold a line from `first` to `last`?"""
+    at = bisect.bisect_left(lines, first)
+    return at < len(lines) and lines[at] <= last
+
+
 def nested_weights(
     tree: ast.Module, code: CodeType, tree_index: TreeIndex | None = None
 ) -> dict[int, Weights]:
@@ -275,7 +292,12 @@ def nested_weights(
     loops: dict[int, list[tuple[int, int]]] = {}
     consumed: dict[int, int] = {}  # id(generator expression) -> weight per item, 3.14+
     result: dict[int, Weights] = {}
+    lines = sorted(node.lineno for node in tree_index.nested)
+    spans = _definition_spans(tree_index)
     for co in code_objects(code):  # parents before the code objects they hold
+        span = spans.get((co.co_name, co.co_firstlineno))
+        if span is not None and not _any_between(lines, *span):
+            continue  # a function or class with no nested code: nothing to read here
         walker = _Code(co, iterables)
         for ins in walker.instructions:
             if ins.opname == "LOAD_CONST" and isinstance(ins.argval, CodeType):
