@@ -58,7 +58,7 @@ from __future__ import annotations
 import ast
 import bisect
 from types import CodeType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from tally.analysis.nodes import DEFINITIONS, is_docstring
 from tally.collect.nested import NESTED, Weights
@@ -106,6 +106,9 @@ BLOCKS_HELPER = "__tally_blocks__"
 FIX_HELPER = "__tally_fix__"
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_Node = TypeVar("_Node", bound=ast.AST)
+# Context and operator nodes carry no location: one of each serves every counter.
+_LOAD, _STORE, _ADD = ast.Load(), ast.Store(), ast.Add()
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _COMPOUND = (
@@ -158,7 +161,7 @@ def _locate(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
     return node
 
 
-def _place(node: ast.AST, line: LineNo, col: int = 0) -> ast.AST:
+def _place(node: _Node, line: LineNo, col: int = 0) -> _Node:
     """Give `node` itself (not the nodes under it) a one-line location."""
     node.lineno = node.end_lineno = line  # type: ignore[attr-defined]
     node.col_offset = node.end_col_offset = col  # type: ignore[attr-defined]
@@ -371,33 +374,33 @@ class _Rewriter:
         slot = len(self.slots)
         self.slots.append(members)
         self.guards.append(0)
-        target = ast.Subscript(
-            value=ast.Name(id=self.name, ctx=ast.Load()),
-            slice=ast.Constant(slot),
-            ctx=ast.Store(),
-        )
-        node = ast.AugAssign(target=target, op=ast.Add(), value=ast.Constant(1))
         # At interpreter shutdown CPython clears builtins before the last __del__ methods
         # run (seen on 3.14 with pyparsing), so the counter list can be gone: skip counting
         # then. A try costs nothing until it catches (zero-cost exceptions, 3.11+).
         col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
+        # Built located (as _locate would place them): a counter per block adds up.
+        target = _place(
+            ast.Subscript(
+                value=_place(ast.Name(id=self.name, ctx=_LOAD), line, col),
+                slice=_place(ast.Constant(slot), line, col),
+                ctx=_STORE,
+            ),
+            line,
+            col,
+        )
+        value = _place(ast.Constant(1), line, col)
+        node = _place(ast.AugAssign(target=target, op=_ADD, value=value), line, col)
         return self.ignoring_name_error([node], line, col)
 
     @staticmethod
     def ignoring_name_error(body: list[ast.stmt], line: LineNo, col: int = 0) -> ast.stmt:
-        """`try: body except NameError: pass`, located at `line`."""
-        guarded = ast.Try(
-            body=body,
-            handlers=[
-                ast.ExceptHandler(
-                    type=ast.Name(id="NameError", ctx=ast.Load()), name=None, body=[ast.Pass()]
-                )
-            ],
-            orelse=[],
-            finalbody=[],
+        """`try: body except NameError: pass`, located at `line`; `body` is located."""
+        name_error = _place(ast.Name(id="NameError", ctx=_LOAD), line, col)
+        handler = ast.ExceptHandler(
+            type=name_error, name=None, body=[_place(ast.Pass(), line, col)]
         )
-        _locate(guarded, line, col)
-        return guarded
+        guarded = ast.Try(body=body, handlers=[_place(handler, line, col)], orelse=[], finalbody=[])
+        return _place(guarded, line, col)
 
     def call(
         self, helper: str, line: LineNo, *args: ast.expr, weight: int = 1, more: int = 0
@@ -445,6 +448,7 @@ class _Rewriter:
                 keywords=[],
             )
         )
+        _locate(fix, line)
         handler = ast.ExceptHandler(
             type=ast.Name(id="BaseException", ctx=ast.Load()),
             name=None,
