@@ -119,8 +119,15 @@ def _may_repeat(node: ast.stmt) -> bool:
     that depend on the way taken? Only if it spans lines or is decorated: the
     instructions of a statement on one line are all on that line, and nested code and a
     `with`'s exit are counted apart. A code object with no such statement is not read."""
-    span = _span(node)
-    return span[2] > span[0] or bool(getattr(node, "decorator_list", None))
+    first = _first_body_statement(node)
+    if first is None:
+        last = node.end_lineno or node.lineno
+    else:
+        # A compound statement's own part ends where its body starts: on the line before
+        # a body on lines of its own (a decorated body's own line: its first decorator's).
+        start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", ()))])
+        last = start - 1 if start > node.lineno else node.lineno
+    return last > node.lineno or bool(getattr(node, "decorator_list", None))
 
 
 class _Scope:

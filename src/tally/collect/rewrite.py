@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+from collections.abc import Iterator
 from types import CodeType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
@@ -264,7 +265,16 @@ class _Leaving:
             return any(self(child, in_loop) for child in [*inner, *node.orelse]) or any(
                 self(child, True) for child in node.body
             )
+        if not self.may_suspend(node):
+            # Only the statements inside can leave: its expressions hold no yield or await.
+            return any(self(child, in_loop) for child in _inner_statements(node))
         return any(self(child, in_loop) for child in ast.iter_child_nodes(node))
+
+
+def _inner_statements(node: ast.AST) -> Iterator[ast.AST]:
+    """The statements (and `except`/`case` clauses) directly inside a compound statement."""
+    for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+        yield from getattr(node, field, ())
 
 
 def _loops_forever(stmt: ast.stmt) -> bool:
