@@ -80,16 +80,18 @@ def main() -> None:
     parser.add_argument("--work")
     parser.add_argument("--cache", action="store_true")
     options = parser.parse_args()
-    root = Path(options.work or tempfile.mkdtemp(prefix="many-modules-"))
+    # Absolute: the commands run in `root`, and the cache is removed from here.
+    root = Path(os.path.abspath(options.work or tempfile.mkdtemp(prefix="many-modules-")))
+    python = os.path.abspath(options.python)  # not resolved: a venv's python is a link
     if root.exists():
         shutil.rmtree(root)
     write_program(root, options.modules)
     cache = root / ".tally-cache"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "COVERAGE_"))}
     env.update(PYTHONDONTWRITEBYTECODE="1", TALLY_CACHE_DIR=str(cache))
-    times: dict[str, list[float]] = {name: [] for name in commands(options.python)}
+    times: dict[str, list[float]] = {name: [] for name in commands(python)}
     for _ in range(options.runs):
-        for name, command in commands(options.python).items():
+        for name, command in commands(python).items():
             if not options.cache:
                 shutil.rmtree(cache, ignore_errors=True)
             for data in root.glob(".coverage*"):
