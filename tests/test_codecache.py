@@ -83,13 +83,15 @@ def test_processes_storing_at_once_leave_whole_entries(tmp_path: Path) -> None:
 
 
 def test_past_its_limit_the_entries_unused_longest_are_removed(tmp_path: Path) -> None:
-    cache = CodeCache(str(tmp_path), limit=10_000)
+    # Filled under a limit it can't reach: a store prunes now and then, by chance.
+    cache = CodeCache(str(tmp_path), limit=10**9)
     keys = [cache.key("/p/m.py", str(n).encode(), "k") for n in range(10)]
     for age, key in enumerate(keys):
         cache.store(key, "x" * 1_000)
         entry = Path(cache._file(key))
         os.utime(entry, (time.time() - 1_000 + age, time.time() - 1_000 + age))
     assert cache.load(keys[0]) is not None  # used now: no longer the oldest
+    cache.limit = 10_000
     cache.store(cache.key("/p/m.py", b"new", "k"), "x" * 3_000)
     cache.prune()
     assert sum(p.stat().st_size for p in stored(cache)) <= 8_000
