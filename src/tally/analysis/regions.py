@@ -13,12 +13,12 @@ import ast
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tally.analysis.nodes import BLOCK_FIELDS
 from tally.types import LineNo
 
 __all__ = ["Region", "code_regions"]
 
 # The fields of a node that hold statements, directly or through handlers and cases.
-_STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 @dataclass
@@ -45,7 +45,7 @@ class _Finder:
             self.children(node)
 
     def children(self, node: ast.AST) -> None:
-        for name in _STATEMENT_FIELDS:
+        for name in BLOCK_FIELDS:
             for child in getattr(node, name, ()):
                 self.visit(child)
 

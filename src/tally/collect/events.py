@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from types import CodeType
 from typing import NamedTuple
 
-from tally.analysis.nodes import DEFINITIONS
+from tally.analysis.nodes import BLOCK_FIELDS, DEFINITIONS, definition_keys
 from tally.analysis.source import code_objects
 from tally.collect.bytecode import Instruction, instructions
 from tally.collect.nested import TreeIndex, index_tree, instruction_key
@@ -81,8 +81,8 @@ def _scopes(tree: ast.Module, index: TreeIndex) -> dict[tuple[str, int], list[as
     }
     for node in index.definitions:
         statements = list(_scope_statements(node.body))
-        for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
-            scopes[(node.name, line)] = statements
+        for key in definition_keys(node):
+            scopes[key] = statements
     return scopes
 
 
@@ -119,15 +119,19 @@ def _may_repeat(node: ast.stmt) -> bool:
     that depend on the way taken? Only if it spans lines or is decorated: the
     instructions of a statement on one line are all on that line, and nested code and a
     `with`'s exit are counted apart. A code object with no such statement is not read."""
+    return _spans_lines(node) or bool(getattr(node, "decorator_list", None))
+
+
+def _spans_lines(node: ast.stmt) -> bool:
+    """Does the statement's own part (a compound statement's header) span lines?"""
     first = _first_body_statement(node)
     if first is None:
-        last = node.end_lineno or node.lineno
-    else:
-        # A compound statement's own part ends where its body starts: on the line before
-        # a body on lines of its own (a decorated body's own line: its first decorator's).
-        start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", ()))])
-        last = start - 1 if start > node.lineno else node.lineno
-    return last > node.lineno or bool(getattr(node, "decorator_list", None))
+        return (node.end_lineno or node.lineno) > node.lineno
+    # A compound statement's own part ends where its body starts: on the line before a
+    # body on lines of its own (a decorated body's own line: its first decorator's).
+    decorators: list[ast.expr] = getattr(first, "decorator_list", [])
+    start = min([first.lineno, *(d.lineno for d in decorators)])
+    return start - 1 > node.lineno
 
 
 class _Scope:
@@ -221,8 +225,7 @@ class _Scope:
     ) -> WayWeights | None:
         """The events on `line` per run of `node`, when they depend on the way taken inside
         it (ways.py): a statement with a decision inside whose own part spans lines."""
-        span = _span(node)
-        if span[2] == span[0] or isinstance(node, (ast.For, ast.AsyncFor, *DEFINITIONS)):
+        if not _spans_lines(node) or isinstance(node, (ast.For, ast.AsyncFor, *DEFINITIONS)):
             return None
         points = reach_points(_header(node))
         if not points:
@@ -252,7 +255,7 @@ def _header(node: ast.stmt) -> list[ast.AST]:
     """The nodes of a statement's own part (a compound statement's header)."""
     found: list[ast.AST] = []
     for field, value in ast.iter_fields(node):
-        if field not in ("body", "orelse", "handlers", "finalbody", "cases"):
+        if field not in BLOCK_FIELDS:
             items = value if isinstance(value, list) else [value]
             found.extend(item for item in items if isinstance(item, ast.AST))
     return found

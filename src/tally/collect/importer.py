@@ -204,8 +204,8 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             assert plain is not None  # a source file always compiles to code
             return plain
         written = where is not None and write_cache(where[0], path, where[1], code)
-        if key is not None and not written:
-            self.cache.store(key, code)  # type: ignore[union-attr]
+        if self.cache is not None and key is not None and not written:
+            self.cache.store(key, code)
         return code
 
 

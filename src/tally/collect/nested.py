@@ -29,7 +29,7 @@ import dis
 from types import CodeType
 from typing import NamedTuple
 
-from tally.analysis.nodes import DEFINITIONS
+from tally.analysis.nodes import DEFINITIONS, SUSPENSIONS, definition_keys
 from tally.analysis.source import code_objects
 from tally.collect.bytecode import Instruction, instructions
 
@@ -108,7 +108,7 @@ def index_tree(tree: ast.AST) -> TreeIndex:
             if not isinstance(node, ast.Lambda):
                 for index, generator in enumerate(node.generators):
                     found.loops[span_key(generator.iter)] = (node, index)
-        elif isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+        elif isinstance(node, SUSPENSIONS):
             found.suspensions.append(node)
         elif (
             isinstance(node, ast.Call)
@@ -262,12 +262,11 @@ class _Code:
 
 
 def _definition_spans(tree_index: TreeIndex) -> dict[tuple[str, int], tuple[int, int]]:
-    """(code name, first line) -> the lines of each definition's code object (a decorated
-    one's code object starts at its first decorator on 3.11, at `def` after)."""
+    """(code name, first line) -> the lines of each definition's code object."""
     spans: dict[tuple[str, int], tuple[int, int]] = {}
     for node in tree_index.definitions:
-        for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
-            spans[(node.name, line)] = (line, node.end_lineno or node.lineno)
+        for key in definition_keys(node):
+            spans[key] = (key[1], node.end_lineno or node.lineno)
     return spans
 
 

@@ -61,7 +61,7 @@ from collections.abc import Iterator
 from types import CodeType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from tally.analysis.nodes import DEFINITIONS, is_docstring
+from tally.analysis.nodes import BLOCK_FIELDS, DEFINITIONS, SUSPENSIONS, is_docstring
 from tally.collect.nested import NESTED, Weights
 from tally.collect.slots import (
     ARC,
@@ -123,7 +123,6 @@ _COMPOUND = (
     ast.TryStar,
     ast.Match,
 )
-_SUSPENDS = (ast.Yield, ast.YieldFrom, ast.Await)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
@@ -252,7 +251,7 @@ class _Leaving:
     def find(self, node: ast.AST, in_loop: bool) -> bool:
         if isinstance(node, _SCOPES):
             return False
-        if isinstance(node, (ast.Return, *_SUSPENDS, ast.AsyncFor, ast.AsyncWith)):
+        if isinstance(node, (ast.Return, *SUSPENSIONS, ast.AsyncFor, ast.AsyncWith)):
             return True
         if isinstance(node, ast.Raise) and node.exc is None:
             # A bare `raise` re-raises without a traceback entry of its own: the guard that
@@ -273,7 +272,7 @@ class _Leaving:
 
 def _inner_statements(node: ast.AST) -> Iterator[ast.AST]:
     """The statements (and `except`/`case` clauses) directly inside a compound statement."""
-    for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+    for field in BLOCK_FIELDS:
         yield from getattr(node, field, ())
 
 

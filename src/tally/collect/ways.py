@@ -24,7 +24,9 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
+from tally.analysis.nodes import DEFINITIONS, SUSPENSIONS
 from tally.collect.bytecode import Instruction
+from tally.collect.nested import NESTED
 
 __all__ = ["Reach", "StatementCode", "WayWeights", "reach_points", "weigh_ways"]
 
@@ -33,17 +35,6 @@ __all__ = ["Reach", "StatementCode", "WayWeights", "reach_points", "weigh_ways"]
 Reach = tuple[ast.AST, str, int]
 _MAX_WAYS = 256
 _ENDS = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
-_NESTED = (
-    ast.Lambda,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.ClassDef,
-)
-_SUSPENDS = (ast.Yield, ast.YieldFrom, ast.Await)
 
 
 class WayWeights(NamedTuple):
@@ -61,9 +52,9 @@ def reach_points(header: Sequence[ast.AST]) -> list[tuple[Reach, ast.expr]] | No
     todo = list(header)
     while todo:
         node = todo.pop()
-        if isinstance(node, _SUSPENDS):
+        if isinstance(node, SUSPENSIONS):
             return None
-        if isinstance(node, (*_NESTED, ast.stmt)):
+        if isinstance(node, (*NESTED, *DEFINITIONS, ast.stmt)):
             continue
         if isinstance(node, ast.BoolOp):
             found.extend(((node, "values", i), v) for i, v in enumerate(node.values) if i)
