@@ -105,16 +105,28 @@ class _File:
     import (slots.py), what earlier start/stop periods banked, and the exceptions that cut
     its blocks short."""
 
-    __slots__ = ("_layout", "banked", "banked_cuts", "counters", "cuts", "flags", "table")
+    __slots__ = (
+        "_layout",
+        "banked",
+        "banked_cuts",
+        "counters",
+        "cut_lines",
+        "cuts",
+        "flags",
+        "table",
+    )
 
     def __init__(self, counters: list[int]) -> None:
         self.counters = counters
         self.table = b""
         self.flags = 0
         self.banked: list[int] = []
-        # (guard, line) -> how many exceptions left that guard's blocks at that line: live
-        # (since the last context switch), and banked.
+        # How many exceptions left a guard's blocks at a place: live (since the last context
+        # switch) by (guard, instruction offset), and banked by (guard, line). The offset is
+        # what a traceback holds; its line is read once per place (cut_lines), since reading
+        # tb_lineno walks the code's line table from its start every time.
         self.cuts: Cuts = {}
+        self.cut_lines: dict[tuple[int, int], LineNo] = {}
         self.banked_cuts: Cuts = {}
         self._layout: SlotTable | None = None
 
@@ -148,16 +160,25 @@ class _File:
         """The live counts (by slot, those run) and cuts, banked and zeroed: what ran since
         the last context switch."""
         live = self.live()
-        cuts = dict(self.cuts)
+        cuts = self.live_cuts()
         self.bank()
         self.cuts.clear()
         _add_cuts(self.banked_cuts, cuts)
         return live, cuts
 
+    def live_cuts(self) -> Cuts:
+        """The live cuts, by (guard, line)."""
+        cuts: Cuts = {}
+        lines = self.cut_lines
+        for place, n in list(self.cuts.items()):
+            key = (place[0], lines[place])
+            cuts[key] = cuts.get(key, 0) + n
+        return cuts
+
     def all_cuts(self) -> Cuts:
-        """The cuts banked and live."""
+        """The cuts banked and live, by (guard, line)."""
         cuts = dict(self.banked_cuts)
-        _add_cuts(cuts, dict(self.cuts))
+        _add_cuts(cuts, self.live_cuts())
         return cuts
 
     def totals(self) -> dict[int, int]:
@@ -381,10 +402,15 @@ class CountEngine:
         here (exception-heavy code calls this a lot); save time works out which lines."""
         try:
             tb = sys.exc_info()[2]
-            cuts = self._by_name[name].cuts
+            file = self._by_name[name]
             # At a handler the traceback's first entry is its own frame's.
-            key = (guard, tb.tb_lineno)  # type: ignore[union-attr]
-            cuts[key] = cuts.get(key, 0) + 1
+            place = (guard, tb.tb_lasti)  # type: ignore[union-attr]
+            cuts = file.cuts
+            n = cuts.get(place)
+            if n is None:
+                file.cut_lines[place] = tb.tb_lineno  # type: ignore[union-attr]
+                n = 0
+            cuts[place] = n + 1
         except Exception:
             return
 
@@ -470,7 +496,7 @@ class CountEngine:
                 # Added to copies: the banked parts stay as the switches left them.
                 slots, cuts = current.get(key, ({}, {}))
                 current[key] = (dict(slots), dict(cuts))
-                _add_part(current, key, live, dict(file.cuts))
+                _add_part(current, key, live, file.live_cuts())
         parts: dict[str, Measurement] = {}
         for name, files in banked.items():
             lines: dict[str, set[LineNo]] = {}
