@@ -8,8 +8,10 @@ from __future__ import annotations
 import ast
 import textwrap
 
+import pytest
+
 from tally.collect.events import statement_events
-from tally.collect.ways import _solve, reach_points
+from tally.collect.ways import StatementCode, _solve, reach_points
 
 
 def ways_of(source: str) -> dict[int, tuple[int, dict[str, int]]]:
@@ -96,3 +98,42 @@ def test_ways_whose_events_are_no_sum_have_no_weights() -> None:
     assert _solve({(0b00, 1), (0b01, 1), (0b10, 2), (0b11, 2)}, 2) == (1, [0, 1])
     assert _solve({(0b00, 0), (0b01, 1), (0b11, 1)}, 2) == (0, [1, 0])
     assert _solve({(0b00, 0), (0b01, 1), (0b10, 1), (0b11, 1)}, 2) is None
+
+
+def test_ways_that_meet_are_walked_on_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest rewrites this assert (from attrs' suite) into a decision per comparison and
+    # per part of its message, one after another: 2 ** decisions ways, which meet again
+    # after each. Walked way by way it took 5 s; walked once from where ways meet, a few
+    # hundred steps.
+    from _pytest.assertion.rewrite import rewrite_asserts
+
+    from tally.collect import events
+    from tally.collect.importer import _rewritten_code
+
+    source = textwrap.dedent("""\
+        def test_compare(a, b):
+            assert (
+                NotImplemented
+                == a.__lt__(b)
+                == a.__le__(b)
+                == a.__gt__(b)
+                == a.__ge__(b)
+            )
+        """).encode()
+    steps = 0
+
+    def counted(instructions, at, owns, skip):  # type: ignore[no-untyped-def]
+        def owns_counted(instruction):  # type: ignore[no-untyped-def]
+            nonlocal steps
+            steps += 1
+            return owns(instruction)
+
+        return StatementCode(instructions, at, owns_counted, skip)
+
+    monkeypatch.setattr(events, "StatementCode", counted)
+    tree = ast.parse(source)
+    runs = _rewritten_code(rewrite_asserts, tree, source, "test_compare.py", None)
+    found = statement_events(tree, runs).ways
+    assert steps < 5_000
+    # Its ways' events (pytest's message parts add lines' events) are no sum of weights.
+    assert found == {}

@@ -34,6 +34,7 @@ __all__ = ["Reach", "StatementCode", "WayWeights", "reach_points", "weigh_ways"]
 # list or -1 for a single node).
 Reach = tuple[ast.AST, str, int]
 _MAX_WAYS = 256
+_MAX_STATES = 4096  # states where ways meet, walked at most once each
 _ENDS = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
 
 
@@ -104,9 +105,22 @@ def _ways(
     first, previous, line = start
     found: set[tuple[int, int]] = set()
     todo = [_Way(first, previous, 0, 0)]
+    # Ways that meet in one state (where a jump lands) go on alike: each such state is
+    # walked on once, so a statement of many decisions in a row (pytest's rewritten
+    # asserts) costs a walk per state, not one per way (2 ** decisions).
+    seen = set(todo)
+    landings = {first}
     while todo:
         i, last, events, passed = todo.pop()
+        walked = merged = False
         while i < len(instructions):
+            if walked and i in landings:
+                state = _Way(i, last, events, passed)
+                if state in seen:
+                    merged = True  # the way that first reached this state finds what follows
+                    break
+                seen.add(state)
+            walked = True
             ins = instructions[i]
             p = ins.positions
             if p is None or p.lineno is None:
@@ -130,14 +144,19 @@ def _ways(
             target = code.at.get(ins.argval) if isinstance(ins.argval, int) else None
             if target is not None and ins.argval > ins.offset:
                 if ins.opname.startswith(("POP_JUMP", "JUMP_IF_")):
-                    if len(todo) + len(found) >= _MAX_WAYS:
-                        return None
-                    todo.append(_Way(target, last, events, passed))
+                    way = _Way(target, last, events, passed)
+                    landings.add(target)
+                    if way not in seen:
+                        if len(todo) + len(found) >= _MAX_WAYS or len(seen) >= _MAX_STATES:
+                            return None
+                        seen.add(way)
+                        todo.append(way)
                 elif ins.opname in ("JUMP_FORWARD", "JUMP"):
                     i = target
                     continue
             i += 1
-        found.add((passed, events))
+        if not merged:
+            found.add((passed, events))
     return found
 
 
