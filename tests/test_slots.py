@@ -11,6 +11,7 @@ from tally.collect.slots import (
     FLAG_CASES,
     IF_FAILED,
     LOOP_TEST,
+    Derived,
     SlotTable,
     pack_slots,
     ran_slots,
@@ -25,12 +26,22 @@ tables = st.lists(slots, max_size=30)
 Table = list[tuple[int, tuple[tuple[int, int, int], ...]]]
 
 
-@given(tables, st.sampled_from([0, FLAG_CASES]))
-def test_a_table_reads_back_what_was_packed(slots: Table, flags: int) -> None:
-    table = pack_slots(slots, flags)
+derived = st.lists(
+    st.builds(Derived, numbers, numbers, numbers, st.lists(numbers, max_size=3).map(tuple)),
+    max_size=5,
+)
+
+
+@given(tables, st.sampled_from([0, FLAG_CASES]), derived)
+def test_a_table_reads_back_what_was_packed(
+    slots: Table, flags: int, derived: list[Derived]
+) -> None:
+    table = pack_slots(slots, flags, derived)
     read = SlotTable(table)
     assert [(read.guard(i), tuple(read.members(i))) for i in range(read.size())] == slots
     assert table_header(table) == (flags, len(slots))
+    # Last slot first: a derived slot's sources come after it and are worked out before it.
+    assert read.derived() == sorted(derived, key=lambda d: -d.slot)
 
 
 @given(tables, st.data())
@@ -52,6 +63,8 @@ def test_an_empty_table_has_no_slots() -> None:
     assert table_header(b"") == (0, 0)
     assert SlotTable(pack_slots([])).spread_counts({0: 5}) == {}
     assert SlotTable(pack_slots([])).size() == 0
+    assert SlotTable(pack_slots([])).derived() == []
+    assert SlotTable(b"").derived() == []
 
 
 arc_events = events | st.sampled_from([ARC, CASE_NEXT, IF_FAILED])

@@ -191,7 +191,7 @@ class _File:
         """Counts by line: the count of each slot that `ran` spread over the lines it stands
         for, less the members that exceptions kept from running."""
         layout = self.layout()
-        counts = layout.spread_counts(ran)
+        counts = layout.spread_counts(_with_derived(layout, ran, cuts))
         if cuts:
             for line, n in _uncounted(layout, cuts).items():
                 counts[line] = counts.get(line, 0) - n
@@ -207,6 +207,7 @@ class _File:
         count, and for a `case` line the times it was tested (its line's count) less the
         times it matched."""
         layout = self.layout()
+        ran = _with_derived(layout, ran, cuts)
         arcs, case_next, if_ran = layout.spread_arcs(ran)
         for (line, end), matched in case_next.items():
             failed = line_counts.get(line, 0) - matched
@@ -215,6 +216,31 @@ class _File:
         if if_ran:
             _add_failed_tests(layout, arcs, if_ran, cuts)
         return {arc: n for arc, n in arcs.items() if n > 0}
+
+
+def _with_derived(layout: SlotTable, ran: Mapping[int, int], cuts: Cuts) -> Mapping[int, int]:
+    """`ran` with the counts of the derived slots (slots.py) that ran: each the sum of its
+    sources' counts, plus the times an exception stopped its block before its `if` test
+    came out (before the `if`, or in its test: on a line before the body's)."""
+    derived = layout.derived()
+    if not derived:
+        return ran
+    counts = dict(ran)
+    stopped: dict[int, int] = {}
+    if cuts:
+        by_slot = {d.slot: d for d in derived}
+        for (guard, cut_line), n in cuts.items():
+            for slot, index in layout.holders(guard, cut_line).items():
+                d = by_slot.get(slot)
+                if d is not None and (
+                    index < d.member or (index == d.member and cut_line < d.body_line)
+                ):
+                    stopped[slot] = stopped.get(slot, 0) + n
+    for slot, _, _, sources in derived:  # last first: its sources are worked out
+        total = stopped.get(slot, 0) + sum(counts.get(source, 0) for source in sources)
+        if total > 0:
+            counts[slot] = total
+    return counts
 
 
 def _add_failed_tests(

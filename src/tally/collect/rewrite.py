@@ -18,7 +18,9 @@ body itself are wrapped in a numbered guard, `try: ... except BaseException:
 __tally_fix__(name, guard); raise`, which costs nothing until it catches (zero-cost
 exceptions, 3.11+); the engine records the line the traceback names, and at save time
 subtracts the members after it. Guards go only where a block has a member with members
-after it (docs/engines.md, "One counter per block").
+after it (docs/engines.md, "One counter per block"). A block whose first statement is an
+`if` has no counter at all: the blocks starting the `if`'s arms count it (slots.py,
+derived slots; docs/engines.md, "Blocks counted by their `if`").
 
 The counts mean what `python -m trace --count` reports: how many line events a line got,
 which is how many times it began executing, plus the times execution came back to it.
@@ -69,6 +71,7 @@ from tally.collect.slots import (
     FLAG_CASES,
     IF_FAILED,
     LOOP_TEST,
+    Derived,
     Member,
     is_arc,
     pack_slots,
@@ -345,6 +348,23 @@ def _jumps_out(stmts: list[ast.stmt], leaves: _Leaving) -> bool:
     return any(leaves(stmt, False) for stmt in stmts)
 
 
+class _Opened(NamedTuple):
+    """A block as body() opened it: its slot, and where its counter is in body()'s list."""
+
+    slot: int
+    counter: int
+
+
+class _Waiting(NamedTuple):
+    """A block that starts with an `if`, to be counted by the `if`'s arms: the `if`, the
+    block, the `if`'s index in its members, and the slot of the block its body starts."""
+
+    stmt: ast.If
+    opened: _Opened
+    member: int
+    then: int
+
+
 class _Rewriter:
     """Walks statement lists, opening blocks and inserting their counters."""
 
@@ -374,6 +394,11 @@ class _Rewriter:
         self.flags = 0
         self.failing_tests: set[int] = set()  # ids of the `if`s with an IF_FAILED member
         self.leaves = _Leaving([])
+        self.derived: list[Derived] = []  # the blocks counted by their `if`'s arms
+        self.derived_slots: set[int] = set()
+        # id of a statement list body() returned -> the slot of the block it starts with,
+        # when that block's counter is the list's first statement.
+        self.first_blocks: dict[int, int] = {}
 
     # -- building blocks ---------------------------------------------------------------
 
@@ -436,10 +461,12 @@ class _Rewriter:
         # A block can be cut short by a member with members after it, and a loop's header
         # by its own test or iterator raising before the loop's blocks count it (trace
         # counts that test, and a loop first in its block has no member before it).
+        # A derived block is short of each run an exception stopped before its `if` came out.
         if not stmts or not any(
             any(end and not is_arc(events) for _, end, events in members[:-1])
             or any(events == LOOP_TEST for _, _, events in members)
-            for members in self.slots[first_slot:]
+            or slot in self.derived_slots
+            for slot, members in enumerate(self.slots[first_slot:], first_slot)
         ):
             return stmts
         # The guard answers for the blocks opened inside it that no inner guard answers for:
@@ -549,26 +576,101 @@ class _Rewriter:
         starts the list, even an empty one, and holds them."""
         out: list[ast.stmt] = []
         block: list[Member] | None = None
+        opened = _Opened(-1, -1)  # the open block's slot and where its counter is in `out`
+        fresh = False  # no statement of the open block has come yet
+        waiting: _Waiting | None = None  # an `if` whose block the next block completes
         opening = [entry] if entry is not None else []
         opening += arcs or ()
         if opening:
             block = opening
             line = opening[0][0] if entry is not None or not stmts else stmts[0].lineno
             out.append(self.counter(block, line, stmts[0] if stmts else ast.Pass()))
+            opened, fresh = _Opened(len(self.slots) - 1, 0), True
+            self.first_blocks[id(out)] = opened.slot
         previous_line = header_line
-        for stmt in stmts:
-            members = self.members(stmt, previous_line)
+        for index, stmt in enumerate(stmts):
+            way = self.else_way(stmt, stmts[index + 1 :]) if block is None or fresh else None
+            members = self.members(stmt, previous_line, way)
             if members:
                 if block is None:
                     block = []
                     out.append(self.counter(block, members[0][0], stmt))
+                    slot = len(self.slots) - 1
+                    if len(out) == 1:
+                        self.first_blocks[id(out)] = slot
+                    if waiting is not None:
+                        # The `if` before came out here exactly when its test failed.
+                        self.derive(out, waiting, slot)
+                        waiting = None
+                    opened, fresh = _Opened(slot, len(out) - 1), True
+                member = len(block)
                 block.extend(members)
             self.inner(stmt)
             out.append(stmt)
+            if way is not None and members and fresh:
+                waiting = self.derive_from_arms(out, stmt, way, opened, member)
+            fresh = False
             previous_line = stmt.lineno
             if _ends_block(stmt, self.leaves):
                 block = None
+        if waiting is not None:
+            # No block came after the `if`: its failing test gets a counter of its own.
+            self.derive(out, waiting, self.else_counter(waiting.stmt))
         return out
+
+    def else_way(self, stmt: ast.stmt, after: list[ast.stmt]) -> str | None:
+        """How the block that `stmt` starts can be counted by the arms of `stmt`, an `if`
+        (None when it can't): "else", its `else` clause starts a block; "next", its body
+        always jumps away (`return`, `break`, `continue`) so the block after it starts
+        exactly when its test fails; "added", an `else` holding a counter is added. The
+        test must be placed apart from the body (an exception in it is told by its line)
+        and can't suspend (a pending test would count as failed)."""
+        if not isinstance(stmt, ast.If):
+            return None
+        if stmt.body[0].lineno <= (stmt.test.end_lineno or stmt.lineno):
+            return None
+        if self.leaves(stmt.test, False):
+            return None
+        if stmt.orelse:
+            return "else"
+        jumps = isinstance(stmt.body[-1], (ast.Return, ast.Break, ast.Continue))
+        if jumps and after and _ends_block(stmt, self.leaves):
+            return "next"
+        return "added"
+
+    def derive_from_arms(
+        self, out: list[ast.stmt], stmt: ast.stmt, way: str, opened: _Opened, member: int
+    ) -> _Waiting | None:
+        """Count the block `opened` (its counter in `out`), which starts with the `if`
+        `stmt` (its `member`), by the arms of the `if` rather than a counter of its own.
+        Returns what waits for the next block when the `if`'s failing test comes out there."""
+        assert isinstance(stmt, ast.If)
+        then = self.first_blocks.get(id(stmt.body))
+        if then is None:
+            return None
+        waiting = _Waiting(stmt, opened, member, then)
+        if way == "next":
+            return waiting
+        orelse = self.first_blocks.get(id(stmt.orelse))
+        if orelse is None and way == "added" and not stmt.orelse:
+            orelse = self.else_counter(stmt)
+        if orelse is not None:
+            self.derive(out, waiting, orelse)
+        return None
+
+    def else_counter(self, stmt: ast.If) -> int:
+        """Give an `if` without `else` one holding only a counter; return its slot."""
+        stmt.orelse = [self.counter([], stmt.lineno, stmt)]
+        return len(self.slots) - 1
+
+    def derive(self, out: list[ast.stmt], waiting: _Waiting, orelse: int) -> None:
+        """Remove the counter of the block `waiting` describes from `out`: counting.py
+        works its count out from the blocks starting the `if`'s arms (slots.py)."""
+        block = waiting.opened
+        del out[block.counter]
+        body_line = waiting.stmt.body[0].lineno
+        self.derived.append(Derived(block.slot, waiting.member, body_line, (waiting.then, orelse)))
+        self.derived_slots.add(block.slot)
 
     def frame_body(
         self,
@@ -584,8 +686,11 @@ class _Rewriter:
         rest = self.body(stmts[head:], header_line, entry, arcs)
         return stmts[:head] + self.guarded(rest, first_slot)
 
-    def members(self, stmt: ast.stmt, previous_line: LineNo | None) -> list[Member]:
-        """The lines `stmt` itself counts (decorators and its first line), with events each."""
+    def members(
+        self, stmt: ast.stmt, previous_line: LineNo | None, way: str | None = None
+    ) -> list[Member]:
+        """The lines `stmt` itself counts (decorators and its first line), with events each.
+        With `way` (else_way()), `stmt` is an `if` whose arms may count its block."""
         found: list[Member] = []
         ends = _ends_block(stmt, self.leaves)
         if isinstance(stmt, DEFINITIONS):
@@ -595,10 +700,11 @@ class _Rewriter:
                     found.append((line, 0, self.events_on(stmt, line)))
                     previous_line = line
         line = stmt.lineno
-        failing = self.failing_test(stmt)
-        # The IF_FAILED member needs the `if` to hold its lines even when it ends the block,
-        # so that an exception in its test is told apart.
-        last = 0 if ends and failing is None else _own_last_line(stmt)
+        # With an `else` added, the failing test is counted there (its arc too).
+        failing = self.failing_test(stmt) if way != "added" else None
+        # The IF_FAILED member, and a block its `if` counts, need the `if` to hold its lines
+        # even when it ends the block, so that an exception in its test is told apart.
+        last = 0 if ends and failing is None and way is None else _own_last_line(stmt)
         if self.has_code(stmt):
             per_run = self.nested_code(stmt)
             if line != previous_line and not isinstance(stmt, _LOOPS):
@@ -657,13 +763,19 @@ class _Rewriter:
 
     def count_ways(self, stmt: ast.stmt) -> None:
         """Tick each operand whose evaluation adds events on the statement's first line
-        (events.py, ways.py): `operand` becomes `__tally_tick__(...) and operand`."""
+        (events.py, ways.py): `operand` becomes `__tally_tick__(...) and operand`, or
+        `__tally_hit__(..., operand)` when it starts on a later line: execution comes back
+        to the first line after it, so an operand that raises adds nothing there."""
         ways = self.ways.get(id(stmt))
+        code_line = self.code_line(stmt)
         for (parent, field, index), weight in ways.ticks if ways is not None else ():
             operand = getattr(parent, field)[index] if index >= 0 else getattr(parent, field)
-            ticked = ast.BoolOp(
-                op=ast.And(), values=[self.call(TICK_HELPER, stmt.lineno, weight=weight), operand]
-            )
+            ticked: ast.expr
+            if operand.lineno > code_line:
+                ticked = self.call(HIT_HELPER, stmt.lineno, operand, weight=weight)
+            else:
+                tick = self.call(TICK_HELPER, stmt.lineno, weight=weight)
+                ticked = ast.BoolOp(op=ast.And(), values=[tick, operand])
             ast.copy_location(ticked, operand)
             if index >= 0:
                 getattr(parent, field)[index] = ticked
@@ -850,7 +962,9 @@ def instrument(
     prologue: list[ast.stmt] = []
     if futures:
         prologue.append(rewriter.counter(futures, futures[0][0], body[0]))
-    table = pack_slots(list(zip(rewriter.guards, rewriter.slots, strict=True)), rewriter.flags)
+    table = pack_slots(
+        list(zip(rewriter.guards, rewriter.slots, strict=True)), rewriter.flags, rewriter.derived
+    )
     register = ast.Expr(
         ast.Call(
             func=ast.Name(id=BLOCKS_HELPER, ctx=ast.Load()),

@@ -27,6 +27,18 @@ or in its test, less the times the body was entered (counting.py). It spares the
 path a counter for the most common arm of all.
 None of these counts line events, and an exception cutting the block never takes them
 back.
+
+After the slots come the *derived* slots, which have no counter in the code:
+
+    number of derived slots
+    for each: slot, member index, body line, number of sources, then the sources
+
+A block that starts with an `if` runs exactly as often as the `if`'s arms start, plus the
+times an exception stopped it before its test came out: its count is the sum of its
+sources' counts (the blocks starting each arm, which may be derived themselves) plus the
+exceptions that left the block at the `if` member (the member index) on a line before
+the `if` body's first (the body line), worked out at save time (counting.py). The hot path
+then pays for one counter per run of such an `if`, where it paid for the block and the arm.
 """
 
 from __future__ import annotations
@@ -35,7 +47,7 @@ import sys
 from array import array
 from collections.abc import Mapping, Sequence
 from itertools import compress
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "ARC",
@@ -43,6 +55,7 @@ __all__ = [
     "FLAG_CASES",
     "IF_FAILED",
     "LOOP_TEST",
+    "Derived",
     "Member",
     "Slot",
     "SlotTable",
@@ -55,6 +68,16 @@ __all__ = [
 
 Member = tuple[int, int, int]  # (line, last line or 0, line events per run)
 Slot = tuple[int, Sequence[Member]]  # (guard, members)
+
+
+class Derived(NamedTuple):
+    """A slot counted by no counter of its own (see above)."""
+
+    slot: int
+    member: int  # the index of the `if` in the slot's members
+    body_line: int  # the first line of the `if`'s body: a line before it is in the test
+    sources: tuple[int, ...]  # the slots whose counts add up to this one's
+
 
 FLAG_CASES = 1  # `case` lines count entries; counting.py derives the times tested
 LOOP_TEST = -(2**31)  # the `events` of a loop header's member (see above)
@@ -78,13 +101,17 @@ def counts_lines(events: int) -> bool:
 _CODE: Literal["i", "l"] = "i" if array("i").itemsize == 4 else "l"
 
 
-def pack_slots(slots: Sequence[Slot], flags: int = 0) -> bytes:
-    """The table for `slots` (slot i is `slots[i]`: its guard and its members in order)."""
+def pack_slots(slots: Sequence[Slot], flags: int = 0, derived: Sequence[Derived] = ()) -> bytes:
+    """The table for `slots` (slot i is `slots[i]`: its guard and its members in order)
+    and the `derived` slots among them."""
     numbers = array(_CODE, [flags, len(slots)])
     for guard, members in slots:
         numbers.extend((len(members), guard))
         for member in members:
             numbers.extend(member)
+    numbers.append(len(derived))
+    for slot, member_index, body_line, sources in derived:
+        numbers.extend((slot, member_index, body_line, len(sources), *sources))
     if sys.byteorder == "big":
         numbers.byteswap()
     return numbers.tobytes()
@@ -114,7 +141,17 @@ class SlotTable:
     `if`s, its guarded members) is found by one more walk, only when asked for (branch
     coverage, exceptions)."""
 
-    __slots__ = ("_case_next", "_guarded", "_if_bodies", "_numbers", "_scanned", "_starts", "data")
+    __slots__ = (
+        "_case_next",
+        "_derived",
+        "_derived_at",
+        "_guarded",
+        "_if_bodies",
+        "_numbers",
+        "_scanned",
+        "_starts",
+        "data",
+    )
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -123,6 +160,8 @@ class SlotTable:
             memoryview(data).cast(_CODE) if sys.byteorder == "little" else _numbers(data)
         )
         self._starts: array[int] | None = None
+        self._derived_at = 0  # where the derived slots' section starts (_index())
+        self._derived: list[Derived] | None = None
         self._scanned = False
         self._case_next: list[tuple[int, tuple[int, int]]] = []
         self._if_bodies: dict[int, int] = {}
@@ -133,12 +172,31 @@ class SlotTable:
         if self._starts is None:
             numbers = self._numbers
             starts = array(_CODE)
-            index, end = 2, len(numbers)
-            while index < end:
+            index = 2
+            for _ in range(numbers[1] if len(numbers) > 1 else 0):
                 starts.append(index)
                 index += 2 + 3 * numbers[index]
             self._starts = starts
+            self._derived_at = index
         return self._starts
+
+    def derived(self) -> list[Derived]:
+        """The derived slots, last slot first: a slot's sources come after it, so each
+        is worked out after its sources (kept: every measurement asks)."""
+        if self._derived is None:
+            self._index()
+            numbers, index = self._numbers, self._derived_at
+            found: list[Derived] = []
+            if index < len(numbers):  # else a table without the section (no slots at all)
+                index += 1
+                for _ in range(numbers[index - 1]):
+                    slot, member, body_line, count = numbers[index : index + 4]
+                    sources = tuple(numbers[index + 4 : index + 4 + count])
+                    found.append(Derived(slot, member, body_line, sources))
+                    index += 4 + count
+            found.sort(key=lambda derived: -derived.slot)
+            self._derived = found
+        return self._derived
 
     def _scan(self) -> None:
         """Find the CASE_NEXT arcs, the `if` bodies and the guarded members: a step per
