@@ -1,13 +1,17 @@
 """What instrumenting a module costs, against compiling it plainly, per file.
 
-    python scripts/instrument_cost.py [--flavour count|branch] [--profile OUT] TREE...
+    python scripts/instrument_cost.py [--flavour count|branch] [--pytest] [--profile OUT] TREE...
 
 For every `.py` file under each TREE (default: the standard library), it times a plain
 `compile()` of the source and tally's whole instrumentation as the import hook runs it
 (parse, analysis, rewrite, slot table, compile), each the best of three, and prints per
-tree the files, milliseconds per file for each and their ratio, then the total. Files
-that don't compile on this Python are skipped. With `--profile`, it also writes a cProfile
-of the instrumentation of all files to OUT (read it with `python -m pstats OUT`).
+tree the files, milliseconds per file for each and their ratio, the slowest file, then
+the total. Files that don't compile on this Python are skipped. With `--pytest`, only test
+files (`test_*.py`, `*_test.py`, `conftest.py`) are timed, as pytest's plugin path runs
+them: pytest's own compile (parse, assertion rewriting, compile) against the same with
+tally's instrumentation (which reads the events of the rewritten code). With `--profile`,
+it also writes a cProfile of the instrumentation of all files to OUT (read it with
+`python -m pstats OUT`).
 """
 
 from __future__ import annotations
@@ -48,48 +52,83 @@ def best(work: Callable[[], object], runs: int = 3) -> float:
     return min(times)
 
 
-def measure(files: list[tuple[str, bytes]], flavour: str) -> tuple[float, float]:
-    """(seconds to compile them all plainly, seconds to instrument them all), each file's
-    best of three."""
+def pytest_compile(data: bytes, path: str, flavour: str | None) -> object:
+    """Compile a test file as pytest does (parse, rewrite asserts, compile), instrumented
+    first as tally's plugin path does when `flavour` is given."""
+    import ast
+
+    from _pytest.assertion.rewrite import rewrite_asserts
+
+    from tally.collect.importer import _rewritten_code, instrument_tree
+
+    tree = ast.parse(data, path)
+    if flavour is not None:
+        runs = _rewritten_code(rewrite_asserts, data, path, None)
+        instrument_tree(tree, data, path, flavour, runs)  # type: ignore[arg-type]
+    rewrite_asserts(tree, data, path, None)
+    return compile(tree, path, "exec", dont_inherit=True)
+
+
+def measure(
+    files: list[tuple[str, bytes]], flavour: str, pytest: bool = False
+) -> tuple[float, float, tuple[float, str]]:
+    """(seconds to compile them all plainly, seconds to instrument them all, the slowest
+    file's (seconds, path) instrumenting), each file's best of three."""
     plain = instrumented = 0.0
+    slowest = (0.0, "")
     for path, data in files:
-        plain += best(lambda d=data, p=path: compile(d, p, "exec", dont_inherit=True))
-        instrumented += best(lambda d=data, p=path: compile_instrumented(d, p, flavour))  # type: ignore[arg-type,misc]
-    return plain, instrumented
+        if pytest:
+            time_plain = best(lambda d=data, p=path: pytest_compile(d, p, None))  # type: ignore[misc]
+            time_instrumented = best(lambda d=data, p=path: pytest_compile(d, p, flavour))  # type: ignore[misc]
+        else:
+            time_plain = best(lambda d=data, p=path: compile(d, p, "exec", dont_inherit=True))  # type: ignore[misc]
+            time_instrumented = best(lambda d=data, p=path: compile_instrumented(d, p, flavour))  # type: ignore[arg-type,misc]
+        plain += time_plain
+        instrumented += time_instrumented
+        slowest = max(slowest, (time_instrumented, path))
+    return plain, instrumented, slowest
+
+
+def is_test_file(path: str) -> bool:
+    name = os.path.basename(path)
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="*", type=Path)
     parser.add_argument("--flavour", choices=["count", "branch"], default="count")
+    parser.add_argument("--pytest", action="store_true", help="test files, as pytest runs them")
     parser.add_argument("--profile")
     options = parser.parse_args()
     trees = options.trees or [Path(sysconfig.get_paths()["stdlib"])]
     warnings.simplefilter("ignore")  # the standard library's own SyntaxWarnings
-    print(f"Python {sys.version.split()[0]}, flavour {options.flavour}")
-    print("| tree | files | compile ms/file | instrument ms/file | ratio |")
-    print("|---|---|---|---|---|")
+    what = ", test files as pytest compiles them" if options.pytest else ""
+    print(f"Python {sys.version.split()[0]}, flavour {options.flavour}{what}")
+    print("| tree | files | compile ms/file | instrument ms/file | ratio | slowest file (ms) |")
+    print("|---|---|---|---|---|---|")
     every: list[tuple[str, bytes]] = []
     total_plain = total_instrumented = 0.0
     for tree in trees:
-        files = list(sources(tree))
+        files = [f for f in sources(tree) if not options.pytest or is_test_file(f[0])]
         if not files:
             continue
         every.extend(files)
-        plain, instrumented = measure(files, options.flavour)
+        plain, instrumented, (slow, slow_path) = measure(files, options.flavour, options.pytest)
         total_plain += plain
         total_instrumented += instrumented
         name = os.path.basename(os.path.normpath(tree))
         n = len(files)
         print(
             f"| {name} | {n} | {1000 * plain / n:.2f} | {1000 * instrumented / n:.2f} "
-            f"| {instrumented / plain:.1f}x |"
+            f"| {instrumented / plain:.1f}x | {os.path.relpath(slow_path, tree)} "
+            f"({1000 * slow:.0f}) |"
         )
     if len(trees) > 1 and every:
         n = len(every)
         print(
             f"| all | {n} | {1000 * total_plain / n:.2f} | {1000 * total_instrumented / n:.2f} "
-            f"| {total_instrumented / total_plain:.1f}x |"
+            f"| {total_instrumented / total_plain:.1f}x | |"
         )
     if options.profile:
         profile = cProfile.Profile()

@@ -132,7 +132,7 @@ def test_ways_that_meet_are_walked_on_once(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(events, "StatementCode", counted)
     tree = ast.parse(source)
-    runs = _rewritten_code(rewrite_asserts, tree, source, "test_compare.py", None)
+    runs = _rewritten_code(rewrite_asserts, source, "test_compare.py", None)
     found = statement_events(tree, runs).ways
     assert steps < 5_000
     # Its ways' events (pytest's message parts add lines' events) are no sum of weights.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 __all__ = [
     "BLOCK_FIELDS",
     "DEFINITIONS",
     "SUSPENSIONS",
+    "all_nodes",
     "definition_keys",
     "irrefutable",
     "is_docstring",
@@ -19,6 +21,25 @@ DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 # Expressions that suspend their frame.
 SUSPENSIONS = (ast.Yield, ast.YieldFrom, ast.Await)
+
+
+def all_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of `tree`, `tree` first, in no promised order: what `ast.walk` gives, at
+    half its cost (no generator per node and per field), but for the nodes without fields
+    held in a single field (the contexts `Load` and `Store`, the operators of `BinOp`,
+    `UnaryOp`, `BoolOp` and `AugAssign`). The count engine walks each module it
+    instruments."""
+    todo = [tree]
+    pop, push, extend, AST = todo.pop, todo.append, todo.extend, ast.AST  # noqa: N806
+    while todo:
+        node = pop()
+        yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                extend([item for item in value if isinstance(item, AST)])
+            elif isinstance(value, AST) and value._fields:
+                push(value)
 
 
 def definition_keys(

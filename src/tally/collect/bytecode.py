@@ -62,6 +62,7 @@ def instructions(code: CodeType) -> list[Instruction]:
 
 
 def _decode(code: CodeType) -> list[Instruction]:
+    new_tuple, Positions = tuple.__new__, dis.Positions  # noqa: N806 (a class, bound locally)
     raw = code.co_code
     spans = list(code.co_positions())
     consts = code.co_consts
@@ -91,7 +92,9 @@ def _decode(code: CodeType) -> list[Instruction]:
         else:
             extended = 0
         span = spans[offset // 2]
-        positions = dis.Positions(*span) if span else None
-        found.append(Instruction(names[op], op, arg, argval, offset, positions))
+        # Built as tuples (C), not through the named tuples' Python-level __new__: this
+        # line runs once per instruction of every module instrumented.
+        positions = new_tuple(Positions, span) if span else None
+        found.append(new_tuple(Instruction, (names[op], op, arg, argval, offset, positions)))
         offset = after
     return found

@@ -283,7 +283,7 @@ class PytestPatch:
             if module_path and patch.wants(module_path):
                 runs = None
                 if patch.flavour != "markers":
-                    runs = _rewritten_code(original, mod, source, module_path, config)
+                    runs = _rewritten_code(original, source, module_path, config)
                 instrument_tree(mod, source, module_path, patch.flavour, runs)
             original(mod, source, module_path, config)
 
@@ -309,19 +309,19 @@ class PytestPatch:
 
 def _rewritten_code(
     rewrite_asserts: Callable[..., None],
-    mod: ast.Module,
     source: bytes,
     module_path: str,
     config: Any,
 ) -> CodeType:
     """The test module as it will run without tally: pytest's rewritten asserts make other
     line events than the source's (`assert x == [` on several lines comes back to its
-    first line once, not twice), and counts follow what runs. Rewritten on a copy, with
-    pytest's warnings silenced: the real rewrite that follows gives them once."""
-    import copy
+    first line once, not twice), and counts follow what runs. Rewritten on a tree of its
+    own (parsed again: a deep copy of the tree costs several parses), with pytest's
+    warnings silenced: the real rewrite that follows gives them once."""
+    import ast
     import warnings
 
-    rewritten = copy.deepcopy(mod)
+    rewritten = ast.parse(source, module_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rewrite_asserts(rewritten, source, module_path, config)

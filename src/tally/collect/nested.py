@@ -29,7 +29,7 @@ import dis
 from types import CodeType
 from typing import NamedTuple
 
-from tally.analysis.nodes import DEFINITIONS, SUSPENSIONS, definition_keys
+from tally.analysis.nodes import DEFINITIONS, SUSPENSIONS, all_nodes, definition_keys
 from tally.analysis.source import code_objects
 from tally.collect.bytecode import Instruction, instructions
 
@@ -100,7 +100,7 @@ class TreeIndex(NamedTuple):
 def index_tree(tree: ast.AST) -> TreeIndex:
     """Walk `tree` once for its definitions, nested code and comprehension loops."""
     found = TreeIndex([], [], [], {})
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if isinstance(node, DEFINITIONS):
             found.definitions.append(node)
         elif isinstance(node, NESTED):
