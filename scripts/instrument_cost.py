@@ -59,12 +59,11 @@ def pytest_compile(data: bytes, path: str, flavour: str | None) -> object:
 
     from _pytest.assertion.rewrite import rewrite_asserts
 
-    from tally.collect.importer import _rewritten_code, instrument_tree
+    from tally.collect.importer import instrument_test_tree
 
     tree = ast.parse(data, path)
     if flavour is not None:
-        runs = _rewritten_code(rewrite_asserts, data, path, None)
-        instrument_tree(tree, data, path, flavour, runs)  # type: ignore[arg-type]
+        instrument_test_tree(rewrite_asserts, tree, data, path, flavour)  # type: ignore[arg-type]
     rewrite_asserts(tree, data, path, None)
     return compile(tree, path, "exec", dont_inherit=True)
 

@@ -92,3 +92,26 @@ def test_instrumented_modules_keep_their_docstrings(
         "class doc",
         "function doc",
     )
+
+
+def test_a_test_module_is_rewritten_for_its_events_only_with_an_assert_over_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest's rewrite of an assert on one line runs on that line, so its events are the
+    source's: the module's own code serves, without rewriting a copy and compiling it."""
+    import ast
+
+    from _pytest.assertion.rewrite import rewrite_asserts
+
+    rewritten: list[str] = []
+
+    def rewritten_code(rewrite: object, source: bytes, path: str, config: object) -> object:
+        rewritten.append(path)
+        return compile(source, path, "exec")
+
+    monkeypatch.setattr(importer, "_rewritten_code", rewritten_code)
+    one_line = b"def test_one():\n    assert 1 + 1 == 2\n    if True:\n        assert [1] == [1]\n"
+    over_lines = b"def test_two():\n    assert [1] == [\n        1,\n    ]\n"
+    for path, source in (("test_one.py", one_line), ("test_two.py", over_lines)):
+        importer.instrument_test_tree(rewrite_asserts, ast.parse(source), source, path, "count")
+    assert rewritten == ["test_two.py"]

@@ -36,6 +36,7 @@ __all__ = [
     "cache_for",
     "cache_suffix",
     "compile_instrumented",
+    "instrument_test_tree",
     "instrumented_or_none",
     "read_cache",
     "watch_pytest",
@@ -281,10 +282,9 @@ class PytestPatch:
             mod: ast.Module, source: bytes, module_path: str | None = None, config: Any = None
         ) -> None:
             if module_path and patch.wants(module_path):
-                runs = None
-                if patch.flavour != "markers":
-                    runs = _rewritten_code(original, source, module_path, config)
-                instrument_tree(mod, source, module_path, patch.flavour, runs)
+                instrument_test_tree(
+                    original, mod, source, module_path, patch.flavour, config=config
+                )
             original(mod, source, module_path, config)
 
         setattr(rewrite, "rewrite_asserts", rewrite_asserts)  # noqa: B010
@@ -305,6 +305,44 @@ class PytestPatch:
                 exec_module(self, module)
 
             hook.exec_module = exec_with_counters
+
+
+def instrument_test_tree(
+    rewrite_asserts: Callable[..., None],
+    tree: ast.Module,
+    source: bytes,
+    path: str,
+    flavour: Flavour,
+    *,
+    config: Any = None,
+) -> None:
+    """Instrument a test module's tree in place, just before pytest's `rewrite_asserts`
+    rewrites it: its events are those of the code pytest's rewrite runs."""
+    runs = None
+    if flavour != "markers" and _spans_lines_asserting(tree.body):
+        runs = _rewritten_code(rewrite_asserts, source, path, config)
+    instrument_tree(tree, source, path, flavour, runs)
+
+
+def _spans_lines_asserting(body: list[ast.stmt]) -> bool:
+    """Is there an `assert` spread over lines among these statements (in any statement list
+    under them)? Only such an assert makes other line events once pytest rewrites it: a
+    rewritten assert on one line runs all its code on that line, and pytest rewrites
+    nothing else (its imports go on the first statement's line)."""
+    import ast
+
+    from tally.analysis.nodes import BLOCK_FIELDS
+
+    todo = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Assert):
+            if (node.end_lineno or node.lineno) > node.lineno:
+                return True
+            continue
+        for field in BLOCK_FIELDS:
+            todo.extend(getattr(node, field, ()))
+    return False
 
 
 def _rewritten_code(
