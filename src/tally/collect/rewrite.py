@@ -455,20 +455,45 @@ class _Rewriter:
         _locate(node, line)
         return node
 
+    def cut_spans(self, first_slot: int) -> list[tuple[LineNo, LineNo]]:
+        """The lines where an exception cuts short a block opened since `first_slot` that
+        no inner guard answers for: a member with members after it; a loop's header on a
+        line of its own, whose test or iterator can raise before the loop's blocks count it
+        (trace counts that test); the test of the `if` that counts a derived block."""
+        spans: list[tuple[LineNo, LineNo]] = []
+        derived = {d.slot: d for d in self.derived if d.slot >= first_slot}
+        for slot in range(first_slot, len(self.slots)):
+            if self.guards[slot]:
+                continue
+            members = self.slots[slot]
+            for index, (line, end, events) in enumerate(members):
+                if events == LOOP_TEST:
+                    spans.append((line, line))
+                elif end and not is_arc(events) and index < len(members) - 1:
+                    spans.append((line, max(line, end)))
+            if slot in derived:
+                test = members[derived[slot].member][0]
+                spans.append((test, derived[slot].body_line - 1))
+        return spans
+
     def guarded(self, stmts: list[ast.stmt], first_slot: int) -> list[ast.stmt]:
         """`stmts` wrapped so an exception leaving them corrects the counts of a block it
-        cut short; unchanged when no block opened since `first_slot` can be cut short."""
-        # A block can be cut short by a member with members after it, and a loop's header
-        # by its own test or iterator raising before the loop's blocks count it (trace
-        # counts that test, and a loop first in its block has no member before it).
-        # A derived block is short of each run an exception stopped before its `if` came out.
-        if not stmts or not any(
-            any(end and not is_arc(events) for _, end, events in members[:-1])
-            or any(events == LOOP_TEST for _, _, events in members)
-            or slot in self.derived_slots
-            for slot, members in enumerate(self.slots[first_slot:], first_slot)
-        ):
+        cut short; unchanged when no block opened since `first_slot` can be cut short.
+        The statements after the last one holding such a place are left outside: an
+        exception from them (a final `return f(x)`, a `with` whose body has a guard of its
+        own) changes no count, and a guard that catches costs ~1 µs."""
+        spans = self.cut_spans(first_slot) if stmts else []
+        if not spans:
             return stmts
+        held = [
+            i
+            for i, stmt in enumerate(stmts)
+            if any(
+                stmt.lineno <= high and low <= (stmt.end_lineno or stmt.lineno)
+                for low, high in spans
+            )
+        ]
+        end = held[-1] + 1 if held else len(stmts)
         # The guard answers for the blocks opened inside it that no inner guard answers for:
         # an exception passes the inner guards first, so each block is fixed once.
         self.guard_count += 1
@@ -492,9 +517,9 @@ class _Rewriter:
         )
         col = getattr(stmts[0], "col_offset", 0)
         _locate(handler, line, col)  # new nodes only: the statements have their places
-        wrapper = ast.Try(body=stmts, handlers=[handler], orelse=[], finalbody=[])
+        wrapper = ast.Try(body=stmts[:end], handlers=[handler], orelse=[], finalbody=[])
         _place(wrapper, line, col)
-        return [wrapper]
+        return [wrapper, *stmts[end:]]
 
     def has_code(self, stmt: ast.stmt) -> bool:
         """Does the statement's own part (a compound statement's header) hold code? Its first
