@@ -137,3 +137,14 @@ def test_ways_that_meet_are_walked_on_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert steps < 5_000
     # Its ways' events (pytest's message parts add lines' events) are no sum of weights.
     assert found == {}
+
+
+def test_where_weights_are_not_unique_the_operand_on_a_later_line_takes_the_events() -> None:
+    # Either arm runs: (base 2, body -1) fits as well as (base 1, orelse 1). The `else` arm
+    # is counted after it runs, so when it raises it must not have added its event.
+    assert _solve({(0b01, 1), (0b10, 2)}, 2) == (2, [-1, 0])
+    assert _solve({(0b01, 1), (0b10, 2)}, 2, [2, 0, 1]) == (1, [0, 1])
+    assert ways_of("""\
+        value = (int(text) if text.isdigit()
+                 else float(text))
+        """) == {1: (1, {"float(text)": 1})}

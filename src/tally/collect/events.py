@@ -140,6 +140,12 @@ class _Scope:
     def __init__(
         self, co: CodeType, statements: list[ast.stmt], loops: set[tuple[int, int, int, int]]
     ) -> None:
+        # Only a statement that may repeat a line event has events to find (_may_repeat):
+        # the others' instructions are owned by none, which ends a statement's first run
+        # as well. But a `match` owns its whole span, cases included, so where there is one
+        # every statement is placed, and the innermost owns each instruction.
+        if not any(isinstance(node, ast.Match) for node in statements):
+            statements = [node for node in statements if _may_repeat(node)]
         self.statements = statements
         self.loops = loops
         self.by_line: dict[int, list[tuple[Span, ast.stmt]]] = {}
@@ -156,6 +162,17 @@ class _Scope:
         if p is None or p.lineno is None:
             return None
         return _owner(self.by_line.get(p.lineno, []), (p.lineno, p.col_offset or 0))
+
+    def jumps_within(self, owner: ast.stmt, start: int, target: int) -> bool:
+        """Do the instructions from `start` to `target` (landing included) all belong to
+        `owner`? Then a jump over them passes over a part of the statement. The jump at
+        the end of a `try` body, which the compiler places at its last statement, passes
+        over the handlers, whose statements the first way must still walk."""
+        return all(
+            self.owner(ins) is owner
+            for ins in self.instructions[start : target + 1]
+            if ins.positions is not None and ins.positions.lineno is not None
+        )
 
     def count_events(self, found: StatementEvents) -> None:
         """Add the events of this scope's statements, along each one's first way, to `found`."""
@@ -176,7 +193,8 @@ class _Scope:
                 # (nested.py); the statement goes on where the loop ends.
                 i = at[instruction.argval]
             line = positions.lineno
-            owner = self.owner(instruction)
+            candidates = self.by_line.get(line)
+            owner = _owner(candidates, (line, positions.col_offset or 0)) if candidates else None
             if owner is not current:
                 if current is not None:
                     finished.add(id(current))
@@ -202,7 +220,7 @@ class _Scope:
                 instruction.opname == "JUMP_FORWARD"
                 and owner is not None
                 and _first_body_statement(owner) is None
-                and self.owner(instructions[at[instruction.argval]]) is owner
+                and self.jumps_within(owner, i, at[instruction.argval])
             ):
                 # A jump over the other branch of `a if c else b` (or, 3.14+, over the plain
                 # call a builtin's inlined loop stands for): take it, as the path runs.

@@ -93,7 +93,16 @@ def weigh_ways(
     line before it, the line whose events count). None if the ways' events are no such
     sum."""
     ways = _ways(code, start, points)
-    return None if ways is None else _solve(ways, len(points))
+    if ways is None:
+        return None
+    # Where the weights are not unique, the events go to the operands that start on a
+    # later line (execution comes back to the first line after them: tallied after they
+    # run, so one that raises adds nothing), then to each execution, and last to the
+    # operands on the first line.
+    line = start[2]
+    later = [1 + k for k, point in enumerate(points) if point.lineno > line]
+    rest = [1 + k for k, point in enumerate(points) if point.lineno <= line]
+    return _solve(ways, len(points), [*later, 0, *rest])
 
 
 def _ways(
@@ -164,14 +173,18 @@ def _span(node: ast.expr) -> tuple[int, int, int, int]:
     return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
 
 
-def _solve(ways: set[tuple[int, int]], size: int) -> tuple[int, list[int]] | None:
+def _solve(
+    ways: set[tuple[int, int]], size: int, order: list[int] | None = None
+) -> tuple[int, list[int]] | None:
     """Integer weights w (w[0] per execution, w[1 + k] per reach point k) with
-    `events == w[0] + sum(w[1 + k] for k passed)` for every way; None if there are none."""
+    `events == w[0] + sum(w[1 + k] for k passed)` for every way; None if there are none.
+    Where several fit, the weights of the columns early in `order` (default: w[0], then
+    each point's) take the events and those of later columns stay 0."""
     rows = [[Fraction(1), *(Fraction(passed >> k & 1) for k in range(size))] for passed, _ in ways]
     values = [Fraction(events) for _, events in ways]
     pivots: list[int] = []
     r = 0
-    for column in range(size + 1):
+    for column in order if order is not None else range(size + 1):
         pivot = next((k for k in range(r, len(rows)) if rows[k][column]), None)
         if pivot is None:
             continue
