@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 from collections.abc import Iterator, Mapping, Sequence
 from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tally import env
 from tally.collect.codecache import code_cache
 from tally.collect.contexts import dynamic_contexts
 from tally.collect.engine import Engine, EngineChoice, choose_engine
@@ -111,7 +111,8 @@ class Coverage:
         """This process's parallel suffix: host, pid and a random number. Chosen once, so
         every look at the path agrees."""
         if self._suffix is None:
-            self._suffix = f"{socket.gethostname()}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
+            host = env.hostname()
+            self._suffix = f"{host}.{os.getpid()}.X{random.randint(0, 999999):06d}x"
         return self._suffix
 
     @property

@@ -32,3 +32,14 @@ CO_OPTIMIZED = 0x0001
 
 # The bytecode cache tag ("cpython-311"); None when the interpreter writes no .pyc files.
 CACHE_TAG = sys.implementation.cache_tag
+
+
+def hostname() -> str:
+    """This machine's name, as `socket.gethostname()` gives it: where `os.uname` exists it
+    holds the same name, without loading `socket` (and `selectors`) at every start."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from tally import env
 from tally.exceptions import ConfigError, TallyError
 from tally.warnings import Notice, warn
 
@@ -104,13 +105,11 @@ class MeasuredProcess:
         interval = self.cov.config.number("tally:flush_interval")
         if interval <= 0:
             return
-        import socket
-
         from tally.data.journal import Journal
 
         about = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": env.hostname(),
             "command": " ".join(sys.argv)[:200],
             "branch": self.cov.choice.branch,
             "counts": self.cov.choice.name == "count",

@@ -24,7 +24,6 @@ import os
 import random
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 __all__ = ["DEFAULT_LIMIT", "CodeCache", "code_cache", "default_directory"]
@@ -38,11 +37,13 @@ _PRUNE_EVERY = 64  # stores between size checks, on average
 def default_directory() -> str:
     """The user's cache directory for tally, as each platform places such caches."""
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or os.path.join(Path.home(), "AppData", "Local")
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(
+            os.path.expanduser("~"), "AppData", "Local"
+        )
         return os.path.join(base, "tally", "Cache")
     if sys.platform == "darwin":
-        return os.path.join(Path.home(), "Library", "Caches", "tally")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        return os.path.join(os.path.expanduser("~"), "Library", "Caches", "tally")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tally")
 
 

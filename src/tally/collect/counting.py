@@ -19,7 +19,7 @@ from tally.collect.importer import (
     instrumented_or_none,
     watch_pytest,
 )
-from tally.collect.rewrite import (
+from tally.collect.names import (
     BLOCKS_HELPER,
     ENTRY_HELPER,
     FIX_HELPER,

@@ -64,6 +64,16 @@ from types import CodeType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from tally.analysis.nodes import BLOCK_FIELDS, DEFINITIONS, SUSPENSIONS, is_docstring
+from tally.collect.names import (
+    BLOCKS_HELPER,
+    ENTRY_HELPER,
+    FIX_HELPER,
+    GENERATOR_HELPER,
+    HIT_HELPER,
+    ITER_BUILTIN,
+    TICK_HELPER,
+    counter_name,
+)
 from tally.collect.nested import NESTED, Weights
 from tally.collect.slots import (
     ARC,
@@ -96,18 +106,6 @@ __all__ = [
     "instrument",
 ]
 
-# Builtins the instrumented code calls (counting.py defines them): count an `except` test
-# and return the exception type; count one call or item of nested code and return True;
-# count a generator expression's creation and hand back its iterator, counting again when
-# it runs out; count the start of a nested code object and return its iterable unchanged;
-# take a module's slot table; correct the counts of a block an exception cut short.
-HIT_HELPER = "__tally_hit__"
-TICK_HELPER = "__tally_tick__"
-GENERATOR_HELPER = "__tally_generator__"
-ITER_BUILTIN = "__tally_iter__"  # the builtin iter(), out of reach of a program's own `iter`
-ENTRY_HELPER = "__tally_entry__"
-BLOCKS_HELPER = "__tally_blocks__"
-FIX_HELPER = "__tally_fix__"
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _Node = TypeVar("_Node", bound=ast.AST)
@@ -127,17 +125,6 @@ _COMPOUND = (
     ast.Match,
 )
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-
-
-def counter_name(path: str) -> str:
-    """The builtins name of `path`'s counter list: stable across runs, so cached code works.
-
-    It starts and ends with two underscores, so class bodies never mangle it.
-    """
-    import hashlib  # here, not at import: it loads OpenSSL, and start-up time counts
-
-    digest = hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return f"__tally_{digest}__"
 
 
 class Instrumented(NamedTuple):
