@@ -187,11 +187,21 @@ class _File:
         live = list(self.counters)
         return ran_slots([b + c for b, c in zip_longest(self.banked, live, fillvalue=0)])
 
+    def counts(
+        self, path: str, ran: Mapping[int, int], cuts: Cuts, *, branch: bool
+    ) -> tuple[dict[LineNo, Count], dict[Arc, Count]]:
+        """(counts by line, counts by arc: with `branch` only) from the counts of the
+        slots that `ran` (counted ones) and the cuts; the derived slots worked out once."""
+        ran = _with_derived(self.layout(), ran, cuts)
+        lines = self.line_counts(path, ran, cuts)
+        return lines, self.arc_counts(lines, ran, cuts) if branch else {}
+
     def line_counts(self, path: str, ran: Mapping[int, int], cuts: Cuts) -> dict[LineNo, Count]:
-        """Counts by line: the count of each slot that `ran` spread over the lines it stands
-        for, less the members that exceptions kept from running."""
+        """Counts by line: the count of each slot that `ran` (derived slots included)
+        spread over the lines it stands for, less the members that exceptions kept from
+        running."""
         layout = self.layout()
-        counts = layout.spread_counts(_with_derived(layout, ran, cuts))
+        counts = layout.spread_counts(ran)
         if cuts:
             for line, n in _uncounted(layout, cuts).items():
                 counts[line] = counts.get(line, 0) - n
@@ -204,10 +214,9 @@ class _File:
         self, line_counts: Mapping[LineNo, Count], ran: Mapping[int, int], cuts: Cuts
     ) -> dict[Arc, Count]:
         """Counts by arc, for code instrumented with branch coverage: each arm's slot
-        count, and for a `case` line the times it was tested (its line's count) less the
-        times it matched."""
+        count (`ran`, derived slots included), and for a `case` line the times it was
+        tested (its line's count) less the times it matched."""
         layout = self.layout()
-        ran = _with_derived(layout, ran, cuts)
         arcs, case_next, if_ran = layout.spread_arcs(ran)
         for (line, end), matched in case_next.items():
             failed = line_counts.get(line, 0) - matched
@@ -328,10 +337,7 @@ class _Results:
         """(counts by line, counts by arc) of one file."""
         if self._last is None or self._last[0] != path:
             file = self.files[path]
-            totals = file.totals()
-            cuts = file.all_cuts()
-            counts = file.line_counts(path, totals, cuts)
-            arcs = file.arc_counts(counts, totals, cuts) if self.branch else {}
+            counts, arcs = file.counts(path, file.totals(), file.all_cuts(), branch=self.branch)
             if self.annotations is not None:
                 self.annotations.add_to(path, counts)
             self._last = (path, counts, arcs)
@@ -528,11 +534,10 @@ class CountEngine:
             lines: dict[str, set[LineNo]] = {}
             arcs: dict[str, dict[Arc, Count]] | None = {} if self.branch else None
             for key, (slots, cuts) in files.items():
-                file = self._files[key]
-                counts = file.line_counts(key, slots, cuts)
-                lines[key] = set(counts)
+                counted, taken = self._files[key].counts(key, slots, cuts, branch=self.branch)
+                lines[key] = set(counted)
                 if arcs is not None:
-                    arcs[key] = dict.fromkeys(file.arc_counts(counts, slots, cuts), 0)
+                    arcs[key] = dict.fromkeys(taken, 0)
             parts[name] = Measurement(lines, None, None, arcs)
         return parts
 

@@ -93,18 +93,7 @@ if TYPE_CHECKING:
     from tally.analysis.arcs import Arc, ArcFacts, Arm
     from tally.collect.events import StatementEvents
 
-__all__ = [
-    "BLOCKS_HELPER",
-    "ENTRY_HELPER",
-    "FIX_HELPER",
-    "GENERATOR_HELPER",
-    "HIT_HELPER",
-    "ITER_BUILTIN",
-    "TICK_HELPER",
-    "Instrumented",
-    "counter_name",
-    "instrument",
-]
+__all__ = ["Instrumented", "instrument"]
 
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -382,7 +371,6 @@ class _Rewriter:
         self.failing_tests: set[int] = set()  # ids of the `if`s with an IF_FAILED member
         self.leaves = _Leaving([])
         self.derived: list[Derived] = []  # the blocks counted by their `if`'s arms
-        self.derived_slots: set[int] = set()
         # id of a statement list body() returned -> the slot of the block it starts with,
         # when that block's counter is the list's first statement.
         self.first_blocks: dict[int, int] = {}
@@ -682,7 +670,6 @@ class _Rewriter:
         del out[block.counter]
         body_line = waiting.stmt.body[0].lineno
         self.derived.append(Derived(block.slot, waiting.member, body_line, (waiting.then, orelse)))
-        self.derived_slots.add(block.slot)
 
     def frame_body(
         self,
