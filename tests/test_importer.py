@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_tally, write
 
 from tally.collect import counting, importer
 from tally.collect.filter import FileFilter
@@ -115,3 +116,33 @@ def test_a_test_module_is_rewritten_for_its_events_only_with_an_assert_over_line
     for path, source in (("test_one.py", one_line), ("test_two.py", over_lines)):
         importer.instrument_test_tree(rewrite_asserts, ast.parse(source), source, path, "count")
     assert rewritten == ["test_two.py"]
+
+
+@pytest.mark.parametrize("flavour", ["--count", "--branch"])
+def test_instrumented_code_still_runs_cleanly_while_the_interpreter_shuts_down(
+    tmp_path: Path, flavour: str
+) -> None:
+    """CPython restores builtins to their start-up state before the last `__del__` methods
+    run; the counters and helpers that instrumented code finds there must still be found."""
+    write(
+        tmp_path / "held.py",
+        """\
+        class Closer:
+            def __del__(self):
+                total = sum(n * 2 for n in range(3)) + len([n for n in range(2)])
+                try:
+                    raise KeyError(total)
+                except KeyError as caught:
+                    print("closed", caught.args[0], flush=True)
+                f = lambda: total
+                if f():
+                    print("still counting", flush=True)
+
+        held = Closer()
+        """,
+    )
+    write(tmp_path / "main.py", "import held\nprint('main done')\n")
+    done = run_tally("run", flavour, "--engine=count", "main.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["closed 8", "still counting"]
+    assert "Exception ignored" not in done.stderr

@@ -28,6 +28,7 @@ from tally.collect.names import (
     ITER_BUILTIN,
     TICK_HELPER,
     counter_name,
+    put,
 )
 from tally.collect.slots import (
     FLAG_CASES,
@@ -78,12 +79,15 @@ class _RunOut:
         raise StopIteration
 
 
-def _generator(counters: list[int], slot: int, iterator: Any) -> Any:
+def _generator(
+    counters: list[int], slot: int, iterator: Any, chain: Any = chain, run_out: Any = _RunOut
+) -> Any:
     """Count a generator expression's creation (`slot`) and hand back its first iterator
     (the instrumented code took `iter()` of it), counting in the next slot when it runs
-    out."""
+    out. (`chain` and `run_out` are bound here: at shutdown this module's globals go
+    before the last `__del__` methods run.)"""
     counters[slot] += 1
-    return chain(iterator, _RunOut(counters, slot + 1))
+    return chain(iterator, run_out(counters, slot + 1))
 
 
 def _entry(counters: list[int], slot: int, iterable: Any) -> Any:
@@ -366,8 +370,9 @@ class _PerFile(Mapping[str, Any]):
 class CountEngine:
     """Instruments measured modules as they're imported (and the main script), then reads the
     counter lists back. Counters live in `builtins`, one list per file, so instrumented code
-    finds them from any globals; they stay there after stop() because code that was
-    instrumented may still run (threads, atexit handlers)."""
+    finds them from any globals; they stay there after stop(), and through the interpreter's
+    shutdown (names.put), because code that was instrumented may still run (threads, atexit
+    handlers, `__del__`)."""
 
     name = "count"
     supports_counts = True
@@ -409,7 +414,7 @@ class CountEngine:
                 file = _File(existing if isinstance(existing, list) else [])
             self._files[key] = file
         self._by_name[name] = file
-        builtins.__dict__[name] = file.counters
+        put(name, file.counters)
         return file.counters
 
     def _wants(self, path: str) -> bool:
@@ -427,7 +432,7 @@ class CountEngine:
         if file is None:  # instrumented code from elsewhere: count it, but it has no path
             file = self._by_name[name] = _File([])
         file.set_table(table)
-        builtins.__dict__[name] = file.counters
+        put(name, file.counters)
 
     def _cut(self, name: str, guard: int) -> None:
         """Called from a guard's handler: an exception is leaving its blocks. Only counted
@@ -450,13 +455,13 @@ class CountEngine:
         """Install the import hook; zero the counters of files seen before."""
         for file in self._files.values():
             file.counters[:] = [0] * len(file.counters)
-        builtins.__dict__[HIT_HELPER] = _hit
-        builtins.__dict__[TICK_HELPER] = _tick
-        builtins.__dict__[ENTRY_HELPER] = _entry
-        builtins.__dict__[GENERATOR_HELPER] = _generator
-        builtins.__dict__[ITER_BUILTIN] = iter
-        builtins.__dict__[BLOCKS_HELPER] = self._take_table
-        builtins.__dict__[FIX_HELPER] = self._cut
+        put(HIT_HELPER, _hit)
+        put(TICK_HELPER, _tick)
+        put(ENTRY_HELPER, _entry)
+        put(GENERATOR_HELPER, _generator)
+        put(ITER_BUILTIN, iter)
+        put(BLOCKS_HELPER, self._take_table)
+        put(FIX_HELPER, self._cut)
         if self._finder not in sys.meta_path:
             sys.meta_path.insert(0, self._finder)
         if self._annotations is not None:

@@ -48,7 +48,7 @@ _FLAVOUR_TAGS: dict[str, str] = {"count": "", "branch": "b", "markers": "m"}
 
 # The instrumentation's format: bump it whenever instrumented code changes shape, so no
 # cache (ours, or pytest's under CACHE_SUFFIX) hands old code to a new engine.
-_FORMAT = 18
+_FORMAT = 19
 _CACHE_MAGIC = b"TLY%d" % _FORMAT + importlib.util.MAGIC_NUMBER
 
 

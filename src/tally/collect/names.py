@@ -1,9 +1,12 @@
 """The names instrumented code finds in `builtins`: the helpers counting.py defines and
 each file's counter list. rewrite.py writes them into the code it instruments; counting.py
-puts them in place. Apart from both, so that starting the count engine loads none of the
-instrumenting machinery before a module is instrumented."""
+puts them in place with `put`, which keeps them there until the interpreter is gone. Apart
+from both, so that starting the count engine loads none of the instrumenting machinery
+before a module is instrumented."""
 
 from __future__ import annotations
+
+import builtins
 
 __all__ = [
     "BLOCKS_HELPER",
@@ -14,6 +17,7 @@ __all__ = [
     "ITER_BUILTIN",
     "TICK_HELPER",
     "counter_name",
+    "put",
 ]
 
 # Builtins the instrumented code calls (counting.py defines them): count an `except` test
@@ -39,3 +43,37 @@ def counter_name(path: str) -> str:
 
     digest = hashlib.sha1(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"__tally_{digest}__"
+
+
+# Every name `put` has placed, and what it names.
+_PLACED: dict[str, object] = {}
+_KEEPER = "__tally_keeper__"
+
+
+class _Keeper:
+    """Puts tally's names back into builtins when the interpreter, shutting down, restores
+    builtins to what they held at start-up.
+
+    Code that was instrumented can still run then (a `__del__`, a weakref callback), and
+    it must find its counters and helpers. CPython clears builtins, refills them from its
+    start-up copy, and only then drops its last reference to the old entries: the keeper
+    is one of them, so its `__del__` runs just after the restore. Instrumented code so
+    needs no `try` around each counter.
+    """
+
+    def __init__(self, names: dict[str, object], target: dict[str, object]) -> None:
+        self.names = names
+        self.target = target
+
+    def __del__(self) -> None:
+        # Attributes only: by now sys.modules is empty and module globals may be going.
+        self.target.update(self.names)
+
+
+def put(name: str, value: object) -> None:
+    """Make `value` the builtin `name`, for instrumented code, until the process ends."""
+    _PLACED[name] = value
+    space = builtins.__dict__
+    space[name] = value
+    if _KEEPER not in space:
+        space[_KEEPER] = _Keeper(_PLACED, space)

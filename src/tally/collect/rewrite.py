@@ -383,9 +383,8 @@ class _Rewriter:
         slot = len(self.slots)
         self.slots.append(members)
         self.guards.append(0)
-        # At interpreter shutdown CPython clears builtins before the last __del__ methods
-        # run (seen on 3.14 with pyparsing), so the counter list can be gone: skip counting
-        # then. A try costs nothing until it catches (zero-cost exceptions, 3.11+).
+        # No `try` around it for when the list is gone: names.put keeps it in builtins
+        # through the interpreter's shutdown.
         col = getattr(at, "col_offset", 0) if getattr(at, "lineno", line) == line else 0
         # Built located (as _locate would place them): a counter per block adds up.
         target = _place(
@@ -398,18 +397,7 @@ class _Rewriter:
             col,
         )
         value = _place(ast.Constant(1), line, col)
-        node = _place(ast.AugAssign(target=target, op=_ADD, value=value), line, col)
-        return self.ignoring_name_error([node], line, col)
-
-    @staticmethod
-    def ignoring_name_error(body: list[ast.stmt], line: LineNo, col: int = 0) -> ast.stmt:
-        """`try: body except NameError: pass`, located at `line`; `body` is located."""
-        name_error = _place(ast.Name(id="NameError", ctx=_LOAD), line, col)
-        handler = ast.ExceptHandler(
-            type=name_error, name=None, body=[_place(ast.Pass(), line, col)]
-        )
-        guarded = ast.Try(body=body, handlers=[_place(handler, line, col)], orelse=[], finalbody=[])
-        return _place(guarded, line, col)
+        return _place(ast.AugAssign(target=target, op=_ADD, value=value), line, col)
 
     def call(
         self, helper: str, line: LineNo, *args: ast.expr, weight: int = 1, more: int = 0
@@ -488,7 +476,7 @@ class _Rewriter:
         handler = ast.ExceptHandler(
             type=ast.Name(id="BaseException", ctx=ast.Load()),
             name=None,
-            body=[self.ignoring_name_error([fix], line), ast.Raise(exc=None, cause=None)],
+            body=[fix, ast.Raise(exc=None, cause=None)],
         )
         col = getattr(stmts[0], "col_offset", 0)
         _locate(handler, line, col)  # new nodes only: the statements have their places
