@@ -114,6 +114,23 @@ _COMPOUND = (
     ast.Match,
 )
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+# Statements that hold no statements and can't jump: most of a module, answered without
+# the questions a compound statement needs (a `yield` or `await` in one still is asked).
+_SIMPLE = frozenset(
+    {
+        ast.Expr,
+        ast.Assign,
+        ast.AugAssign,
+        ast.AnnAssign,
+        ast.Pass,
+        ast.Import,
+        ast.ImportFrom,
+        ast.Global,
+        ast.Nonlocal,
+        ast.Delete,
+        ast.Assert,
+    }
+)
 
 
 class Instrumented(NamedTuple):
@@ -211,7 +228,9 @@ class _Leaving:
 
     def __call__(self, node: ast.AST, in_loop: bool) -> bool:
         """`in_loop` says whether a `break` here stays inside `node`'s statement."""
-        if not isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+        if type(node) in _SIMPLE or not isinstance(
+            node, (ast.stmt, ast.ExceptHandler, ast.match_case)
+        ):
             return self.may_suspend(node) and self.find(node, in_loop)
         key = (id(node), in_loop)
         found = self.memo.get(key)
@@ -448,15 +467,14 @@ class _Rewriter:
         spans = self.cut_spans(first_slot) if stmts else []
         if not spans:
             return stmts
-        held = [
-            i
-            for i, stmt in enumerate(stmts)
-            if any(
-                stmt.lineno <= high and low <= (stmt.end_lineno or stmt.lineno)
-                for low, high in spans
-            )
-        ]
-        end = held[-1] + 1 if held else len(stmts)
+        end = len(stmts)
+        while end:
+            last = stmts[end - 1]
+            first, final = last.lineno, last.end_lineno or last.lineno
+            if any(first <= high and low <= final for low, high in spans):
+                break
+            end -= 1
+        end = end or len(stmts)
         # The guard answers for the blocks opened inside it that no inner guard answers for:
         # an exception passes the inner guards first, so each block is fixed once.
         self.guard_count += 1
@@ -465,21 +483,20 @@ class _Rewriter:
             if not self.guards[slot]:
                 self.guards[slot] = guard
         line = stmts[0].lineno
-        fix = ast.Expr(
-            ast.Call(
-                func=ast.Name(id=FIX_HELPER, ctx=ast.Load()),
-                args=[ast.Constant(self.name), ast.Constant(guard)],
-                keywords=[],
-            )
-        )
-        _locate(fix, line)
-        handler = ast.ExceptHandler(
-            type=ast.Name(id="BaseException", ctx=ast.Load()),
-            name=None,
-            body=[fix, ast.Raise(exc=None, cause=None)],
-        )
         col = getattr(stmts[0], "col_offset", 0)
-        _locate(handler, line, col)  # new nodes only: the statements have their places
+        # Built located (as _locate would place them): the statements keep their places.
+        call = ast.Call(
+            func=_place(ast.Name(id=FIX_HELPER, ctx=_LOAD), line),
+            args=[_place(ast.Constant(self.name), line), _place(ast.Constant(guard), line)],
+            keywords=[],
+        )
+        fix = _place(ast.Expr(_place(call, line)), line)
+        handler = ast.ExceptHandler(
+            type=_place(ast.Name(id="BaseException", ctx=_LOAD), line, col),
+            name=None,
+            body=[fix, _place(ast.Raise(exc=None, cause=None), line, col)],
+        )
+        _place(handler, line, col)
         wrapper = ast.Try(body=stmts[:end], handlers=[handler], orelse=[], finalbody=[])
         _place(wrapper, line, col)
         return [wrapper, *stmts[end:]]
@@ -578,7 +595,8 @@ class _Rewriter:
         previous_line = header_line
         for index, stmt in enumerate(stmts):
             way = self.else_way(stmt, stmts[index + 1 :]) if block is None or fresh else None
-            members = self.members(stmt, previous_line, way)
+            ends = _ends_block(stmt, self.leaves)
+            members = self.members(stmt, previous_line, ends, way)
             if members:
                 if block is None:
                     block = []
@@ -599,7 +617,7 @@ class _Rewriter:
                 waiting = self.derive_from_arms(out, stmt, way, opened, member)
             fresh = False
             previous_line = stmt.lineno
-            if _ends_block(stmt, self.leaves):
+            if ends:
                 block = None
         if waiting is not None:
             # No block came after the `if`: its failing test gets a counter of its own.
@@ -674,12 +692,12 @@ class _Rewriter:
         return stmts[:head] + self.guarded(rest, first_slot)
 
     def members(
-        self, stmt: ast.stmt, previous_line: LineNo | None, way: str | None = None
+        self, stmt: ast.stmt, previous_line: LineNo | None, ends: bool, way: str | None = None
     ) -> list[Member]:
         """The lines `stmt` itself counts (decorators and its first line), with events each.
-        With `way` (else_way()), `stmt` is an `if` whose arms may count its block."""
+        `ends` says whether it ends its block (_ends_block). With `way` (else_way()), `stmt`
+        is an `if` whose arms may count its block."""
         found: list[Member] = []
-        ends = _ends_block(stmt, self.leaves)
         if isinstance(stmt, DEFINITIONS):
             for decorator in stmt.decorator_list:
                 line = decorator.lineno
@@ -844,6 +862,8 @@ class _Rewriter:
 
     def inner(self, stmt: ast.stmt) -> None:
         """Instrument the statement lists inside a compound statement."""
+        if type(stmt) in _SIMPLE or isinstance(stmt, _JUMPS):
+            return
         line = stmt.lineno
         if isinstance(stmt, ast.ClassDef):
             # The class body's code starts on its first line, the first decorator's when it
