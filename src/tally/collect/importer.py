@@ -125,11 +125,11 @@ def instrument_tree(
 
     # The source's own code is needed for its arcs, and for its events unless `runs` is given.
     if flavour == "count" and runs is not None:
-        return instrument(tree, path, runs).tree
+        return instrument(tree, path, runs, source=source).tree
     # The parsed tree compiles without parsing the source again (rewriting comes after).
     original = compile(tree, path, "exec", dont_inherit=True)
     if flavour == "count":
-        return instrument(tree, path, original).tree
+        return instrument(tree, path, original, source=source).tree
     from tally.analysis.arcs import source_arcs
     from tally.analysis.source import decode_source
 
@@ -141,7 +141,7 @@ def instrument_tree(
 
         remember(path, insert_markers(tree, arcs))
         return tree
-    return instrument(tree, path, runs or original, arcs).tree
+    return instrument(tree, path, runs or original, arcs, source).tree
 
 
 def compile_instrumented(source: str | bytes, path: str, flavour: Flavour = "count") -> CodeType:

@@ -26,10 +26,17 @@ from __future__ import annotations
 import ast
 import bisect
 import dis
+import re
 from types import CodeType
 from typing import NamedTuple
 
-from tally.analysis.nodes import DEFINITIONS, SUSPENSIONS, all_nodes, definition_keys
+from tally.analysis.nodes import (
+    BLOCK_FIELDS,
+    DEFINITIONS,
+    SUSPENSIONS,
+    all_nodes,
+    definition_keys,
+)
 from tally.analysis.source import code_objects
 from tally.collect.bytecode import Instruction, instructions
 
@@ -97,8 +104,21 @@ class TreeIndex(NamedTuple):
     loops: dict[Key, tuple[Comprehension, int]]
 
 
-def index_tree(tree: ast.AST) -> TreeIndex:
-    """Walk `tree` once for its definitions, nested code and comprehension loops."""
+# The words that start what index_tree looks for in expressions. A comprehension's `for`
+# is told from a loop's by counting: the source has no more `for`s than the loops have.
+# Matched loosely: a word too many (`awaiting`, `waitfor`) only costs the long way.
+_EXPRESSION_WORDS = re.compile(rb"lambda|yield|await")
+_FOR_WORD = re.compile(rb"for\b")
+
+
+def index_tree(tree: ast.AST, source: str | bytes | None = None) -> TreeIndex:
+    """Walk `tree` once for its definitions, nested code and comprehension loops. With
+    the `source` it was parsed from, a module whose source shows none of them has only
+    its statements walked (a tenth of its nodes, and most modules)."""
+    if source is not None:
+        found = _statements_only(tree, source)
+        if found is not None:
+            return found
     found = TreeIndex([], [], [], {})
     for node in all_nodes(tree):
         if isinstance(node, DEFINITIONS):
@@ -122,6 +142,28 @@ def index_tree(tree: ast.AST) -> TreeIndex:
             # more backward jump per item. CONSUMER marks it.
             found.loops[span_key(node.func)] = (node.args[0], CONSUMER)
     return found
+
+
+def _statements_only(tree: ast.AST, source: str | bytes) -> TreeIndex | None:
+    """The index of a module with no lambda, comprehension, generator expression, `yield`
+    or `await`, from its statements alone; None when the source may hold one (a word in a
+    comment or a string only sends the module the long way)."""
+    # The words are ASCII: in text, they are the same characters encoded.
+    text = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
+    if _EXPRESSION_WORDS.search(text):
+        return None
+    fors = len(_FOR_WORD.findall(text))
+    found = TreeIndex([], [], [], {})
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, DEFINITIONS):
+            found.definitions.append(node)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            fors -= 1
+        for field in BLOCK_FIELDS:
+            todo.extend(getattr(node, field, ()))
+    return found if fors == 0 else None
 
 
 class _Code:

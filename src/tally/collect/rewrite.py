@@ -932,17 +932,22 @@ class _Rewriter:
 
 
 def instrument(
-    tree: ast.Module, path: str, code: CodeType, arcs: ArcFacts | None = None
+    tree: ast.Module,
+    path: str,
+    code: CodeType,
+    arcs: ArcFacts | None = None,
+    source: str | bytes | None = None,
 ) -> Instrumented:
-    """Instrument `tree` (parsed from `path`) in place. `code` is the same source compiled
-    uninstrumented: its line table says which lines hold code, and its instructions how many
-    line events each statement makes. With `arcs` (the tree's possible arcs, found before
-    instrumenting), each arm of each decision is counted too."""
+    """Instrument `tree` (parsed from `path`, from `source` if given) in place. `code` is
+    the same source compiled uninstrumented: its line table says which lines hold code,
+    and its instructions how many line events each statement makes. With `arcs` (the
+    tree's possible arcs, found before instrumenting), each arm of each decision is
+    counted too."""
     from tally.analysis.source import raw_statement_lines
     from tally.collect.events import statement_events
     from tally.collect.nested import index_tree, nested_weights
 
-    index = index_tree(tree)
+    index = index_tree(tree, source)
     rewriter = _Rewriter(
         counter_name(path),
         raw_statement_lines(code),
