@@ -1,6 +1,7 @@
 """What instrumenting a module costs, against compiling it plainly, per file.
 
-    python scripts/instrument_cost.py [--flavour count|branch] [--pytest] [--profile OUT] TREE...
+    python scripts/instrument_cost.py [--flavour count|branch] [--pytest] [--stages]
+                                      [--profile OUT] TREE...
 
 For every `.py` file under each TREE (default: the standard library), it times a plain
 `compile()` of the source and tally's whole instrumentation as the import hook runs it
@@ -11,7 +12,9 @@ files (`test_*.py`, `*_test.py`, `conftest.py`) are timed, as pytest's plugin pa
 them: pytest's own compile (parse, assertion rewriting, compile) against the same with
 tally's instrumentation (which reads the events of the rewritten code). With `--profile`,
 it also writes a cProfile of the instrumentation of all files to OUT (read it with
-`python -m pstats OUT`).
+`python -m pstats OUT`). With `--stages` (count flavour), it then times each stage of the
+instrumentation on its own over all files, best of three per file, in units of a plain
+compile: what docs/engines.md quotes as the floor of the design.
 """
 
 from __future__ import annotations
@@ -88,6 +91,49 @@ def measure(
     return plain, instrumented, slowest
 
 
+def stages(files: list[tuple[str, bytes]]) -> dict[str, float]:
+    """Seconds spent in each stage of instrumenting `files` (count flavour), each stage
+    timed on its own, best of three per file; the rewrite is what is left of the whole."""
+    spent: dict[str, float] = {}
+
+    def timed(stage: str, work: Callable[[], object]) -> None:
+        spent[stage] = spent.get(stage, 0.0) + best(work)
+
+    for path, data in files:
+        _time_stages(path, data, timed)
+    whole = spent.pop("whole instrument_tree")
+    outside = ("plain compile()", "compile() of the instrumented tree")
+    before = sum(seconds for stage, seconds in spent.items() if stage not in outside)
+    spent["the rewrite (the rest of instrument_tree)"] = max(0.0, whole - before)
+    return spent
+
+
+def _time_stages(
+    path: str, data: bytes, timed: Callable[[str, Callable[[], object]], None]
+) -> None:
+    """Time each stage of instrumenting one file with `timed(stage, work)`."""
+    import ast
+
+    from tally.analysis.source import raw_statement_lines
+    from tally.collect.events import statement_events
+    from tally.collect.importer import instrument_tree
+    from tally.collect.nested import index_tree, nested_weights
+
+    tree = ast.parse(data, path)
+    code = compile(tree, path, "exec", dont_inherit=True)
+    index = index_tree(tree, data)
+    instrumented = instrument_tree(ast.parse(data, path), data, path)
+    timed("plain compile()", lambda: compile(data, path, "exec", dont_inherit=True))
+    timed("ast.parse", lambda: ast.parse(data, path))
+    timed("compile() of the parsed tree", lambda: compile(tree, path, "exec"))
+    timed("nested code and definitions (index_tree)", lambda: index_tree(tree, data))
+    timed("lines with code", lambda: raw_statement_lines(code))
+    timed("events of statements over lines", lambda: statement_events(tree, code, index))
+    timed("nested code's weights", lambda: nested_weights(tree, code, index))
+    timed("whole instrument_tree", lambda: instrument_tree(ast.parse(data, path), data, path))
+    timed("compile() of the instrumented tree", lambda: compile(instrumented, path, "exec"))
+
+
 def is_test_file(path: str) -> bool:
     name = os.path.basename(path)
     return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
@@ -99,6 +145,7 @@ def main() -> None:
     parser.add_argument("--flavour", choices=["count", "branch"], default="count")
     parser.add_argument("--pytest", action="store_true", help="test files, as pytest runs them")
     parser.add_argument("--profile")
+    parser.add_argument("--stages", action="store_true", help="time each stage on its own")
     options = parser.parse_args()
     trees = options.trees or [Path(sysconfig.get_paths()["stdlib"])]
     warnings.simplefilter("ignore")  # the standard library's own SyntaxWarnings
@@ -129,6 +176,12 @@ def main() -> None:
             f"| all | {n} | {1000 * total_plain / n:.2f} | {1000 * total_instrumented / n:.2f} "
             f"| {total_instrumented / total_plain:.1f}x | |"
         )
+    if options.stages and every:
+        spent = stages(every)
+        plain = spent["plain compile()"]
+        print(f"\n| stage ({len(every)} files) | ms/file | x plain compile |\n|---|---|---|")
+        for stage, seconds in spent.items():
+            print(f"| {stage} | {1000 * seconds / len(every):.2f} | {seconds / plain:.2f} |")
     if options.profile:
         profile = cProfile.Profile()
         profile.enable()
