@@ -247,7 +247,7 @@ def test_options_at_their_defaults_and_supported_concurrency_are_not_warned_abou
 
 
 def test_concurrency_multiprocessing_measures_child_processes() -> None:
-    from tally.process import requested_patches
+    from tally.config.rules import requested_patches
 
     Path(".coveragerc").write_text("[run]\nconcurrency = multiprocessing\n")
     assert requested_patches(load_config(environ={})) == {"subprocess", "fork", "_exit"}

@@ -75,8 +75,9 @@ def test_the_table_cached_when_instrumenting_is_read_back_unless_the_source_chan
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    from tally.collect.importer import cache_for, compile_instrumented, write_cache
+    from tally.collect.importer import compile_instrumented
     from tally.collect.markers import marker_arcs
+    from tally.collect.pycache import cache_for, write_cache
 
     path = str(tmp_path / "mod.py")
     write(tmp_path / "mod.py", SOURCE)

@@ -14,6 +14,7 @@ from tally.collect.contexts import dynamic_contexts
 from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
+from tally.config.rules import apply_rules
 from tally.data.sqlite import CoverageData, Measurement, write_data
 from tally.paths import relative_name
 from tally.warnings import Notice, silence
@@ -74,15 +75,10 @@ class Coverage:
                 for key, value in overrides.items():
                     if value is not None:
                         config.set(key, value, "Coverage() argument")
-        from tally.process import requested_patches
-
+        apply_rules(config)
         self.config = config
         silence(config.items("run:disable_warnings"))
         self.cwd = cwd or os.getcwd()
-        patches = requested_patches(config)
-        if patches & {"subprocess", "fork"} and not config.flag("run:parallel"):
-            # Processes that share a data file name would write over each other's data.
-            config.set("run:parallel", True, "implied by [run] patch")
         self.main_file = main_file
         self.choice: EngineChoice = choose_engine(
             config.text("tally:engine"),

@@ -1,7 +1,8 @@
 """A measured process, from start to end: saving its data exactly once however it ends, the
 journal that keeps its data if it can't, and the processes it starts.
 
-`[run] patch` names the behaviours to patch, as coverage.py's option does:
+`[run] patch` names the behaviours to patch, as coverage.py's option does (config/rules.py
+reads it):
 
 - `subprocess`: every Python process started while this one is measured is measured too.
   The settings travel in the environment variable TALLY_PROCESS_CONFIG, and the `.pth`
@@ -27,39 +28,17 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tally import env
-from tally.exceptions import ConfigError, TallyError
+from tally.config.rules import requested_patches
+from tally.exceptions import TallyError
 from tally.warnings import Notice, warn
 
 if TYPE_CHECKING:
     from tally.api import Coverage
-    from tally.config.readers import Config
     from tally.data.journal import Journal
 
-__all__ = ["ENV_VAR", "PATCHES", "PTH_NAME", "MeasuredProcess", "die_of", "startup"]
-
-PATCHES = ("_exit", "execv", "fork", "subprocess")
+__all__ = ["ENV_VAR", "PTH_NAME", "MeasuredProcess", "die_of", "startup"]
 ENV_VAR = "TALLY_PROCESS_CONFIG"
 PTH_NAME = "a1_tally.pth"
-
-
-def requested_patches(config: Config) -> set[str]:
-    """The patches `[run] patch` asks for, with those they imply (`[run] concurrency =
-    multiprocessing` asks for `subprocess`, which measures multiprocessing's children as
-    coverage.py does, and other Python subprocesses too). Raises ConfigError for a name
-    tally doesn't know."""
-    wanted = set(config.items("run:patch"))
-    unknown = sorted(wanted - set(PATCHES))
-    if unknown:
-        raise ConfigError(
-            f"[run] patch: unknown patch {unknown[0]!r}; the patches are {', '.join(PATCHES)}"
-        )
-    if "execv" in wanted and os.name == "nt":
-        raise ConfigError("[run] patch = execv isn't available on Windows")
-    if "multiprocessing" in config.items("run:concurrency"):
-        wanted.add("subprocess")
-    if "subprocess" in wanted:
-        wanted |= {"_exit", "fork"}
-    return wanted
 
 
 class MeasuredProcess:

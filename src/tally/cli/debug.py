@@ -23,10 +23,11 @@ def register(commands: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Print the chosen topic."""
-    from tally import __version__, env
+    from tally import env
     from tally.api import Coverage
     from tally.config.readers import load_config
     from tally.data.sqlite import CoverageData
+    from tally.version import __version__
 
     config = load_config(args.rcfile, overrides=overrides_from(args))
     out = sys.stdout.write

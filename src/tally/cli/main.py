@@ -70,7 +70,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     `tally run` doesn't pay to build (and import) every other command."""
     import importlib
 
-    from tally import __version__
+    from tally.version import __version__
 
     parser = _Parser(
         prog="tally", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter

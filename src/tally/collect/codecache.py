@@ -67,7 +67,7 @@ class CodeCache:
     @staticmethod
     def key(path: str, source: bytes, kind: str) -> str:
         """The key of what is derived as `kind` from `source`, the bytes of the file at
-        `path`. `kind` names tally's version and format too (importer.cache_suffix)."""
+        `path`. `kind` names tally's version and format too (pycache.cache_suffix)."""
         import hashlib  # here, not at import: it loads OpenSSL, and start-up time counts
 
         digest = hashlib.sha256()

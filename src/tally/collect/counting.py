@@ -13,7 +13,6 @@ from tally import env
 from tally.collect.annotations import AnnotateCalls
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
-    Flavour,
     InstrumentingFinder,
     PytestPatch,
     instrumented_or_none,
@@ -30,6 +29,7 @@ from tally.collect.names import (
     counter_name,
     put,
 )
+from tally.collect.pycache import Flavour
 from tally.collect.slots import (
     FLAG_CASES,
     IF_FAILED,

@@ -3,9 +3,8 @@
 Instrumenting comes in three flavours: "count" puts counters in (rewrite.py), "branch"
 counters and arm counters, "markers" only the monitor engine's arm markers (markers.py).
 Like pytest's assertion rewriting, the instrumented code is cached beside the source in
-`__pycache__`, under a tag of its own (`<name>.<cache_tag>.tally-<version>-<format>.pyc`,
-`-<format>b.pyc` for "branch", `-<format>m.pyc` for "markers"), so a second run pays
-nothing to instrument and plain Python never loads it. Where `__pycache__` can't be used
+`__pycache__`, under a tag of its own (pycache.py), so a second run pays nothing to
+instrument and plain Python never loads it. Where `__pycache__` can't be used
 (`PYTHONDONTWRITEBYTECODE`, a read-only tree), a content-addressed cache of tally's own
 does the same (codecache.py). pytest compiles test files itself;
 PytestPatch instruments those as it rewrites their asserts.
@@ -15,14 +14,12 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import marshal
-import os
 import sys
 from collections.abc import Callable, Sequence
 from types import CodeType, ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from tally import env
+from tally.collect.pycache import Flavour, cache_for, cache_suffix, read_cache, write_cache
 
 if TYPE_CHECKING:
     import ast
@@ -30,85 +27,13 @@ if TYPE_CHECKING:
     from tally.collect.codecache import CodeCache
 
 __all__ = [
-    "Flavour",
     "InstrumentingFinder",
     "PytestPatch",
-    "cache_for",
-    "cache_suffix",
     "compile_instrumented",
     "instrument_test_tree",
     "instrumented_or_none",
-    "read_cache",
     "watch_pytest",
-    "write_cache",
 ]
-
-Flavour = Literal["count", "branch", "markers"]
-_FLAVOUR_TAGS: dict[str, str] = {"count": "", "branch": "b", "markers": "m"}
-
-# The instrumentation's format: bump it whenever instrumented code changes shape, so no
-# cache (ours, or pytest's under CACHE_SUFFIX) hands old code to a new engine.
-_FORMAT = 19
-_CACHE_MAGIC = b"TLY%d" % _FORMAT + importlib.util.MAGIC_NUMBER
-
-
-def cache_suffix(flavour: Flavour) -> str:
-    """What instrumented .pyc names carry before `.pyc`: tally's version and format, and
-    the flavour of instrumenting (the code differs)."""
-    from tally import __version__
-
-    return f".tally-{__version__}-{_FORMAT}{_FLAVOUR_TAGS[flavour]}"
-
-
-def cache_for(
-    source_path: str, flavour: Flavour, kind: str = "pyc"
-) -> tuple[str, tuple[int, int]] | None:
-    """Where what tally derives from the source at `source_path` is cached (`kind` "pyc"
-    for instrumented code), and the source's stamp as it is now, (mtime in ns, size), which
-    tells a cache it is stale. None when Python writes no bytecode caches or the source
-    can't be read."""
-    if env.CACHE_TAG is None or sys.dont_write_bytecode:
-        return None
-    try:
-        st = os.stat(source_path)
-    except OSError:
-        return None
-    directory, name = os.path.split(source_path)
-    stem = name.rsplit(".", 1)[0]
-    suffix = cache_suffix(flavour)
-    cache = os.path.join(directory, "__pycache__", f"{stem}.{env.CACHE_TAG}{suffix}.{kind}")
-    return cache, (int(st.st_mtime_ns), st.st_size)
-
-
-def read_cache(cache: str, path: str, stamp: tuple[int, int]) -> object | None:
-    """What was cached in `cache` from the source at `path` as it was at `stamp`; None
-    for a missing, foreign or stale cache."""
-    try:
-        with open(cache, "rb") as handle:
-            data = handle.read()
-        if not data.startswith(_CACHE_MAGIC):
-            return None
-        saved_path, mtime, size, payload = marshal.loads(data[len(_CACHE_MAGIC) :])
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if (saved_path, mtime, size) != (path, *stamp):
-        return None
-    cached: object = payload
-    return cached
-
-
-def write_cache(cache: str, path: str, stamp: tuple[int, int], payload: Any) -> bool:
-    """Cache `payload` (anything marshal writes) from the source at `path` at `stamp`;
-    written whole or not at all. False when it couldn't be (a read-only tree)."""
-    try:
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        temp = f"{cache}.{os.getpid()}.tmp"
-        with open(temp, "wb") as handle:
-            handle.write(_CACHE_MAGIC + marshal.dumps((path, *stamp, payload)))
-        os.replace(temp, cache)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def instrument_tree(

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from tally.analysis.arcs import Arc, ArcFacts, one_line_body_exit, source_arcs
 from tally.analysis.nodes import is_docstring
+from tally.collect.pycache import cache_for, read_cache, write_cache
 from tally.types import LineNo
 
 __all__ = ["MARK_BASE", "MarkerTable", "insert_markers", "marker_arcs", "remember"]
@@ -113,8 +114,6 @@ def insert_markers(tree: ast.Module, arcs: ArcFacts) -> MarkerTable:
 
 def remember(path: str, table: MarkerTable) -> None:
     """Cache the marker table of the source at `path` (as it is now) for marker_arcs."""
-    from tally.collect.importer import cache_for, write_cache
-
     where = cache_for(path, "markers", "arms")
     if where is not None:
         write_cache(where[0], path, where[1], (table.markers, table.implied, table.multiline))
@@ -122,8 +121,6 @@ def remember(path: str, table: MarkerTable) -> None:
 
 def _recall(path: str) -> MarkerTable | None:
     """The cached marker table of the source at `path`, if it is the source's as it is now."""
-    from tally.collect.importer import cache_for, read_cache
-
     where = cache_for(path, "markers", "arms")
     if where is None:
         return None

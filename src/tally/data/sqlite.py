@@ -550,6 +550,6 @@ def arc_table_rows(lines: Iterable[LineNo], arcs: Iterable[Arc]) -> set[Arc]:
 
 
 def _tally_version() -> str:
-    from tally import __version__
+    from tally.version import __version__
 
     return __version__

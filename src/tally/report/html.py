@@ -213,7 +213,7 @@ class HtmlReport:
 
     def _settings(self, results: Analyses) -> str:
         """What every page depends on: a change re-renders them all."""
-        from tally import __version__
+        from tally.version import __version__
 
         assets = "".join(_asset(name) for name in _ASSETS)
         key = json.dumps(
@@ -294,7 +294,7 @@ class HtmlReport:
         )
 
     def _footer(self) -> str:
-        from tally import __version__
+        from tally.version import __version__
 
         when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z")
         return f"<footer>Created by tally {__version__} at {when}</footer>\n</body>\n</html>\n"

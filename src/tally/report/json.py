@@ -41,7 +41,7 @@ class JsonReport:
 
     def render(self, results: Analyses) -> str:
         """The report's text."""
-        from tally import __version__
+        from tally.version import __version__
 
         branches = results.has_arcs
         report: dict[str, Any] = {

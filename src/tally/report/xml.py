@@ -59,7 +59,7 @@ class XmlReport:
 
     def render(self, results: Analyses) -> str:
         """The report's text."""
-        from tally import __version__
+        from tally.version import __version__
 
         branched = results.has_arcs
         # As coverage.py: only the configured sources that exist (a package name, or a

@@ -202,7 +202,7 @@ class History:
     ) -> Run:
         """Add a run; note the `milestones` its total reaches for the first time. With
         `baseline`, make it the baseline too (refused when there is one, unless `force`)."""
-        from tally import __version__
+        from tally.version import __version__
 
         git = git or GitState()
         at = summary.at or now()
