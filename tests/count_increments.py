@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from tally.collect import counting
-from tally.data.sqlite import Measurement
+from tally.measurement import Measurement
 
 _measurement = counting.CountEngine.measurement
 

@@ -14,7 +14,8 @@ import sys
 import tempfile
 import time
 
-from tally.data.sqlite import CoverageData, Measurement, write_data
+from tally.data.sqlite import CoverageData, write_data
+from tally.measurement import Measurement
 
 
 def data_file(path: str, index: int, sources: int) -> None:

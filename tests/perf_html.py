@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tally.data.sqlite import Measurement, write_data
+from tally.data.sqlite import write_data
+from tally.measurement import Measurement
 
 TEMPLATE = '''\
 """Generated module {i}."""

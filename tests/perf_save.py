@@ -18,7 +18,8 @@ from pathlib import Path
 from tally.collect.counting import CountEngine, _File
 from tally.collect.filter import FileFilter
 from tally.collect.slots import pack_slots
-from tally.data.sqlite import Measurement, write_data
+from tally.data.sqlite import write_data
+from tally.measurement import Measurement
 
 
 def rss_mb() -> float:

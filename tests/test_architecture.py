@@ -83,3 +83,19 @@ def test_the_graph_sees_imports_inside_functions_and_relative_imports() -> None:
     graph = import_graph()
     assert "tally.api" in graph["tally.process"]  # inside startup()
     assert "tally.collect.pycache" in graph["tally.collect.importer"]
+
+
+def test_engines_and_storage_share_only_the_measurement() -> None:
+    """What engines measure reaches storage as a Measurement (tally.measurement): no
+    engine imports storage code, and storage imports no engine."""
+    graph = import_graph()
+    crossings = {
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if (module.startswith("tally.collect.") and target.startswith("tally.data."))
+        or (module.startswith("tally.data.") and target.startswith("tally.collect."))
+    }
+    assert crossings == set()
+    assert "tally.measurement" in graph["tally.collect.counting"]
+    assert "tally.measurement" in graph["tally.data.sqlite"]

@@ -12,7 +12,8 @@ import pytest
 from support import PY, run_coverage, run_tally, tally_env, write
 
 from tally.data.combine import PathAliases
-from tally.data.sqlite import CoverageData, Measurement, write_data
+from tally.data.sqlite import CoverageData, write_data
+from tally.measurement import Measurement
 
 PROGRAM = """\
     import sys

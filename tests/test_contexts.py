@@ -11,7 +11,8 @@ import coverage
 import pytest
 from support import HAS_MONITORING, PY, pytest_run, run_tally, tally_env, write
 
-from tally.data.sqlite import CoverageData, Measurement, write_data
+from tally.data.sqlite import CoverageData, write_data
+from tally.measurement import Measurement
 
 SHAPES = """\
     def area(kind, size):

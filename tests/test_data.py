@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tally.data.numbits import numbits_to_nums, nums_to_numbits, pack_counts, unpack_counts
-from tally.data.sqlite import CoverageData, Measurement, write_data
+from tally.data.sqlite import CoverageData, write_data
 from tally.exceptions import DataError, NoDataError
+from tally.measurement import Measurement
 
 
 @given(st.sets(st.integers(min_value=0, max_value=5000)))

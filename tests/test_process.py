@@ -14,8 +14,9 @@ import pytest
 from support import HAS_MONITORING, run_tally, tally_env, trace_counts, write
 
 from tally.data.journal import Journal, read_journal
-from tally.data.sqlite import CoverageData, Measurement
+from tally.data.sqlite import CoverageData
 from tally.exceptions import DataError
+from tally.measurement import Measurement
 
 WORK = """\
     def double(x):

@@ -15,7 +15,8 @@ from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
 from tally.config.rules import apply_rules
-from tally.data.sqlite import CoverageData, Measurement, write_data
+from tally.data.sqlite import CoverageData, write_data
+from tally.measurement import Measurement
 from tally.paths import relative_name
 from tally.warnings import Notice, silence
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-__all__ = ["Count", "FilePath", "LineCounts", "LineNo", "LineSet"]
+__all__ = ["Arc", "Count", "FilePath", "LineCounts", "LineNo", "LineSet"]
 
 LineNo: TypeAlias = int
 """A 1-based source line number."""
@@ -17,3 +17,7 @@ FilePath: TypeAlias = str
 
 LineSet: TypeAlias = set[LineNo]
 LineCounts: TypeAlias = dict[LineNo, Count]
+
+Arc: TypeAlias = tuple[LineNo, LineNo]
+"""A way from one line to the next: `(from_line, to_line)`; a negative line is the entry to
+or exit from the code object starting at that line (coverage.py's convention)."""

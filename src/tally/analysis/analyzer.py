@@ -7,14 +7,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tally.analysis.arcs import Arc, find_arcs
+from tally.analysis.arcs import find_arcs
 from tally.analysis.regions import code_regions
 from tally.analysis.results import Branches, FileAnalysis, Numbers
 from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
 from tally.data.sqlite import CoverageData
 from tally.exceptions import NoDataError, TallyError
 from tally.paths import GlobMatcher, prep_patterns, relative_name
-from tally.types import Count, LineNo
+from tally.types import Arc, Count, LineNo
 
 __all__ = ["Analyses", "analyze_data"]
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from types import CodeType
 
 from tally.analysis.nodes import DEFINITIONS, irrefutable
-from tally.types import LineNo
+from tally.types import Arc, LineNo
 
-__all__ = ["Arc", "ArcFacts", "Arm", "find_arcs", "one_line_body_exit", "source_arcs"]
+__all__ = ["ArcFacts", "Arm", "find_arcs", "one_line_body_exit", "source_arcs"]
 
-Arc = tuple[LineNo, LineNo]
 # One way out of a decision, named by the node deciding (id() of the `if`, loop or `case`
 # in the tree analysed) and which way: "body" (the test held, the loop went round, the
 # pattern matched) or "else" (the test failed, the loop ended by its test, the pattern

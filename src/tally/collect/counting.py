@@ -40,9 +40,9 @@ from tally.collect.slots import (
     ran_slots,
     table_header,
 )
-from tally.data.sqlite import Arc, Measurement
+from tally.measurement import Measurement
 from tally.paths import canonical
-from tally.types import Count, LineNo
+from tally.types import Arc, Count, LineNo
 
 if TYPE_CHECKING:
     from tally.collect.codecache import CodeCache

@@ -6,7 +6,7 @@ from types import CodeType
 from typing import NamedTuple, Protocol
 
 from tally import env
-from tally.data.sqlite import Measurement
+from tally.measurement import Measurement
 from tally.warnings import Notice
 
 __all__ = ["Engine", "EngineChoice", "choose_engine"]

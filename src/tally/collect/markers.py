@@ -28,10 +28,10 @@ from __future__ import annotations
 import ast
 from typing import NamedTuple
 
-from tally.analysis.arcs import Arc, ArcFacts, one_line_body_exit, source_arcs
+from tally.analysis.arcs import ArcFacts, one_line_body_exit, source_arcs
 from tally.analysis.nodes import is_docstring
 from tally.collect.pycache import cache_for, read_cache, write_cache
-from tally.types import LineNo
+from tally.types import Arc, LineNo
 
 __all__ = ["MARK_BASE", "MarkerTable", "insert_markers", "marker_arcs", "remember"]
 

@@ -18,7 +18,7 @@ from tally.collect.importer import (
     instrumented_or_none,
     watch_pytest,
 )
-from tally.data.sqlite import Measurement
+from tally.measurement import Measurement
 from tally.paths import canonical
 from tally.types import LineNo
 

@@ -90,8 +90,9 @@ from tally.env import CO_OPTIMIZED
 from tally.types import LineNo
 
 if TYPE_CHECKING:
-    from tally.analysis.arcs import Arc, ArcFacts, Arm
+    from tally.analysis.arcs import ArcFacts, Arm
     from tally.collect.events import StatementEvents
+    from tally.types import Arc
 
 __all__ = ["Instrumented", "instrument"]
 

@@ -17,8 +17,8 @@ import threading
 from types import FrameType
 from typing import Any
 
-from tally.data.sqlite import Arc, Measurement
-from tally.types import Count, LineNo
+from tally.measurement import Measurement
+from tally.types import Arc, Count, LineNo
 
 __all__ = ["ScriptTracer"]
 

@@ -22,15 +22,14 @@ from operator import add
 from tally.data.journal import INCOMPLETE, JOURNAL_SUFFIX, read_journal
 from tally.data.numbits import counts_parts, line_numbers, numbits_to_nums
 from tally.data.sqlite import (
-    Measurement,
     StoredData,
     arc_rows_measurement,
     arc_table_rows,
-    mixed_branch_data,
     read_stored,
     write_data,
 )
 from tally.exceptions import ConfigError, DataError, NoDataError
+from tally.measurement import Measurement, mixed_branch_data
 from tally.paths import canonical, flavor_of, glob_to_regex
 from tally.warnings import Notice
 

@@ -27,9 +27,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tally.data.numbits import nums_to_numbits, pack_counts
-from tally.data.sqlite import Arc, Measurement, StoredData
+from tally.data.sqlite import StoredData
 from tally.exceptions import DataError
-from tally.types import Count, LineNo
+from tally.measurement import Measurement
+from tally.types import Arc, Count, LineNo
 
 __all__ = ["INCOMPLETE", "JOURNAL_SUFFIX", "Journal", "read_journal"]
 
