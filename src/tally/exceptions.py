@@ -17,7 +17,7 @@ __all__ = [
     "UsageError",
 ]
 
-# The documented exit statuses of tally's own commands (docs/cli.md). `tally run` itself
+# The documented exit statuses of tally's own commands (docs/errors.md). `tally run` itself
 # exits with the measured program's status; these apply when tally, not the program, fails.
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: config, data file, missing program, usage

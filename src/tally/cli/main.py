@@ -100,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args)
         return status
     except TallyError as err:
-        print(f"tally: {err.message}", file=sys.stderr)
+        # With --debug, the slug and status too (docs/errors.md); the line stays one line.
+        detail = f" ({err.slug}, exit {err.exit_code})" if "--debug" in args_list else ""
+        print(f"tally: {err.message}{detail}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("tally: interrupted", file=sys.stderr)

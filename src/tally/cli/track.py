@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "register"]
 
-EXIT_REGRESSION = EXIT_ERROR  # issue 6 and the seed: 1 means coverage went down
+EXIT_REGRESSION = EXIT_ERROR  # 1 means coverage went down (docs/ci.md, docs/errors.md)
 
 _SELECT = ("report:include", "report:omit", "report:precision", "report:ignore_errors")
 _FORMAT = ("tally:progress_format",)

@@ -1,58 +1,11 @@
 """Instrument a module's AST with inline counters: the count engine's measurement.
 
-Counting inline costs ~2x on the tightest loop, against ~19x for a LINE callback that never
-disables and ~22x for sys.settrace (measured on 3.11: docs/engines.md). To pay that as
-rarely as possible, one counter serves a whole *block*: a run of statements in one
-statement list that, barring exceptions, all run whenever the first does. Each counter is
-`__tally_<id>__[slot] += 1`, where `__tally_<id>__` is a list in `builtins` (one per file,
-see counting.py), and the module's first statement hands the engine its *slot table*: for
-each slot, the lines it stands for and how many line events each gets per run.
-
-A block continues over compound statements that always come out at their end (their
-bodies are blocks of their own) and ends after any other compound statement, a `return`,
-`raise`, `break` or `continue`, a statement that can suspend (`yield`, `await`), and a
-decorated definition. An exception raised in the middle
-of a block means the members after it never ran: every place in a frame where an exception
-can stop (a `try` body with handlers, a `with` body, a `finally` that jumps) and the frame's
-body itself are wrapped in a numbered guard, `try: ... except BaseException:
-__tally_fix__(name, guard); raise`, which costs nothing until it catches (zero-cost
-exceptions, 3.11+); the engine records the line the traceback names, and at save time
-subtracts the members after it. Guards go only where a block has a member with members
-after it (docs/engines.md, "One counter per block"). A block whose first statement is an
-`if` has no counter at all: the blocks starting the `if`'s arms count it (slots.py,
-derived slots; docs/engines.md, "Blocks counted by their `if`").
-
-The counts mean what `python -m trace --count` reports: how many line events a line got,
-which is how many times it began executing, plus the times execution came back to it.
-The members' event numbers match it (docs/counts.md lists each case and what remains):
-
-- a statement's number of events on its first line is read from the uninstrumented bytecode
-  (events.py): 2 for `f(a,\\n  b)` and for each line of a decorated definition, 2 for a
-  `with` (entry, then the exit call), else 1;
-- a statement spread over lines with a decision inside (`if a and b(\\n x\\n):`) comes back
-  to its first line more or less often depending on the way taken: each operand whose
-  evaluation adds events there is ticked with its weight (ways.py);
-- a loop header is tested once per iteration plus once more when the loop ends by its
-  test, so it is the first member of its body's first block and of its `else` block;
-- a line holding several statements (`a = 1; b = 2`, `if x: y()`) starts once;
-- a class body's code starts on the `class` line: one more event each time it runs;
-- a lambda or comprehension on the statement's first line adds an event per call or
-  iteration, and one when its own code object starts;
-- `except E:` is tested each time an exception reaches it, matched or not, so the test
-  expression is wrapped in a call that counts;
-- `case P:` lines are tested until one matches; their counts are derived at save time
-  from the `match` count and the counts of the cases before them (counting.py).
-
-With branch coverage each arm of a decision (arcs.py: an `if` test held or failed, a loop
-went round or ended by its test, a pattern matched or failed) is counted by the block that
-starts it, which then opens at the arm's very start and carries the arm's arc as a member
-(slots.py). An `if` without `else` has its failing test worked out at save time, from the
-times its block ran less the times its body did (IF_FAILED, when its body starts on a line
-of its own; else it gets an `else` holding only a counter); a loop's `else` block has a
-counter already (it counts the final test). A failed pattern is worked out at save time
-from the times its `case` was tested. A line with several ways
-out that is no decision (`class E(Exception): pass` leaves the class body and then the
-line) takes each of them whenever its block runs.
+One counter, `__tally_<id>__[slot] += 1`, serves each *block* of statements that run
+together; numbered guards correct the blocks an exception cuts short; a block that starts
+with an `if` is counted by the `if`'s arms; the module's first statement hands the engine
+its slot table (slots.py). docs/engines.md explains the design and its costs ("One counter
+per block", "Blocks counted by their `if`") and what each count means ("What the rewrite
+counts").
 """
 
 from __future__ import annotations

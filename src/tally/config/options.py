@@ -247,7 +247,7 @@ OPTIONS: tuple[Option, ...] = (
         "Column to sort by: name, stmts, miss, cover (- reverses).",
         cli="--sort",
     ),
-    # [html] [xml] [json] [lcov]: the report formats (issue 4) read these ------------------
+    # [html] [xml] [json] [lcov]: the report formats read these ------------------------------
     _o(
         "html",
         "directory",
@@ -483,7 +483,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 
-# The user's coverage.ini names (shared/seeds), accepted in [tally] with these meanings.
+# The coverage.ini names users already have (docs/configuration.md, "The user's
+# coverage.ini names"), accepted in [tally] with these meanings.
 # `preserve_data` keeps the previous data and adds the new run to it (coverage.py's --append).
 ALIASES: dict[str, tuple[str, str]] = {
     "tally:include_patterns": ("run", "include"),

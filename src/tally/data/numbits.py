@@ -38,7 +38,8 @@ def numbits_to_nums(numbits: bytes) -> list[int]:
 
 # Counts blob, version 1: b"\x01", then n as uint32, n line numbers as uint32, then n counts
 # as uint64, all little-endian. Fixed-width arrays (not varints) because packing 10,000 files
-# must take well under a second (issue 2); 12 bytes a line is small beside the source.
+# must take well under a second (tests/perf_save.py); 12 bytes a line is small beside the
+# source.
 _COUNTS_V1 = 1
 _BIG = sys.byteorder == "big"
 
