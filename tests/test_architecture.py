@@ -5,6 +5,7 @@ without removing it)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "tally"
@@ -99,3 +100,17 @@ def test_engines_and_storage_share_only_the_measurement() -> None:
     assert crossings == set()
     assert "tally.measurement" in graph["tally.collect.counting"]
     assert "tally.measurement" in graph["tally.data.sqlite"]
+
+
+def test_no_caller_decides_by_an_engines_name() -> None:
+    """Callers ask an engine's capabilities (collect/capabilities.py); only the chooser
+    and the capabilities themselves know the engines by name."""
+    pattern = re.compile(r"(choice|engine|_engine)\.name\s*(==|!=|in\b)")
+    deciding = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in {"engine.py", "capabilities.py"}
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert deciding == []

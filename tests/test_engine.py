@@ -64,3 +64,40 @@ def test_env_flags_describe_this_interpreter() -> None:
     import sys
 
     assert (sys.version_info >= (3, 12)) == env.HAS_MONITORING
+
+
+@pytest.mark.parametrize("branch_ways", [False, True], ids=["markers", "branch-events"])
+def test_the_choice_says_what_its_engine_measures(
+    monkeypatch: pytest.MonkeyPatch, branch_ways: bool
+) -> None:
+    from tally.collect import capabilities
+
+    monkeypatch.setattr(capabilities.env, "HAS_BRANCH_WAYS", branch_ways)
+    monkeypatch.setattr(engine_module.env, "HAS_MONITORING", True)
+    counting = choose_engine("auto", counts=True).capabilities
+    assert counting.counts and not counting.sees_child_main
+    lines = choose_engine("auto", counts=False).capabilities
+    assert not lines.counts and lines.sees_child_main
+    # Branch markers are compiled into imported code: a child's main script misses them.
+    branches = choose_engine("auto", counts=False, branch=True).capabilities
+    assert branches.sees_child_main == branch_ways
+
+
+def test_the_built_engine_has_the_chosen_capabilities(tmp_path: object) -> None:
+    from tally.collect.filter import FileFilter
+
+    for choice in (
+        choose_engine("count", counts=True, branch=True),
+        choose_engine("auto", counts=False, branch=True),
+    ):
+        built = choice.build(FileFilter(source=[str(tmp_path)], cwd=str(tmp_path)), None)
+        assert built.capabilities == choice.capabilities
+
+
+def test_a_child_scripts_tracer_is_an_engine_too(tmp_path: object) -> None:
+    from tally.collect.script import ScriptTracer
+
+    tracer: engine_module.Engine = ScriptTracer("main.py", "/x/main.py", branch=False)
+    tracer.switch_context("test_a")
+    assert not tracer.capabilities.contexts
+    assert tracer.measurement(contexts=True).lines == {}

@@ -21,7 +21,6 @@ from tally.paths import relative_name
 from tally.warnings import Notice, silence
 
 if TYPE_CHECKING:
-    from tally.collect.script import ScriptTracer
     from tally.data.combine import CombineResult
     from tally.exceptions import TallyError
 
@@ -91,7 +90,8 @@ class Coverage:
         self._filter: FileFilter | None = None
         self._started = False
         self._suffix: str | None = None
-        self._script: ScriptTracer | None = None
+        # A child's main script, when the engine can't see it (Capabilities.sees_child_main).
+        self._script: Engine | None = None
         # `[run] dynamic_context = test_function`: per-test contexts found from the code.
         self._tests = dynamic_contexts(config.text("run:dynamic_context"), self.switch_context)
         self.last_saved: Measurement | None = None  # what save() last wrote
@@ -140,15 +140,7 @@ class Coverage:
                 cwd=self.cwd,
                 extra_files=[self.main_file] if self.main_file else [],
             )
-            cache = code_cache(cfg.get("tally:cache_dir"))
-            if self.choice.name == "monitor":
-                from tally.collect.monitor import MonitorEngine
-
-                self._engine = MonitorEngine(self._filter, branch=self.choice.branch, cache=cache)
-            else:
-                from tally.collect.counting import CountEngine
-
-                self._engine = CountEngine(self._filter, branch=self.choice.branch, cache=cache)
+            self._engine = self.choice.build(self._filter, code_cache(cfg.get("tally:cache_dir")))
         return self._engine
 
     def start(self) -> None:
@@ -190,8 +182,7 @@ class Coverage:
         subprocess's), where the engine can't compile it: by a trace function."""
         engine = self._build()
         assert self._filter is not None
-        unseen = engine.name == "count" or getattr(engine, "markers", False)
-        if not unseen or not self._filter.should_measure(path):
+        if engine.capabilities.sees_child_main or not self._filter.should_measure(path):
             return
         from tally.collect.script import ScriptTracer
         from tally.paths import canonical

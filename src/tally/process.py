@@ -91,7 +91,7 @@ class MeasuredProcess:
             "host": env.hostname(),
             "command": " ".join(sys.argv)[:200],
             "branch": self.cov.choice.branch,
-            "counts": self.cov.choice.name == "count",
+            "counts": self.cov.choice.capabilities.counts,
             "meta": {"tally_engine": self.cov.choice.name},
         }
         try:

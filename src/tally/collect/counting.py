@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tally import env
 from tally.collect.annotations import AnnotateCalls
+from tally.collect.capabilities import capabilities_of
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     InstrumentingFinder,
@@ -375,7 +376,7 @@ class CountEngine:
     handlers, `__del__`)."""
 
     name = "count"
-    supports_counts = True
+    capabilities = capabilities_of("count", branch=True)
 
     def __init__(
         self, file_filter: FileFilter, *, branch: bool = False, cache: CodeCache | None = None

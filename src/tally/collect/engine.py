@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import CodeType
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from tally import env
+from tally.collect.capabilities import Capabilities, capabilities_of
 from tally.measurement import Measurement
 from tally.warnings import Notice
 
-__all__ = ["Engine", "EngineChoice", "choose_engine"]
+if TYPE_CHECKING:
+    from tally.collect.codecache import CodeCache
+    from tally.collect.filter import FileFilter
+
+__all__ = ["Engine", "EngineChoice", "EngineFactory", "choose_engine"]
 
 
 class Engine(Protocol):
     """A way of measuring: started, stopped, then asked what it saw."""
 
-    name: str
-    supports_counts: bool
+    name: str  # for the data file's metadata and `tally debug sys` only
+    capabilities: Capabilities
 
     def start(self) -> None:
         """Begin measuring (again, after a stop)."""
@@ -39,13 +45,41 @@ class Engine(Protocol):
         """Compile the program's main script so that it is measured like an imported module."""
 
 
+EngineFactory = Callable[["FileFilter", bool, "CodeCache | None"], Engine]
+"""Builds an engine for the files a filter measures: (filter, branch, code cache)."""
+
+
+def _count_engine(file_filter: FileFilter, branch: bool, cache: CodeCache | None) -> Engine:
+    from tally.collect.counting import CountEngine  # here: choosing loads no engine
+
+    return CountEngine(file_filter, branch=branch, cache=cache)
+
+
+def _monitor_engine(file_filter: FileFilter, branch: bool, cache: CodeCache | None) -> Engine:
+    from tally.collect.monitor import MonitorEngine
+
+    return MonitorEngine(file_filter, branch=branch, cache=cache)
+
+
+_FACTORIES: dict[str, EngineFactory] = {"count": _count_engine, "monitor": _monitor_engine}
+
+
 class EngineChoice(NamedTuple):
     """The engine picked, and the reasons and warnings that explain the pick."""
 
-    name: str  # "monitor" or "count"
+    name: str  # "monitor" or "count": for metadata and messages, never for decisions
     reasons: list[str]
     warnings: list[Notice]
     branch: bool = False  # branch arcs are measured too
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the chosen engine measures."""
+        return capabilities_of(self.name, branch=self.branch)
+
+    def build(self, file_filter: FileFilter, cache: CodeCache | None) -> Engine:
+        """The chosen engine, for the files `file_filter` measures."""
+        return _FACTORIES[self.name](file_filter, self.branch, cache)
 
 
 def choose_engine(requested: str, *, counts: bool, branch: bool = False) -> EngineChoice:

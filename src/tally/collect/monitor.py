@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tally import env
 from tally.collect import tool_ids
+from tally.collect.capabilities import capabilities_of
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     InstrumentingFinder,
@@ -38,7 +39,6 @@ class MonitorEngine:
     DISABLE, so each line costs one callback in the whole run."""
 
     name = "monitor"
-    supports_counts = False
 
     def __init__(
         self, file_filter: FileFilter, *, branch: bool = False, cache: CodeCache | None = None
@@ -71,6 +71,7 @@ class MonitorEngine:
         self._one_liner_cache: dict[str, tuple[int, list[OneLiner]]] = {}
         self._path_codes: dict[str, list[int]] = {}  # the started code objects of each file
         self._tool: int | None = None
+        self.capabilities = capabilities_of("monitor", branch=branch)
         # Before 3.14, branches come from markers compiled into measured modules.
         self.markers = branch and not env.HAS_BRANCH_WAYS
         self._finder: InstrumentingFinder | None = None

@@ -14,9 +14,10 @@ from __future__ import annotations
 import dis
 import sys
 import threading
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
+from tally.collect.capabilities import Capabilities
 from tally.measurement import Measurement
 from tally.types import Arc, Count, LineNo
 
@@ -27,7 +28,12 @@ _YIELDS = {dis.opmap[name] for name in ("YIELD_VALUE",) if name in dis.opmap}
 
 class ScriptTracer:
     """Counts the lines (and with `branch` the arcs) run in the file `filename`, measured
-    as `path`."""
+    as `path`. An engine (engine.Engine) for that one file, beside the process's own."""
+
+    name = "trace"
+    # What runs in the script counts in the totals only: it is one file, the program's
+    # entry, and contexts are per test.
+    capabilities = Capabilities(counts=True, branches=True, contexts=False, sees_child_main=True)
 
     def __init__(self, filename: str, path: str, *, branch: bool) -> None:
         self.filename = filename
@@ -62,8 +68,16 @@ class ScriptTracer:
         self.counts.clear()
         self.arcs.clear()
 
-    def measurement(self) -> Measurement:
-        """The script's counts, and arcs when measuring branches."""
+    def switch_context(self, name: str) -> None:
+        """Contexts are not kept apart here (capabilities.contexts is off)."""
+
+    def compile_main(self, path: str, source: str) -> CodeType:
+        """The script as Python compiles it: the trace function sees it run."""
+        return compile(source, path, "exec", dont_inherit=True)
+
+    def measurement(self, *, contexts: bool = True) -> Measurement:
+        """The script's counts, and arcs when measuring branches (totals only: no
+        contexts)."""
         counts = {self.path: dict(self.counts)} if self.counts else {}
         lines = {path: set(found) for path, found in counts.items()}
         arcs = {path: dict(self.arcs) for path in counts} if self.branch else None
