@@ -269,3 +269,25 @@ def test_xml_sources_are_the_ones_coverage_py_lists(tmp_path: Path) -> None:
     theirs = [s.text for s in ET.parse(tmp_path / "theirs.xml").getroot().iter("source")]
     ours = [s.text for s in ET.parse(tmp_path / "ours.xml").getroot().iter("source")]
     assert ours == theirs == [str((tmp_path / "lib").resolve())]
+
+
+def test_every_registered_format_is_a_command_and_a_pytest_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The formats are listed once (report/registry.py): each is a `tally` command, in
+    `tally --help`, and (but the badge) a `--tally-report` type."""
+    from tally.cli.main import main
+    from tally.pytest_plugin import TallyPlugin
+    from tally.report.registry import FORMATS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    for name, form in FORMATS.items():
+        assert f"  {name:<8} {form.summary}" in listed
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0
+    unknown = TallyPlugin._run_report(None, "nonsense", "")  # type: ignore[arg-type]
+    offered = unknown.split("use one of ")[1].strip().split(", ")
+    assert offered == ["term", "term-missing", "markdown", "html", "xml", "json", "lcov"]

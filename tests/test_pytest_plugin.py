@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import textwrap
 import time
 from pathlib import Path
 
@@ -162,6 +163,47 @@ def test_reports_are_written_where_asked(tmp_path: Path) -> None:
     summary = (root / "out" / "summary.md").read_text()
     assert summary.startswith("| Name") and "| pkg/shapes.py " in summary
     assert "Wrote Markdown report to out/summary.md" in result.stdout
+
+
+def test_a_session_analyses_its_data_once_for_every_report_and_fail_under(
+    tmp_path: Path,
+) -> None:
+    root = make_project(tmp_path)
+    # A conftest that counts the analyses made in this pytest process (the plugin's).
+    with (root / "conftest.py").open("a") as conftest:
+        conftest.write(
+            textwrap.dedent(
+                """
+                import tally.analysis.analyzer as _analyzer
+
+                _analyses = []
+                _analyze = _analyzer.analyze_data
+
+                def _counted(*args, **kwargs):
+                    _analyses.append(1)
+                    return _analyze(*args, **kwargs)
+
+                _analyzer.analyze_data = _counted
+
+                def pytest_unconfigure(config):
+                    with open("analyses.txt", "w") as out:
+                        out.write(str(len(_analyses)))
+                """
+            )
+        )
+    result = pytest_run(
+        root,
+        "--tally=pkg",
+        "--tally-report=term-missing",
+        "--tally-report=xml:out/cov.xml",
+        "--tally-report=json:out/cov.json",
+        "--tally-report=markdown",
+        "--tally-fail-under=10",
+        "-q",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "out" / "cov.xml").exists() and "| pkg/shapes.py " in result.stdout
+    assert (root / "analyses.txt").read_text() == "1"
 
 
 def test_no_tally_and_no_option_measure_nothing(tmp_path: Path) -> None:

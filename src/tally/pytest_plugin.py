@@ -27,13 +27,16 @@ import pytest
 from tally.warnings import Notice, text, warn
 
 if TYPE_CHECKING:
+    from tally.analysis.analyzer import Analyses
     from tally.api import Coverage
+    from tally.config.readers import Config
     from tally.process import MeasuredProcess
 
 __all__ = ["TallyPlugin"]
 
 _WORKER_DATA = "tally_data"  # the workeroutput key a worker's data file travels under
-_REPORT_TYPES = ("term", "term-missing", "html", "xml", "json", "lcov", "markdown")
+# The tables printed in the terminal; the file formats come from report/registry.py.
+_TABLES = ("term", "term-missing", "markdown")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -145,6 +148,9 @@ class TallyPlugin:
         self.source_warnings: list[Notice] = []  # sources never imported, nothing measured
         self.failure: str | None = None
         self.recorded: str | Notice | None = None  # [tally] record_history: what became of it
+        # The saved data analysed once for every report (_analysed), and what it warned of.
+        self._analysis: tuple[Config, Analyses] | str | None = None
+        self._analysis_said = ""
         self.data_file: str | None = None
         self.pid = os.getpid()
 
@@ -315,10 +321,14 @@ class TallyPlugin:
         if threshold is None or self.data_file is None:
             return
         from tally.analysis.results import fail_under_reason
-        from tally.cli.report import load_results
 
-        _, results = load_results(self._namespace())
-        precision = int(self.cov.config.get("report:precision")) if self.cov else 0
+        analysed = self._analysed()
+        if isinstance(analysed, str):
+            self.failure = analysed.rstrip("\n")
+            session.testsfailed += 1
+            return
+        config, results = analysed
+        precision = int(config.get("report:precision"))
         reason = fail_under_reason(results.total.pc_covered, threshold, precision)
         if reason:
             self.failure = f"tally: coverage failure: {reason}"
@@ -334,6 +344,26 @@ class TallyPlugin:
             failure = "tally: coverage failure: " + "; ".join(reasons)
             self.failure = f"{self.failure}\n{failure}" if self.failure else failure
             session.testsfailed += 1
+
+    def _analysed(self) -> tuple[Config, Analyses] | str:
+        """The config and the saved data analysed by it, once per session for every
+        report and the fail-under check; or the one-line error that stopped it. What the
+        analysis warns of is kept for the report section."""
+        if self._analysis is None:
+            from tally.cli.report import load_results
+            from tally.exceptions import TallyError
+            from tally.report.registry import FORMATS
+
+            wanted = {r.partition(":")[0] for r in self._reports()}
+            contexts = [FORMATS[name].contexts for name in wanted if name in FORMATS]
+            said = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(said):
+                    self._analysis = load_results(self._namespace(), contexts)
+            except TallyError as err:
+                self._analysis = f"tally: {err.message}\n"
+            self._analysis_said = said.getvalue()
+        return self._analysis
 
     def _namespace(self) -> argparse.Namespace:
         """What the report commands take from their command line, for load_results()."""
@@ -364,8 +394,12 @@ class TallyPlugin:
             write(line + "\n", red=True)
         if self.data_file is not None:
             terminalreporter.section("tally coverage")
-            for report in self._reports():
-                write(self._run_report(report))
+            reports = self._reports()
+            if reports:
+                analysed = self._analysed()
+                write(self._analysis_said)
+                for report in reports:
+                    write(self._run_report(report, analysed))
         if isinstance(self.recorded, str):
             write(self.recorded + "\n")
         if self.failure:
@@ -377,35 +411,35 @@ class TallyPlugin:
             return ["term"]
         return [r for r in chosen if r]
 
-    def _run_report(self, report: str) -> str:
-        """Run one report through tally's own command line; returns what it printed."""
-        from tally.cli.main import main
+    def _run_report(self, report: str, analysed: tuple[Config, Analyses] | str) -> str:
+        """Print or write one report (`TYPE[:DEST]`) of the analysed data; returns what
+        to print. Fail-under is judged once, by the plugin, not by each report."""
+        from tally.exceptions import TallyError
+        from tally.report.registry import FORMATS, terminal_table
 
         kind, _, dest = report.partition(":")
-        if kind not in _REPORT_TYPES:
-            return (
-                f"tally: unknown --tally-report {kind!r}: use one of {', '.join(_REPORT_TYPES)}\n"
-            )
-        argv = {
-            "term": ["report"],
-            "term-missing": ["report", "--show-missing"],
-            "markdown": ["report", "--format=markdown"],
-            "html": ["html"] + (["--directory", dest] if dest else []),
-        }.get(kind, [kind] + (["-o", dest] if dest else []))
-        argv += ["--data-file", str(self.data_file), "--fail-under", "0"]
-        if self.options.tally_config:
-            argv += ["--rcfile", self.options.tally_config]
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            # Fail-under is judged once, by the plugin; the report's own status is ignored.
-            main(argv)
-        if kind != "markdown" or not dest:
-            return out.getvalue()
-        from tally.exceptions import TallyError
-        from tally.report.output import write_output
-
+        choices = [*_TABLES, *(name for name, form in FORMATS.items() if form.in_pytest)]
+        if kind not in choices:
+            return f"tally: unknown --tally-report {kind!r}: use one of {', '.join(choices)}\n"
+        if isinstance(analysed, str):
+            return analysed
+        config, results = analysed
         try:
-            write_output(dest, out.getvalue(), what="Markdown report")
+            if kind in FORMATS:
+                form = FORMATS[kind]
+                said = form.write(config, results, dest or config.text(form.destination))
+                return f"{said}\n" if said else ""
+            table = terminal_table(
+                config,
+                results,
+                show_missing=kind == "term-missing",
+                format="markdown" if kind == "markdown" else None,
+            )
+            if kind != "markdown" or not dest:
+                return table
+            from tally.report.output import write_output
+
+            write_output(dest, table, what="Markdown report")
         except TallyError as err:
             return f"tally: {err.message}\n"
         return f"Wrote Markdown report to {dest}\n"

@@ -16,12 +16,7 @@ tally measures which lines of a Python program ran, and how many times.
 commands:
   run      run a program (script, -m module, -c code) and measure it
   report   print a coverage table (exit 2 under fail_under)
-  html     write an HTML report, counts as a heat map (default htmlcov/)
-  xml      write a Cobertura XML report (default coverage.xml)
-  json     write a JSON report in coverage.py's format (default coverage.json)
-  lcov     write an LCOV report with hit counts (default coverage.lcov)
-  badge    write an SVG coverage badge (default coverage.svg)
-  combine  combine parallel data files and journals into one
+{formats}  combine  combine parallel data files and journals into one
   baseline record a baseline (set), show progress (status), gate on it (check)
   compare  compare two runs: totals and per-file deltas
   check    gate CI on thresholds and regressions
@@ -45,15 +40,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-# command -> the module under tally.cli that defines it; the report formats share one.
+# command -> the module under tally.cli that defines it; the report formats
+# (report/registry.py) share cli/formats.py, and are added only when asked for, so that
+# `tally run` doesn't load their list.
 COMMANDS = {
     "run": "run",
     "report": "report",
-    "html": "formats",
-    "xml": "formats",
-    "json": "formats",
-    "lcov": "formats",
-    "badge": "formats",
     "combine": "combine",
     "baseline": "track",
     "compare": "track",
@@ -72,16 +64,25 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     from tally.version import __version__
 
+    first = next((a for a in argv if not a.startswith("-")), None)
+    known = dict(COMMANDS)
+    description = DESCRIPTION.format(formats="")
+    if first not in COMMANDS:
+        from tally.report.registry import FORMATS
+
+        known = {"run": "run", "report": "report", **dict.fromkeys(FORMATS, "formats")}
+        known.update(COMMANDS)
+        lines = "".join(f"  {name:<8} {form.summary}\n" for name, form in FORMATS.items())
+        description = DESCRIPTION.format(formats=lines)
     parser = _Parser(
-        prog="tally", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="tally", description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"tally {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    first = next((a for a in argv if not a.startswith("-")), None)
-    names = [first] if first in COMMANDS else list(COMMANDS)
+    names = [first] if first in known else list(known)
     for name in names:
-        module = importlib.import_module(f"tally.cli.{COMMANDS[name]}")
-        if COMMANDS[name] == name:
+        module = importlib.import_module(f"tally.cli.{known[name]}")
+        if known[name] == name:
             module.register(commands)
         else:
             module.register(commands, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
@@ -71,11 +72,12 @@ def _incomplete_run(data: CoverageData, journals: list[str]) -> list[Notice]:
 
 
 def load_results(
-    args: argparse.Namespace, contexts_option: str | None = None
+    args: argparse.Namespace, contexts_options: Iterable[str | None] = ()
 ) -> tuple[Config, Analyses]:
     """The configuration (files, environment, flags) and the data analysed by it, as
     every reporting command starts; warnings on stderr. The contexts that ran each line
-    are read only when the flag `contexts_option` (such as "json:show_contexts") is on."""
+    are read only when one of the flags `contexts_options` (such as "json:show_contexts")
+    is on."""
     from tally.analysis.analyzer import analyze_data
     from tally.config.readers import load_config
     from tally.data.sqlite import CoverageData
@@ -103,7 +105,7 @@ def load_results(
         omit=config.items("report:omit"),
         ignore_errors=config.flag("report:ignore_errors"),
         line_threshold=int(config.get("tally:line_threshold")),
-        contexts=contexts_option is not None and config.flag(contexts_option),
+        contexts=any(config.flag(option) for option in contexts_options if option),
     )
     for message in results.skipped_errors:
         warn(Notice(f"skipped: {message}", "skipped-file"))
@@ -112,21 +114,13 @@ def load_results(
 
 def handle(args: argparse.Namespace) -> int:
     """Print the table; 2 if under fail_under."""
-    from tally.report.text import TextOptions, hot_lines, render_table
+    from tally.report.registry import terminal_table
+    from tally.report.text import hot_lines
 
     if args.hot is not None and args.hot < 1:
         raise ConfigError(f"--hot takes a positive number of lines, not {args.hot}")
     config, results = load_results(args)
-    precision = int(config.get("report:precision"))
-    options = TextOptions(
-        show_missing=config.flag("report:show_missing"),
-        skip_covered=config.flag("report:skip_covered"),
-        skip_empty=config.flag("report:skip_empty"),
-        sort=config.text("report:sort"),
-        precision=precision,
-        format=config.text("report:format"),
-    )
-    sys.stdout.write(render_table(results, options))
+    sys.stdout.write(terminal_table(config, results))
     if args.hot:
         sys.stdout.write("\n" + hot_lines(results, args.hot))
     return fail_under_status(config, results)

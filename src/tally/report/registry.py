@@ -1,0 +1,201 @@
+"""The report formats, listed once: each one's name, what it writes and where by default,
+the settings it reads, and how it is written from analysed results. (Light to import:
+`tally run` reads the list for its command line.)
+
+The command line's report commands and their help (cli/), the façade's
+`Coverage.report` (api.py) and the pytest plugin's `--tally-report` choices all come
+from FORMATS. Reporters are imported only when their format is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+from tally.warnings import Notice, warn
+
+if TYPE_CHECKING:
+    from tally.analysis.analyzer import Analyses
+    from tally.config.readers import Config
+    from tally.report import FileReport
+
+__all__ = ["COMMON", "FORMATS", "ReportFormat", "terminal_table"]
+
+# The settings every report takes: which files, how precise, when coverage is too low.
+COMMON = (
+    "report:include",
+    "report:omit",
+    "report:precision",
+    "report:skip_covered",
+    "report:skip_empty",
+    "report:fail_under",
+    "report:ignore_errors",
+)
+
+# Writes a format's report of `results` to `dest`; returns the line that says so.
+Writer = Callable[["Config", "Analyses", str], str]
+
+
+class ReportFormat(NamedTuple):
+    """One report format that writes a file (or a directory)."""
+
+    name: str  # its command (`tally NAME`) and its `--tally-report NAME[:DEST]`
+    summary: str  # what it writes, with its default destination
+    options: tuple[str, ...]  # its own settings, besides COMMON
+    destination: str  # the setting naming where it goes
+    write: Writer
+    contexts: str | None = None  # the setting that asks for each line's contexts
+    in_pytest: bool = True  # offered by `--tally-report` (pytest-cov has no badge)
+
+
+def terminal_table(
+    config: Config, results: Analyses, *, show_missing: bool = False, format: str | None = None
+) -> str:
+    """The terminal table (`tally report`), as `config` asks for it; `show_missing` and
+    `format` ("text", "markdown", "total") as a command line may ask over it."""
+    from tally.report.text import TextOptions, render_table
+
+    options = TextOptions(
+        show_missing=show_missing or config.flag("report:show_missing"),
+        skip_covered=config.flag("report:skip_covered"),
+        skip_empty=config.flag("report:skip_empty"),
+        sort=config.text("report:sort"),
+        precision=int(config.get("report:precision")),
+        format=format or config.text("report:format"),
+    )
+    return render_table(results, options)
+
+
+def _write_html(config: Config, results: Analyses, directory: str) -> str:
+    from tally.report.html import HtmlOptions, HtmlReport
+
+    html = HtmlReport(
+        HtmlOptions(
+            title=config.text("html:title"),
+            precision=int(config.get("report:precision")),
+            skip_covered=config.flag("html:skip_covered") or config.flag("report:skip_covered"),
+            skip_empty=config.flag("html:skip_empty") or config.flag("report:skip_empty"),
+            extra_css=config.text("html:extra_css"),
+            show_contexts=config.flag("html:show_contexts"),
+            trend=_trend(config),
+        )
+    )
+    html.write(results, directory)
+    return (
+        f"Wrote HTML report to {os.path.join(directory, 'index.html')} "
+        f"({html.written} file pages written, {html.reused} unchanged)"
+    )
+
+
+def _trend(config: Config) -> tuple[tuple[str, float, float | None], ...]:
+    """The recorded runs for the HTML report's trend chart; none without a history store
+    (and a store that can't be read costs the chart, with a warning, not the report)."""
+    from tally.exceptions import TallyError
+    from tally.track.history import History
+
+    try:
+        runs = History(config.text("tally:history_file")).runs(limit=50)
+    except TallyError as err:
+        warn(Notice(f"no trend chart: {err.message}", "history-unusable"))
+        return ()
+    return tuple((r.summary.at, r.summary.total_pc, r.summary.branch_pc) for r in runs)
+
+
+def _file_writer(reporter: Callable[[Config], FileReport]) -> Writer:
+    """The writer of a one-file format whose reporter `reporter(config)` builds."""
+
+    def write(config: Config, results: Analyses, dest: str) -> str:
+        from tally.report.output import write_output
+
+        report = reporter(config)
+        write_output(dest, report.render(results), what=report.what)
+        return "" if dest == "-" else f"Wrote {report.what} to {dest}"
+
+    return write
+
+
+def _xml(config: Config) -> FileReport:
+    from tally.report.xml import XmlOptions, XmlReport
+
+    return XmlReport(
+        XmlOptions(
+            package_depth=int(config.get("xml:package_depth")),
+            skip_empty=config.flag("report:skip_empty"),
+            sources=tuple(config.items("run:source")),
+        )
+    )
+
+
+def _json(config: Config) -> FileReport:
+    from tally.report.json import JsonOptions, JsonReport
+
+    return JsonReport(
+        JsonOptions(
+            pretty_print=config.flag("json:pretty_print"),
+            precision=int(config.get("report:precision")),
+            show_contexts=config.flag("json:show_contexts"),
+        )
+    )
+
+
+def _lcov(config: Config) -> FileReport:
+    from tally.report.lcov import LcovOptions, LcovReport
+
+    return LcovReport(
+        LcovOptions(
+            line_checksums=config.flag("lcov:line_checksums"),
+            skip_empty=config.flag("report:skip_empty"),
+        )
+    )
+
+
+def _badge(config: Config) -> FileReport:
+    from tally.report.badge import BadgeReport
+
+    return BadgeReport(precision=int(config.get("report:precision")))
+
+
+FORMATS: dict[str, ReportFormat] = {
+    f.name: f
+    for f in (
+        ReportFormat(
+            "html",
+            "write an HTML report, counts as a heat map (default htmlcov/)",
+            ("html:directory", "html:title", "html:show_contexts"),
+            "html:directory",
+            _write_html,
+            contexts="html:show_contexts",
+        ),
+        ReportFormat(
+            "xml",
+            "write a Cobertura XML report (default coverage.xml)",
+            ("xml:output",),
+            "xml:output",
+            _file_writer(_xml),
+        ),
+        ReportFormat(
+            "json",
+            "write a JSON report in coverage.py's format (default coverage.json)",
+            ("json:output", "json:pretty_print", "json:show_contexts"),
+            "json:output",
+            _file_writer(_json),
+            contexts="json:show_contexts",
+        ),
+        ReportFormat(
+            "lcov",
+            "write an LCOV report with hit counts (default coverage.lcov)",
+            ("lcov:output",),
+            "lcov:output",
+            _file_writer(_lcov),
+        ),
+        ReportFormat(
+            "badge",
+            "write an SVG coverage badge (default coverage.svg)",
+            ("tally:badge_output",),
+            "tally:badge_output",
+            _file_writer(_badge),
+            in_pytest=False,
+        ),
+    )
+}
