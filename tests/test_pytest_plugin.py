@@ -191,6 +191,10 @@ def test_a_session_analyses_its_data_once_for_every_report_and_fail_under(
                 """
             )
         )
+    # History recorded, then checked: the second run records again and gates on the first.
+    write(root / ".coveragerc", "[tally]\nrecord_history = true\n")
+    first = pytest_run(root, "--tally=pkg", "-q")
+    assert "tally: recorded run 1" in first.stdout, first.stdout + first.stderr
     result = pytest_run(
         root,
         "--tally=pkg",
@@ -199,10 +203,12 @@ def test_a_session_analyses_its_data_once_for_every_report_and_fail_under(
         "--tally-report=json:out/cov.json",
         "--tally-report=markdown",
         "--tally-fail-under=10",
+        "--tally-no-regression",
         "-q",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (root / "out" / "cov.xml").exists() and "| pkg/shapes.py " in result.stdout
+    assert "tally: recorded run 2" in result.stdout
     assert (root / "analyses.txt").read_text() == "1"
 
 

@@ -265,9 +265,13 @@ class TallyPlugin:
             if self.options.tally_no_regression:
                 self._check_regression(session)
         if self.cov.config.flag("tally:record_history"):
-            from tally.cli.track import record_history
+            from tally.track.gates import not_recorded, record_history
 
-            self.recorded = record_history(self._namespace())
+            analysed = self._analysed()
+            if isinstance(analysed, str):
+                self.recorded = not_recorded(analysed.strip().removeprefix("tally: "))
+            else:
+                self.recorded = record_history(*analysed)
 
     def _save(self) -> str:
         """Save this process's data; with workers' data (or [run] parallel), combine it
@@ -337,9 +341,14 @@ class TallyPlugin:
     def _check_regression(self, session: pytest.Session) -> None:
         """--tally-no-regression: fail the run when coverage fell, as `tally check
         --no-regression` would (the same policy, the same words)."""
-        from tally.cli.track import regression_from_record
+        from tally.track.gates import regression_of
 
-        reasons = regression_from_record(self._namespace())
+        analysed = self._analysed()
+        if isinstance(analysed, str):
+            message = analysed.strip().removeprefix("tally: ")
+            reasons = [f"can't check for a regression: {message}"]
+        else:
+            reasons = regression_of(*analysed)
         if reasons:
             failure = "tally: coverage failure: " + "; ".join(reasons)
             self.failure = f"{self.failure}\n{failure}" if self.failure else failure
@@ -350,7 +359,7 @@ class TallyPlugin:
         report and the fail-under check; or the one-line error that stopped it. What the
         analysis warns of is kept for the report section."""
         if self._analysis is None:
-            from tally.cli.report import load_results
+            from tally.analysis.analyzer import configured_results
             from tally.exceptions import TallyError
             from tally.report.registry import FORMATS
 
@@ -359,17 +368,14 @@ class TallyPlugin:
             said = io.StringIO()
             try:
                 with contextlib.redirect_stderr(said):
-                    self._analysis = load_results(self._namespace(), contexts)
+                    overrides = {"run:data_file": self.data_file}
+                    self._analysis = configured_results(
+                        self.options.tally_config, overrides, contexts
+                    )
             except TallyError as err:
                 self._analysis = f"tally: {err.message}\n"
             self._analysis_said = said.getvalue()
         return self._analysis
-
-    def _namespace(self) -> argparse.Namespace:
-        """What the report commands take from their command line, for load_results()."""
-        return argparse.Namespace(
-            rcfile=self.options.tally_config, **{"run:data_file": self.data_file}
-        )
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -395,11 +401,11 @@ class TallyPlugin:
         if self.data_file is not None:
             terminalreporter.section("tally coverage")
             reports = self._reports()
-            if reports:
-                analysed = self._analysed()
-                write(self._analysis_said)
-                for report in reports:
-                    write(self._run_report(report, analysed))
+            analysed = self._analysed() if reports else None
+            write(self._analysis_said)  # what the analysis warned of, however it was asked
+            for report in reports:
+                assert analysed is not None
+                write(self._run_report(report, analysed))
         if isinstance(self.recorded, str):
             write(self.recorded + "\n")
         if self.failure:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tally.analysis.arcs import find_arcs
 from tally.analysis.regions import code_regions
@@ -15,6 +16,9 @@ from tally.data.sqlite import CoverageData
 from tally.exceptions import NoDataError, TallyError
 from tally.paths import GlobMatcher, prep_patterns, relative_name
 from tally.types import Arc, Count, LineNo
+
+if TYPE_CHECKING:
+    from tally.config.readers import Config
 
 __all__ = ["Analyses", "analyze_data"]
 
@@ -36,6 +40,59 @@ class Analyses:
         for analysis in self.files:
             total += analysis.numbers
         return total
+
+
+def configured_results(
+    rcfile: str | None,
+    overrides: Mapping[str, object],
+    contexts_options: Iterable[str | None] = (),
+) -> tuple[Config, Analyses]:
+    """The configuration (its files, the environment, then `overrides`) and the data file
+    it names analysed by it, as every report starts; warnings on stderr. The contexts that
+    ran each line are read only when one of the flags `contexts_options` (such as
+    "json:show_contexts") is on."""
+    from tally.config.readers import load_config
+    from tally.warnings import silence, warn
+
+    config = load_config(rcfile, overrides=dict(overrides))
+    silence(config.items("run:disable_warnings"))
+    for notice in config.warnings:
+        warn(notice)
+    contexts = any(config.flag(option) for option in contexts_options if option)
+    return config, analyze_config(config, contexts=contexts)
+
+
+def analyze_config(config: Config, *, contexts: bool = False) -> Analyses:
+    """The data file `config` names, analysed by its report settings, as every report
+    starts (the CLI's, the pytest plugin's, the façade's). Warns on stderr of a run that
+    was incomplete (journals of processes that never saved) and of files skipped."""
+    from tally.data.journal import incomplete_run, journals_beside
+    from tally.warnings import Notice, warn
+
+    data_file = config.text("run:data_file")
+    journals = journals_beside(data_file)
+    if not os.path.exists(data_file) and journals:
+        raise NoDataError(
+            f"no data file {data_file}, but journals of processes that ended without saving "
+            f"are beside it ({os.path.basename(journals[0])}...): run "
+            "`tally combine` to make the data file from them"
+        )
+    data = CoverageData(data_file)
+    for notice in incomplete_run(data.meta(), journals):
+        warn(notice)
+    results = analyze_data(
+        data,
+        exclude=config.exclude_regexes(),
+        partial=config.partial_regexes(),
+        include=config.items("report:include"),
+        omit=config.items("report:omit"),
+        ignore_errors=config.flag("report:ignore_errors"),
+        line_threshold=int(config.get("tally:line_threshold")),
+        contexts=contexts,
+    )
+    for message in results.skipped_errors:
+        warn(Notice(f"skipped: {message}", "skipped-file"))
+    return results
 
 
 def analyze_data(

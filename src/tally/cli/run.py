@@ -9,7 +9,7 @@ from typing import Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.process import MeasuredProcess, die_of
-from tally.warnings import warn
+from tally.warnings import Notice, silence, warn
 
 __all__ = ["register"]
 
@@ -94,14 +94,27 @@ def handle(args: argparse.Namespace) -> int:
         die_of(signal.SIGINT)
         return 130  # pragma: no cover - die_of does not return
     process.save_when_done()
-    if config.flag("tally:record_history") and not config.flag("run:parallel"):
-        from tally.cli.track import record_history
-
-        if cov.last_saved is not None:  # saved now, not at exit after threads
-            done = argparse.Namespace(rcfile=args.rcfile, **{"run:data_file": cov.data_file})
-            told = record_history(done)
-            if isinstance(told, str):
-                print(told, file=sys.stderr)
-            else:
-                warn(told)
+    recording = config.flag("tally:record_history") and not config.flag("run:parallel")
+    if recording and cov.last_saved is not None:  # saved now, not at exit after threads
+        told = _record_history(args.rcfile, cov.data_file)
+        if isinstance(told, str):
+            print(told, file=sys.stderr)
+        else:
+            warn(told)
     return status
+
+
+def _record_history(rcfile: str | None, data_file: str) -> str | Notice:
+    """[tally] record_history after the run saved `data_file`: analysed as `tally report`
+    would (the config files and the environment, not this command's flags)."""
+    from tally.analysis.analyzer import analyze_config
+    from tally.config.readers import load_config
+    from tally.exceptions import TallyError
+    from tally.track.gates import not_recorded, record_history
+
+    try:
+        config = load_config(rcfile, overrides={"run:data_file": data_file})
+        silence(config.items("run:disable_warnings"))
+        return record_history(config, analyze_config(config))
+    except TallyError as err:
+        return not_recorded(err.message)

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.exceptions import EXIT_ERROR, EXIT_FAIL_UNDER, EXIT_OK, ConfigError, NoDataError
+from tally.track import gates
 
 if TYPE_CHECKING:
     from tally.config.readers import Config
     from tally.report.progress import Style
-    from tally.track.history import History
-    from tally.track.policies import Comparison, Goal
+    from tally.track.policies import Goal
     from tally.track.summary import Summary
-    from tally.warnings import Notice
 
 __all__ = ["COMMANDS", "register"]
 
@@ -95,18 +94,7 @@ def handle(args: argparse.Namespace) -> int:
 def _style(config: Config) -> Style:
     from tally.report.progress import Style
 
-    return Style.for_stream(config.text("tally:progress_format"), _precision(config))
-
-
-def _precision(config: Config) -> int:
-    # Percentages with no places hide the changes a comparison is about: one at least.
-    return max(int(config.get("report:precision")), 1)
-
-
-def _store(config: Config) -> History:
-    from tally.track.history import History
-
-    return History(config.text("tally:history_file"))
+    return Style.for_stream(config.text("tally:progress_format"), gates.precision(config))
 
 
 def _current(args: argparse.Namespace, label: str = "") -> Summary:
@@ -125,17 +113,6 @@ def _loaded(args: argparse.Namespace, label: str = "") -> tuple[Config, Summary]
     return config, summary_of(results, label=label or f"now ({name})")
 
 
-def _compared(config: Config, old: Summary, new: Summary) -> tuple[Comparison, list[str]]:
-    """`new` compared with `old`, and why it is a regression ([tally] tolerance)."""
-    from tally.track.policies import compare, regression_reasons
-
-    comparison = compare(old, new)
-    reasons = regression_reasons(
-        comparison, tolerance=config.number("tally:tolerance"), precision=_precision(config)
-    )
-    return comparison, reasons
-
-
 def _summary_at(path: str, args: argparse.Namespace) -> Summary:
     """The summary in `path`: a JSON report, or a data file analysed as `tally report` would."""
     from tally.track.summary import summary_from_json
@@ -149,15 +126,6 @@ def _summary_at(path: str, args: argparse.Namespace) -> Summary:
     copy = argparse.Namespace(**vars(args))
     setattr(copy, "run:data_file", path)
     return _current(copy, label=os.path.basename(path))
-
-
-def _milestones(config: Config) -> list[float]:
-    try:
-        return sorted(float(m) for m in config.items("tally:milestones"))
-    except ValueError:
-        raise ConfigError(
-            f"[tally] milestones must be percentages, not {config.items('tally:milestones')}"
-        ) from None
 
 
 def _goals(config: Config) -> list[Goal]:
@@ -184,33 +152,6 @@ def _emit(text: str) -> None:
     sys.stdout.write(text)
 
 
-def _record(config: Config, summary: Summary, **how: bool) -> int:
-    """Record `summary` in the history store; the new run's id."""
-    from tally.track.history import git_state
-
-    store = _store(config)
-    run = store.record(summary, git=git_state(os.getcwd()), milestones=_milestones(config), **how)
-    return run.id
-
-
-def record_history(args: argparse.Namespace) -> str | Notice:
-    """[tally] record_history, after `tally run` or a pytest --tally run saved: add the
-    data to the history store. Returns what to tell the user (a failure is a warning: the
-    run itself went as it went)."""
-    from tally.exceptions import TallyError
-    from tally.warnings import Notice
-
-    try:
-        config, summary = _loaded(args)
-        summary = replace(summary, label=os.path.basename(config.text("run:data_file")))
-        run_id = _record(config, summary)
-    except TallyError as err:
-        return Notice(
-            f"the run wasn't recorded in the history store: {err.message}", "history-unusable"
-        )
-    return f"tally: recorded run {run_id} in {config.text('tally:history_file')}"
-
-
 # -- the commands ---------------------------------------------------------------------------
 
 
@@ -218,10 +159,10 @@ def _baseline(args: argparse.Namespace, config: Config) -> int:
     from tally.report.progress import render_comparison, render_status, status_json
     from tally.track.policies import goal_progress
 
-    store = _store(config)
+    store = gates.store_of(config)
     if args.action == "set":
         summary = _current(args)
-        run_id = _record(config, summary, baseline=True, force=args.force)
+        run_id = gates.record(config, summary, baseline=True, force=args.force)
         _emit(
             f"Baseline set: run {run_id}, coverage "
             f"{_style(config).pc(summary.total_pc)} ({store.path})\n"
@@ -232,14 +173,14 @@ def _baseline(args: argparse.Namespace, config: Config) -> int:
         if baseline is None:
             raise NoDataError("no baseline to check against: `tally baseline set` records one")
         old = replace(baseline[0].summary, label=f"baseline (run {baseline[0].id})")
-        comparison, reasons = _compared(config, old, _current(args))
+        comparison, reasons = gates.compared(config, old, _current(args))
         _emit(render_comparison(comparison, _style(config), reasons=reasons))
         return EXIT_REGRESSION if reasons else EXIT_OK
     now = _current_if_any(args, config)
     milestones = store.milestones()
     today = datetime.date.today()
     shown = goal_progress(_goals(config), now, today) if now else []
-    wanted = sorted(set(_milestones(config)) | set(milestones))
+    wanted = sorted(set(gates.milestones(config)) | set(milestones))
     rows = [(m, milestones.get(m)) for m in wanted]
     runs = store.runs(limit=10)
     if args.action == "status":
@@ -263,7 +204,7 @@ def _baseline(args: argparse.Namespace, config: Config) -> int:
         baseline=baseline, current=now, goals=shown, milestones=rows, runs=store.runs()
     )
     if baseline is not None and now is not None:
-        comparison, reasons = _compared(config, baseline[0].summary, now)
+        comparison, reasons = gates.compared(config, baseline[0].summary, now)
         doc["comparison_with_baseline"] = {
             "percent_covered_delta": comparison.total_delta,
             "regression": bool(reasons),
@@ -289,16 +230,16 @@ def _compare(args: argparse.Namespace, config: Config) -> int:
     if args.latest and (args.old or args.new):
         raise ConfigError("--latest compares the last two recorded runs: drop --old/--new")
     if args.latest:
-        runs = _store(config).runs(limit=2)
+        runs = gates.store_of(config).runs(limit=2)
         if len(runs) < 2:
             raise NoDataError(
-                f"--latest needs two recorded runs; {_store(config).path} has {len(runs)}"
+                f"--latest needs two recorded runs; {gates.store_of(config).path} has {len(runs)}"
             )
-        old, new = (_labelled(r) for r in runs)
+        old, new = (gates.labelled(r) for r in runs)
     else:
-        old = _summary_at(args.old, args) if args.old else _last_recorded(config)
+        old = _summary_at(args.old, args) if args.old else gates.last_recorded(config)
         new = _summary_at(args.new, args) if args.new else _current(args)
-    comparison, reasons = _compared(config, old, new)
+    comparison, reasons = gates.compared(config, old, new)
     _emit(
         render_comparison(
             comparison, _style(config), reasons=reasons, goal=config.number("tally:goal")
@@ -307,45 +248,11 @@ def _compare(args: argparse.Namespace, config: Config) -> int:
     return EXIT_REGRESSION if reasons else EXIT_OK
 
 
-def _labelled(run: Any) -> Summary:
-    summary: Summary = run.summary
-    return replace(summary, label=f"run {run.id}")
-
-
-def _last_recorded(config: Config) -> Summary:
-    runs = _store(config).runs(limit=1)
-    if not runs:
-        raise NoDataError(
-            "nothing to compare with: name --old FILE, or record runs "
-            "(`tally history record`, [tally] record_history)"
-        )
-    return _labelled(runs[0])
-
-
-def _regression(config: Config, current: Summary) -> list[str]:
-    """Why `current` is a regression from the baseline (or, without one, the last recorded
-    run); empty when it isn't."""
-    baseline = _store(config).baseline()
-    old = baseline[0].summary if baseline is not None else _last_recorded(config)
-    return _compared(config, old, current)[1]
-
-
-def regression_from_record(args: argparse.Namespace) -> list[str]:
-    """The pytest plugin's --tally-no-regression: why the data file's coverage is a
-    regression from the baseline or last recorded run; an error is a reason too."""
-    from tally.exceptions import TallyError
-
-    try:
-        return _regression(*_loaded(args))
-    except TallyError as err:
-        return [f"can't check for a regression: {err.message}"]
-
-
 def _check(args: argparse.Namespace, config: Config) -> int:
     from tally.track.policies import threshold_reasons
 
     current = _current(args)
-    precision = _precision(config)
+    precision = gates.precision(config)
     below = threshold_reasons(
         current,
         total=config.number("report:fail_under"),
@@ -353,7 +260,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
         per_file=config.number("tally:fail_under_file"),
         precision=precision,
     )
-    fell = _regression(config, current) if args.no_regression else []
+    fell = gates.regression(config, current) if args.no_regression else []
     style = _style(config)
     if style.format == "json":
         import json
@@ -383,7 +290,7 @@ def _diff(args: argparse.Namespace, config: Config) -> int:
     threshold = config.number("tally:diff_fail_under")
     reasons = []
     if threshold and diff.n_statements:
-        why = fail_under_reason(diff.pc_covered, threshold, _precision(config))
+        why = fail_under_reason(diff.pc_covered, threshold, gates.precision(config))
         if why:
             reasons.append(why.replace("total of", "diff coverage of", 1))
     _emit(render_diff(diff, _style(config), reasons=reasons))
@@ -395,15 +302,15 @@ def _history(args: argparse.Namespace, config: Config) -> int:
 
     if args.action == "record":
         summary = _current(args)
-        run_id = _record(config, summary)
+        run_id = gates.record(config, summary)
         _emit(f"Recorded run {run_id}: coverage {_style(config).pc(summary.total_pc)}\n")
         return EXIT_OK
     if args.limit < 1:
         raise ConfigError(f"--limit takes a positive number of runs, not {args.limit}")
-    runs = _store(config).runs(limit=args.limit)
+    runs = gates.store_of(config).runs(limit=args.limit)
     if not runs:
         raise NoDataError(
-            f"no runs recorded in {_store(config).path}: `tally history record` adds one"
+            f"no runs recorded in {gates.store_of(config).path}: `tally history record` adds one"
         )
     _emit(render_history(runs, _style(config)))
     return EXIT_OK

@@ -31,8 +31,16 @@ from tally.data.sqlite import StoredData
 from tally.exceptions import DataError
 from tally.measurement import Measurement
 from tally.types import Arc, Count, LineNo
+from tally.warnings import Notice
 
-__all__ = ["INCOMPLETE", "JOURNAL_SUFFIX", "Journal", "read_journal"]
+__all__ = [
+    "INCOMPLETE",
+    "JOURNAL_SUFFIX",
+    "Journal",
+    "incomplete_run",
+    "journals_beside",
+    "read_journal",
+]
 
 JOURNAL_SUFFIX = ".raw"
 # The meta key of a data file with data from processes that ended without saving: a line
@@ -194,3 +202,26 @@ def _stored(
         for name in lines:
             stored.arcs[name] = arcs.get(name, {})
     return stored
+
+
+def journals_beside(data_file: str) -> list[str]:
+    """The journals beside `data_file`: of processes that never saved."""
+    import glob
+
+    return sorted(glob.glob(glob.escape(data_file) + ".*" + JOURNAL_SUFFIX))
+
+
+def incomplete_run(meta: dict[str, str], journals: list[str]) -> list[Notice]:
+    """What a report must say of data from processes that never saved: those combined in
+    (the data file's `meta` notes them), and `journals` not combined yet."""
+    notes = meta.get(INCOMPLETE, "").split("\n")
+    found = [Notice(f"the run was incomplete: {note}", "incomplete-run") for note in notes if note]
+    for journal in journals:
+        found.append(
+            Notice(
+                f"{journal} is the journal of a process that ended without saving; "
+                "`tally combine` adds its data",
+                "incomplete-run",
+            )
+        )
+    return found
