@@ -73,3 +73,22 @@ def test_parallel_data_file_name_is_chosen_once(module_dir: Path) -> None:
     assert cov.data_file == cov.data_file
     assert cov.save() == cov.data_file
     assert Path(cov.data_file).name.startswith(".coverage.")
+
+
+def test_reports_come_from_the_facade(module_dir: Path) -> None:
+    """A library user gets every report from Coverage: the table as text, a file where
+    asked, from one analysis when given it."""
+    with tally.Coverage(
+        engine="count", config_file=False, source=[str(module_dir)], data_file="api.data"
+    ) as cov:
+        importlib.import_module("apimod").tri(3)
+    table = cov.report()
+    assert table.splitlines()[-1].split()[:4] == ["TOTAL", "5", "0", "100%"]
+    results = cov.analyze()
+    said = cov.report("xml", str(module_dir / "out" / "cov.xml"), results=results)
+    assert said == f"Wrote XML report to {module_dir / 'out' / 'cov.xml'}"
+    assert (module_dir / "out" / "cov.xml").read_text().startswith("<?xml")
+    assert cov.report("json", results=results) == "Wrote JSON report to coverage.json"
+    assert (module_dir / "coverage.json").exists()
+    with pytest.raises(tally.TallyError, match="no report format 'pdf'"):
+        cov.report("pdf")

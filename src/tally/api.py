@@ -21,6 +21,7 @@ from tally.paths import relative_name
 from tally.warnings import Notice, silence
 
 if TYPE_CHECKING:
+    from tally.analysis.analyzer import Analyses
     from tally.data.combine import CombineResult
     from tally.exceptions import TallyError
 
@@ -189,6 +190,35 @@ class Coverage:
 
         self._script = ScriptTracer(path, canonical(path, self.cwd), branch=self.choice.branch)
         self._script.start()
+
+    def analyze(self, *, contexts: bool = False) -> Analyses:
+        """The data file this configuration names, analysed by its report settings: what
+        every report starts from (with `contexts`, which contexts ran each line).
+        Warnings (an incomplete run, files skipped) go to stderr."""
+        from tally.analysis.analyzer import analyze_config
+
+        return analyze_config(self.config, contexts=contexts)
+
+    def report(
+        self, format: str = "term", dest: str | None = None, *, results: Analyses | None = None
+    ) -> str:
+        """The report `format` of `results` (else of analyze()): "term" returns the
+        terminal table; a file format (report/registry.py: html, xml, json, lcov, badge)
+        is written to `dest`, else where the configuration says, and the line saying so is
+        returned. Raises UsageError for a format tally doesn't have."""
+        from tally.exceptions import UsageError
+        from tally.report.registry import FORMATS, terminal_table
+
+        if format == "term":
+            return terminal_table(self.config, results or self.analyze())
+        form = FORMATS.get(format)
+        if form is None:
+            raise UsageError(
+                f"no report format {format!r}: use term or one of {', '.join(FORMATS)}"
+            )
+        if results is None:
+            results = self.analyze(contexts=bool(form.contexts and self.config.flag(form.contexts)))
+        return form.write(self.config, results, dest or self.config.text(form.destination))
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """Compile the program's main script for measurement by the current engine."""
