@@ -212,6 +212,18 @@ def test_a_session_analyses_its_data_once_for_every_report_and_fail_under(
     assert (root / "analyses.txt").read_text() == "1"
 
 
+@pytest.mark.parametrize("engine", ["count", "monitor"])
+def test_measured_test_files_keep_pytests_assertion_messages(tmp_path: Path, engine: str) -> None:
+    """pytest --tally starts after pytest's assertion rewriter is installed: test files are
+    still compiled by pytest (instrumented on the way), not by tally's import hook."""
+    write(tmp_path / "test_lists.py", "def test_lists():\n    x = [1, 2]\n    assert x == [1, 3]\n")
+    write(tmp_path / ".coveragerc", f"[tally]\nengine = {engine}\n[run]\nbranch = true\n")
+    result = pytest_run(tmp_path, "--tally=.", "--tally-report=term-missing")
+    assert result.returncode == 1
+    assert "At index 1 diff: 2 != 3" in result.stdout, result.stdout
+    assert re.search(r"^test_lists\.py\s+3\s+0\s", result.stdout, re.M), result.stdout
+
+
 def test_no_tally_and_no_option_measure_nothing(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     assert pytest_run(root, "--tally=pkg", "--no-tally", "-q").returncode == 0

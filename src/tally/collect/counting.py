@@ -16,6 +16,7 @@ from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     InstrumentingFinder,
     PytestPatch,
+    install_finder,
     instrumented_or_none,
     watch_pytest,
 )
@@ -463,8 +464,7 @@ class CountEngine:
         put(ITER_BUILTIN, iter)
         put(BLOCKS_HELPER, self._take_table)
         put(FIX_HELPER, self._cut)
-        if self._finder not in sys.meta_path:
-            sys.meta_path.insert(0, self._finder)
+        install_finder(self._finder)
         if self._annotations is not None:
             self._annotations.forget()
             self._annotations.start()

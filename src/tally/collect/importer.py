@@ -30,6 +30,7 @@ __all__ = [
     "InstrumentingFinder",
     "PytestPatch",
     "compile_instrumented",
+    "install_finder",
     "instrument_test_tree",
     "instrumented_or_none",
     "watch_pytest",
@@ -289,6 +290,20 @@ def _rewritten_code(
         warnings.simplefilter("ignore")
         rewrite_asserts(rewritten, source, module_path, config)
     return compile(rewritten, module_path, "exec", dont_inherit=True)
+
+
+def install_finder(finder: InstrumentingFinder) -> None:
+    """Put `finder` in `sys.meta_path` ahead of the path finders, but behind pytest's
+    assertion rewriter when it is already there (`pytest --tally` starts tally after
+    pytest installed it): pytest compiles test files itself, instrumented by PytestPatch,
+    and a test file tally compiled would lose pytest's assertion messages."""
+    if finder in sys.meta_path:
+        return
+    at = 0
+    for index, entry in enumerate(sys.meta_path):
+        if type(entry).__name__ == "AssertionRewritingHook":
+            at = index + 1
+    sys.meta_path.insert(at, finder)
 
 
 def watch_pytest(patch: PytestPatch) -> None:

@@ -16,6 +16,7 @@ from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     InstrumentingFinder,
     PytestPatch,
+    install_finder,
     instrumented_or_none,
     watch_pytest,
 )
@@ -111,8 +112,7 @@ class MonitorEngine:
         # Code seen in an earlier start() had its events disabled; let them fire again.
         mon.restart_events()
         if self._finder is not None and self._pytest is not None:
-            if self._finder not in sys.meta_path:
-                sys.meta_path.insert(0, self._finder)
+            install_finder(self._finder)
             watch_pytest(self._pytest)
 
     def stop(self) -> None:
