@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
     from tally.api import Coverage
     from tally.config.readers import Config
+    from tally.exceptions import TallyError
     from tally.process import MeasuredProcess
 
 __all__ = ["TallyPlugin"]
@@ -149,7 +150,7 @@ class TallyPlugin:
         self.failure: str | None = None
         self.recorded: str | Notice | None = None  # [tally] record_history: what became of it
         # The saved data analysed once for every report (_analysed), and what it warned of.
-        self._analysis: tuple[Config, Analyses] | str | None = None
+        self._analysis: tuple[Config, Analyses] | TallyError | None = None
         self._analysis_said = ""
         self.data_file: str | None = None
         self.pid = os.getpid()
@@ -268,10 +269,10 @@ class TallyPlugin:
             from tally.track.gates import not_recorded, record_history
 
             analysed = self._analysed()
-            if isinstance(analysed, str):
-                self.recorded = not_recorded(analysed.strip().removeprefix("tally: "))
-            else:
+            if isinstance(analysed, tuple):
                 self.recorded = record_history(*analysed)
+            else:
+                self.recorded = not_recorded(analysed.message)
 
     def _save(self) -> str:
         """Save this process's data; with workers' data (or [run] parallel), combine it
@@ -327,8 +328,8 @@ class TallyPlugin:
         from tally.analysis.results import fail_under_reason
 
         analysed = self._analysed()
-        if isinstance(analysed, str):
-            self.failure = analysed.rstrip("\n")
+        if not isinstance(analysed, tuple):
+            self.failure = f"tally: {analysed.message}"
             session.testsfailed += 1
             return
         config, results = analysed
@@ -341,23 +342,22 @@ class TallyPlugin:
     def _check_regression(self, session: pytest.Session) -> None:
         """--tally-no-regression: fail the run when coverage fell, as `tally check
         --no-regression` would (the same policy, the same words)."""
-        from tally.track.gates import regression_of
+        from tally.track.gates import regression_of, unchecked
 
         analysed = self._analysed()
-        if isinstance(analysed, str):
-            message = analysed.strip().removeprefix("tally: ")
-            reasons = [f"can't check for a regression: {message}"]
-        else:
+        if isinstance(analysed, tuple):
             reasons = regression_of(*analysed)
+        else:
+            reasons = [unchecked(analysed.message)]
         if reasons:
             failure = "tally: coverage failure: " + "; ".join(reasons)
             self.failure = f"{self.failure}\n{failure}" if self.failure else failure
             session.testsfailed += 1
 
-    def _analysed(self) -> tuple[Config, Analyses] | str:
+    def _analysed(self) -> tuple[Config, Analyses] | TallyError:
         """The config and the saved data analysed by it, once per session for every
-        report and the fail-under check; or the one-line error that stopped it. What the
-        analysis warns of is kept for the report section."""
+        report and gate; or the error that stopped it. What the analysis warns of is kept
+        for the report section."""
         if self._analysis is None:
             from tally.analysis.analyzer import configured_results
             from tally.exceptions import TallyError
@@ -373,7 +373,7 @@ class TallyPlugin:
                         self.options.tally_config, overrides, contexts
                     )
             except TallyError as err:
-                self._analysis = f"tally: {err.message}\n"
+                self._analysis = err
             self._analysis_said = said.getvalue()
         return self._analysis
 
@@ -417,7 +417,7 @@ class TallyPlugin:
             return ["term"]
         return [r for r in chosen if r]
 
-    def _run_report(self, report: str, analysed: tuple[Config, Analyses] | str) -> str:
+    def _run_report(self, report: str, analysed: tuple[Config, Analyses] | TallyError) -> str:
         """Print or write one report (`TYPE[:DEST]`) of the analysed data; returns what
         to print. Fail-under is judged once, by the plugin, not by each report."""
         from tally.exceptions import TallyError
@@ -427,8 +427,8 @@ class TallyPlugin:
         choices = [*_TABLES, *(name for name, form in FORMATS.items() if form.in_pytest)]
         if kind not in choices:
             return f"tally: unknown --tally-report {kind!r}: use one of {', '.join(choices)}\n"
-        if isinstance(analysed, str):
-            return analysed
+        if not isinstance(analysed, tuple):
+            return f"tally: {analysed.message}\n"
         config, results = analysed
         try:
             if kind in FORMATS:

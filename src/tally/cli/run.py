@@ -9,7 +9,7 @@ from typing import Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.process import MeasuredProcess, die_of
-from tally.warnings import Notice, silence, warn
+from tally.warnings import Notice, warn
 
 __all__ = ["register"]
 
@@ -107,14 +107,11 @@ def handle(args: argparse.Namespace) -> int:
 def _record_history(rcfile: str | None, data_file: str) -> str | Notice:
     """[tally] record_history after the run saved `data_file`: analysed as `tally report`
     would (the config files and the environment, not this command's flags)."""
-    from tally.analysis.analyzer import analyze_config
-    from tally.config.readers import load_config
+    from tally.analysis.analyzer import configured_results
     from tally.exceptions import TallyError
     from tally.track.gates import not_recorded, record_history
 
     try:
-        config = load_config(rcfile, overrides={"run:data_file": data_file})
-        silence(config.items("run:disable_warnings"))
-        return record_history(config, analyze_config(config))
+        return record_history(*configured_results(rcfile, {"run:data_file": data_file}))
     except TallyError as err:
         return not_recorded(err.message)

@@ -106,11 +106,9 @@ def _current(args: argparse.Namespace, label: str = "") -> Summary:
 def _loaded(args: argparse.Namespace, label: str = "") -> tuple[Config, Summary]:
     """The configuration, and the summary of the data file it names (as _current)."""
     from tally.cli.report import load_results
-    from tally.track.summary import summary_of
 
     config, results = load_results(args)
-    name = os.path.basename(config.text("run:data_file"))
-    return config, summary_of(results, label=label or f"now ({name})")
+    return config, gates.current_summary(config, results, label)
 
 
 def _summary_at(path: str, args: argparse.Namespace) -> Summary:

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from tally import env
 
-__all__ = ["Capabilities", "capabilities_of"]
+__all__ = ["Capabilities", "capabilities_of", "uses_markers"]
 
 
 class Capabilities(NamedTuple):
@@ -28,6 +28,13 @@ def capabilities_of(name: str, *, branch: bool) -> Capabilities:
     """What the engine `name` measures in this interpreter, with or without branches."""
     if name == "count":
         return Capabilities(counts=True, branches=True, contexts=True, sees_child_main=False)
-    # Before 3.14 its branches come from markers compiled into the code it imports.
-    markers = branch and not env.HAS_BRANCH_WAYS
-    return Capabilities(counts=False, branches=True, contexts=True, sees_child_main=not markers)
+    # A marker is compiled into the code it imports: a child's main script has none.
+    return Capabilities(
+        counts=False, branches=True, contexts=True, sees_child_main=not uses_markers(branch)
+    )
+
+
+def uses_markers(branch: bool) -> bool:
+    """Does the monitor engine measure branches by markers compiled into measured code
+    (before 3.14, where one BRANCH event can't be disabled for one way alone)?"""
+    return branch and not env.HAS_BRANCH_WAYS

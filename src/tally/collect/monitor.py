@@ -9,9 +9,8 @@ import sys
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from tally import env
 from tally.collect import tool_ids
-from tally.collect.capabilities import capabilities_of
+from tally.collect.capabilities import capabilities_of, uses_markers
 from tally.collect.filter import FileFilter
 from tally.collect.importer import (
     InstrumentingFinder,
@@ -73,8 +72,7 @@ class MonitorEngine:
         self._path_codes: dict[str, list[int]] = {}  # the started code objects of each file
         self._tool: int | None = None
         self.capabilities = capabilities_of("monitor", branch=branch)
-        # Before 3.14, branches come from markers compiled into measured modules.
-        self.markers = branch and not env.HAS_BRANCH_WAYS
+        self.markers = uses_markers(branch)
         self._finder: InstrumentingFinder | None = None
         self._pytest: PytestPatch | None = None
         if self.markers:

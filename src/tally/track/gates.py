@@ -33,6 +33,7 @@ __all__ = [
     "regression",
     "regression_of",
     "store_of",
+    "unchecked",
 ]
 
 
@@ -131,4 +132,9 @@ def regression_of(config: Config, results: Analyses) -> list[str]:
     try:
         return regression(config, current_summary(config, results))
     except TallyError as err:
-        return [f"can't check for a regression: {err.message}"]
+        return [unchecked(err.message)]
+
+
+def unchecked(reason: str) -> str:
+    """The regression reason of a run that couldn't be checked."""
+    return f"can't check for a regression: {reason}"
