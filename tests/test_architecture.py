@@ -1,6 +1,6 @@
-"""The shape of the package: no module imports, however indirectly, a module that imports
-it (an import inside a function or under TYPE_CHECKING counts too: it hides a circle
-without removing it)."""
+"""The shape of the package (docs/architecture.md): imports go down its layers, and no
+module imports, however indirectly, a module that imports it (an import inside a
+function or under TYPE_CHECKING counts too: it hides a circle without removing it)."""
 
 from __future__ import annotations
 
@@ -114,3 +114,73 @@ def test_no_caller_decides_by_an_engines_name() -> None:
         if pattern.search(line)
     ]
     assert deciding == []
+
+
+# docs/architecture.md's layers, top to bottom: a module imports only from its own layer
+# and the layers below it.
+LAYERS = (
+    ("entry points", ("tally", "tally.__main__", "tally.cli", "tally.pytest_plugin")),
+    ("façade", ("tally.api", "tally.process")),
+    ("work", ("tally.collect", "tally.report", "tally.track")),
+    ("analysis", ("tally.analysis",)),
+    ("data", ("tally.data",)),
+    ("config", ("tally.config",)),
+    (
+        "ground",
+        (
+            "tally.types",
+            "tally.env",
+            "tally.exceptions",
+            "tally.warnings",
+            "tally.paths",
+            "tally.measurement",
+            "tally.version",
+        ),
+    ),
+)
+# The one import across the work layer (the HTML report's trend chart reads the history).
+ACROSS_WORK = {("tally.report", "tally.track")}
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    """The index of `module`'s layer (0 at the top), and the prefix that placed it."""
+    placed = [
+        (len(prefix), index, prefix)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert placed, f"{module} is in no layer of docs/architecture.md"
+    _, index, prefix = max(placed)
+    return index, prefix
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """The imports of `graph` that go up the layers, or across the work layer other than
+    ACROSS_WORK."""
+    work = next(i for i, (name, _) in enumerate(LAYERS) if name == "work")
+    found = []
+    for module, targets in graph.items():
+        here, home = layer_of(module)
+        for target in targets:
+            there, place = layer_of(target)
+            across = here == there == work and home != place
+            if there < here or (across and (home, place) not in ACROSS_WORK):
+                found.append(f"{module} -> {target}")
+    return sorted(found)
+
+
+def test_every_import_goes_down_the_layers_of_the_architecture_page() -> None:
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_sees_imports_up_and_across() -> None:
+    graph = {
+        "tally.analysis.arcs": {"tally.api", "tally.types"},
+        "tally.collect.monitor": {"tally.report.text"},
+        "tally.report.html": {"tally.track.history"},
+    }
+    assert upward_imports(graph) == [
+        "tally.analysis.arcs -> tally.api",
+        "tally.collect.monitor -> tally.report.text",
+    ]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from support import PY, pytest_run, run_tally, write
 
+from tally.analysis.results import Numbers
 from tally.exceptions import DataError, NoDataError
-from tally.report.progress import Style, sparkline
 from tally.track.diff import _parse
 from tally.track.history import GitState, History, _lines, _pack_lines
 from tally.track.policies import (
@@ -25,6 +25,7 @@ from tally.track.policies import (
     threshold_reasons,
 )
 from tally.track.summary import FileScore, Summary
+from tally.track.views import Style, sparkline
 
 
 def summary(
@@ -35,9 +36,8 @@ def summary(
     scores = {}
     for i, (name, (statements, missing)) in enumerate(files.items()):
         ways, missed = branches if branches and i == 0 else (0, 0)
-        scores[name] = FileScore(
-            statements, len(missing), ways, min(missed, 1), missed, tuple(sorted(missing))
-        )
+        numbers = Numbers(1, statements, 0, len(missing), ways, min(missed, 1), missed)
+        scores[name] = FileScore(numbers, tuple(sorted(missing)))
     return Summary(scores, has_branches=branches is not None)
 
 
@@ -64,8 +64,8 @@ def test_runs_come_oldest_first_and_limit_keeps_the_latest(tmp_path: Path) -> No
     store = History(str(tmp_path / "h.sqlite"))
     for n in range(5):
         store.record(summary({"a.py": (10, tuple(range(1, n + 1)))}))
-    assert [r.summary.totals.missing for r in store.runs()] == [0, 1, 2, 3, 4]
-    assert [r.summary.totals.missing for r in store.runs(limit=2)] == [3, 4]
+    assert [r.summary.totals.n_missing for r in store.runs()] == [0, 1, 2, 3, 4]
+    assert [r.summary.totals.n_missing for r in store.runs(limit=2)] == [3, 4]
 
 
 def test_the_baseline_is_not_overwritten_without_force(tmp_path: Path) -> None:
@@ -126,11 +126,12 @@ def test_reading_a_missing_store_says_how_to_make_one(tmp_path: Path) -> None:
 RECORDER = """\
 import sys
 from tally.track.history import History
+from tally.analysis.results import Numbers
 from tally.track.summary import FileScore, Summary
 
 store = History(sys.argv[1])
 for i in range(5):
-    score = FileScore(10, i, missing_lines=tuple(range(1, i + 1)))
+    score = FileScore(Numbers(1, 10, 0, i), missing_lines=tuple(range(1, i + 1)))
     store.record(Summary({f"w{sys.argv[2]}.py": score}))
 """
 
@@ -269,7 +270,7 @@ def test_record_history_records_each_tally_run(tmp_path: Path) -> None:
     measure(tmp_path, "1")
     measure(tmp_path, "1", "-1")
     runs = History(str(tmp_path / ".tally" / "history.sqlite")).runs()
-    assert [r.summary.totals.missing for r in runs] == [1, 0]
+    assert [r.summary.totals.n_missing for r in runs] == [1, 0]
     assert runs[0].summary.branch_pc == 75.0 and runs[1].summary.branch_pc == 100.0
     result = run_tally("history", cwd=tmp_path)
     assert result.returncode == 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tally import env
 from tally.collect.codecache import code_cache
-from tally.collect.contexts import dynamic_contexts
+from tally.collect.contexts import TestFunctions, dynamic_contexts
 from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
@@ -23,7 +23,6 @@ from tally.warnings import Notice, silence
 if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
     from tally.data.combine import CombineResult
-    from tally.exceptions import TallyError
 
 __all__ = ["Coverage"]
 
@@ -93,10 +92,10 @@ class Coverage:
         self._suffix: str | None = None
         # A child's main script, when the engine can't see it (Capabilities.sees_child_main).
         self._script: Engine | None = None
-        # `[run] dynamic_context = test_function`: per-test contexts found from the code.
-        self._tests = dynamic_contexts(config.text("run:dynamic_context"), self.switch_context)
+        # `[run] dynamic_context = test_function`: per-test contexts found from the code,
+        # its watcher made (and the setting checked) when measuring starts.
+        self._tests: TestFunctions | None = None
         self.last_saved: Measurement | None = None  # what save() last wrote
-        self.rescued_to: str | None = None  # where rescued_message() put the data
 
     @property
     def base_data_file(self) -> str:
@@ -147,6 +146,10 @@ class Coverage:
     def start(self) -> None:
         """Start measuring (in the static context `[run] context`, when it is set)."""
         engine = self._build()
+        if self._tests is None:
+            self._tests = dynamic_contexts(
+                self.config.text("run:dynamic_context"), self.switch_context
+            )
         engine.start()
         self._started = True
         if self.config.text("run:context"):
@@ -191,33 +194,46 @@ class Coverage:
         self._script = ScriptTracer(path, canonical(path, self.cwd), branch=self.choice.branch)
         self._script.start()
 
-    def analyze(self, *, contexts: bool = False) -> Analyses:
-        """The data file this configuration names, analysed by its report settings: what
-        every report starts from (with `contexts`, which contexts ran each line).
-        Warnings (an incomplete run, files skipped) go to stderr."""
-        from tally.analysis.analyzer import analyze_config
+    @classmethod
+    def configured(cls, rcfile: str | None, overrides: Mapping[str, object]) -> Coverage:
+        """The façade as a command builds it: the config file `rcfile` (None: the usual
+        files; "": none), the TALLY_* environment, then `overrides` (option keys, such as
+        "report:precision", to values), as `tally report` reads them."""
+        return cls(config=load_config(rcfile, overrides=overrides))
 
+    def analyze(self, *, contexts: bool = False, formats: Iterable[str] = ()) -> Analyses:
+        """The data file this configuration names, analysed by its report settings: what
+        every report starts from (with `contexts`, or when one of the report `formats`
+        shows them by this configuration, which contexts ran each line). Warnings (an
+        incomplete run, files skipped) go to stderr."""
+        from tally.analysis.analyzer import analyze_config
+        from tally.report.registry import shows_contexts
+
+        contexts = contexts or shows_contexts(self.config, formats)
         return analyze_config(self.config, contexts=contexts)
 
     def report(
         self, format: str = "term", dest: str | None = None, *, results: Analyses | None = None
     ) -> str:
-        """The report `format` of `results` (else of analyze()): "term" returns the
-        terminal table; a file format (report/registry.py: html, xml, json, lcov, badge)
-        is written to `dest`, else where the configuration says, and the line saying so is
-        returned. Raises UsageError for a format tally doesn't have."""
+        """The report `format` (report/registry.py) of `results` (else of analyze()). A
+        table ("term", "term-missing", "markdown") is returned; "markdown" with a `dest`,
+        and a file format (html, xml, json, lcov, badge), is written to `dest`, else where
+        the configuration says, and the line saying so is returned. Raises UsageError for
+        a format tally doesn't have."""
         from tally.exceptions import UsageError
-        from tally.report.registry import FORMATS, terminal_table
+        from tally.report.registry import FORMATS, TABLES, terminal_table, write_table
 
-        if format == "term":
-            return terminal_table(self.config, results or self.analyze())
-        form = FORMATS.get(format)
-        if form is None:
+        if format not in TABLES and format not in FORMATS:
             raise UsageError(
-                f"no report format {format!r}: use term or one of {', '.join(FORMATS)}"
+                f"no report format {format!r}: use one of {', '.join([*TABLES, *FORMATS])}"
             )
         if results is None:
-            results = self.analyze(contexts=bool(form.contexts and self.config.flag(form.contexts)))
+            results = self.analyze(formats=[format])
+        if format in TABLES:
+            if dest and TABLES[format].format == "markdown":
+                return write_table(self.config, results, format, dest)
+            return terminal_table(self.config, results, format)
+        form = FORMATS[format]
         return form.write(self.config, results, dest or self.config.text(form.destination))
 
     def compile_main(self, path: str, source: str) -> CodeType:
@@ -275,17 +291,6 @@ class Coverage:
                 continue
             return target
         return None
-
-    def rescued_message(self, error: TallyError) -> str:
-        """After save() failed with `error`: rescue() the data, and say in one line what
-        went wrong and where the data went."""
-        rescued = self.rescued_to = self.rescue()
-        where = (
-            f"; this run's data was saved to {rescued} instead"
-            if rescued
-            else "; this run's data could not be saved anywhere"
-        )
-        return f"tally: {error.message}{where}"
 
     def combine(
         self,

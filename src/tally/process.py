@@ -18,12 +18,14 @@ reads it):
 from __future__ import annotations
 
 import atexit
+import enum
 import json
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -36,22 +38,52 @@ if TYPE_CHECKING:
     from tally.api import Coverage
     from tally.data.journal import Journal
 
-__all__ = ["ENV_VAR", "PTH_NAME", "MeasuredProcess", "die_of", "startup"]
+__all__ = ["ENV_VAR", "PTH_NAME", "Cause", "MeasuredProcess", "Saved", "die_of", "startup"]
 ENV_VAR = "TALLY_PROCESS_CONFIG"
 PTH_NAME = "a1_tally.pth"
 
 
-class MeasuredProcess:
-    """One process's measurement: started, then saved exactly once (at the end of the
-    program, at exit, on SIGTERM, at os._exit or exec), its journal flushed meanwhile.
+class Cause(enum.Enum):
+    """Why a process's data is saved."""
 
-    `save` is how the process's owner saves (the pytest plugin also combines and
-    reports); by default, and always in a forked child, it is save_own().
+    END = "end"  # the program (or the test session) finished
+    EXIT = "exit"  # the interpreter is exiting: a measured subprocess's end, os._exit
+    SIGNAL = "signal"  # SIGTERM, or Ctrl-C under tally run
+    EXEC = "exec"  # an exec function is about to replace the process image
+    FORK = "fork"  # a forked child with data of its own is exiting
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The outcome of saving: where the data went (None: nowhere), and, when it was
+    `rescued` because the data file couldn't be written, the one line that says so."""
+
+    cause: Cause
+    path: str | None
+    failure: str | None = None
+    rescued: bool = False
+
+
+class MeasuredProcess:
+    """One process's measurement: started, then saved exactly once through save(), which
+    names its cause (the end, exit, a signal, exec, a fork), its journal flushed meanwhile.
+
+    `write` is how the process's owner writes the data (the pytest plugin combines its
+    workers' data too; it returns the path written), else Coverage.save; a forked child
+    always writes its own. `finish`, the owner's end, runs after a save that ends the
+    process abruptly (a signal, os._exit, exec) in the owner's process.
     """
 
-    def __init__(self, cov: Coverage, save: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        cov: Coverage,
+        write: Callable[[], str] | None = None,
+        finish: Callable[[Saved], None] | None = None,
+    ) -> None:
         self.cov = cov
-        self._owner_save = save
+        self._write = write
+        self._finish = finish
+        self._saved: Saved | None = None
         self._saved_in: int | None = None  # the pid that saved
         self._pid = os.getpid()
         self.patches = requested_patches(cov.config)
@@ -69,10 +101,10 @@ class MeasuredProcess:
         if "subprocess" in self.patches:
             self._export_config()
         if "_exit" in self.patches:
-            os._exit = self._saving_first(os._exit)
+            os._exit = self._saving_first(os._exit, Cause.EXIT)
         if "execv" in self.patches:
-            os.execv = self._saving_first(os.execv)
-            os.execve = self._saving_first(os.execve)
+            os.execv = self._saving_first(os.execv, Cause.EXEC)
+            os.execve = self._saving_first(os.execve, Cause.EXEC)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(
                 before=self._pause_journal,
@@ -153,14 +185,21 @@ class MeasuredProcess:
                 )
             )
 
-    def _saving_first(self, real: Callable[..., Any]) -> Any:
+    def _saving_first(self, real: Callable[..., Any], cause: Cause) -> Any:
         """`real` (os._exit, an exec), saving the data before it ends the program."""
 
         def patched(*args: Any, **kwargs: Any) -> Any:
-            self.save()
+            self._save_abruptly(cause)
             return real(*args, **kwargs)
 
         return patched
+
+    def _save_abruptly(self, cause: Cause) -> None:
+        """Save before the process ends without running its end (a signal, os._exit,
+        exec); in the owner's process, the owner's `finish` then runs."""
+        saved = self.save(cause)
+        if self._finish is not None and os.getpid() == self._pid:
+            self._finish(saved)
 
     def _forked(self) -> None:
         """In a forked child: the parent's journal is the parent's. With the `fork` patch,
@@ -171,58 +210,62 @@ class MeasuredProcess:
         if "fork" not in self.patches:
             return
         self._pid = os.getpid()
-        self._owner_save = None
-        self._saved_in = None
+        self._write = self._finish = None
+        self._saved = self._saved_in = None
         self.cov.forked()
         self._start_journal()
-        atexit.register(self.save)
+        atexit.register(self.save, Cause.FORK)
 
     # -- ending --------------------------------------------------------------------------
 
-    def save(self) -> None:
-        """Save the way the owner does (once per process)."""
-        if self._owner_save is not None and os.getpid() == self._pid:
-            self._owner_save()
-        else:
-            self.save_own()
+    def save(self, cause: Cause) -> Saved:
+        """The one way a process's data is saved, whatever ended it (`cause`): stop,
+        write (the owner's way in the owner's process, else the data file), and end the
+        journal. Once per process: a later call returns the first one's outcome.
 
-    def save_own(self, *, warn_empty: bool = False) -> str | None:
-        """Stop, write the data file, drop the journal; once per process. A failure is one
-        line on stderr with where the data went instead; with `warn_empty`, source modules
-        never imported and a run that measured nothing are warned of. Returns the path
-        written."""
-        if self._saved_in == os.getpid():
-            return None
+        A write that fails is rescued: the data goes beside the data file or to the
+        temporary directory, the journal is kept when it could go nowhere, and the
+        outcome's `failure` says so in one line (printed here unless the owner writes)."""
+        if self._saved is not None and self._saved_in == os.getpid():
+            return self._saved
         self._saved_in = os.getpid()
+        owner = self._write is not None and os.getpid() == self._pid
+        write = self._write if owner and self._write is not None else self.cov.save
         self.cov.stop()
         try:
-            path = self.cov.save()
+            saved = Saved(cause, write())
         except TallyError as err:
-            print(self.rescued_message(err), file=sys.stderr)
-            return None
-        self.end_journal(saved=True)
-        if warn_empty and self.cov.last_saved is not None:
+            saved = self._rescue(cause, err)
+            if not owner:
+                print(saved.failure, file=sys.stderr)
+        self._end_journal(kept=saved.path is None)
+        self._saved = saved
+        if cause is Cause.END and not owner and self.cov.last_saved is not None:
             for notice in self.cov.source_warnings(self.cov.last_saved):
                 warn(notice)
-        return path
+        return saved
 
-    def rescued_message(self, error: TallyError) -> str:
-        """After saving failed with `error`: rescue the data (Coverage.rescued_message),
-        end the journal (kept when the data could go nowhere), and say what happened."""
-        message = self.cov.rescued_message(error)
-        self.end_journal(saved=self.cov.rescued_to is not None)
-        return message
+    def _rescue(self, cause: Cause, error: TallyError) -> Saved:
+        """After writing failed with `error`: the data rescued (Coverage.rescue), and the
+        one line that says what went wrong and where the data went."""
+        rescued = self.cov.rescue()
+        where = (
+            f"this run's data was saved to {rescued} instead"
+            if rescued
+            else "this run's data could not be saved anywhere"
+        )
+        return Saved(cause, rescued, failure=f"tally: {error.message}; {where}", rescued=True)
 
-    def end_journal(self, *, saved: bool) -> None:
-        """Stop the journal; delete it when the data it held is `saved`."""
+    def _end_journal(self, *, kept: bool) -> None:
+        """Stop the journal; delete it unless it is `kept` (the data went nowhere else)."""
         self._stop_flushing.set()
         journal, self.journal = self.journal, None
         if journal is not None:
-            journal.close(remove=saved)
+            journal.close(remove=not kept)
 
     def save_when_done(self) -> None:
-        """Save now if the program left no running threads; else at exit, after Python has
-        waited for them (atexit runs after threading's shutdown join)."""
+        """At the program's end: save now if it left no running threads; else at exit,
+        after Python has waited for them (atexit runs after threading's shutdown join)."""
         others = [
             t
             for t in threading.enumerate()
@@ -232,13 +275,13 @@ class MeasuredProcess:
             and t is not self._flusher
         ]
         if others:
-            atexit.register(self.save_own, warn_empty=True)
+            atexit.register(self.save, Cause.END)
         else:
-            self.save_own(warn_empty=True)
+            self.save(Cause.END)
 
-    def save_on_sigterm(self, then: Callable[[], None] | None = None) -> None:
-        """On SIGTERM: save (the owner's way), run `then`, and die of the signal. Only in
-        the main thread, and only where nobody else handles the signal."""
+    def save_on_sigterm(self) -> None:
+        """On SIGTERM: save (the owner's `finish` then runs) and die of the signal. Only
+        in the main thread, and only where nobody else handles the signal."""
         if (
             not self.cov.config.flag("run:sigterm")
             or threading.current_thread() is not threading.main_thread()
@@ -247,9 +290,7 @@ class MeasuredProcess:
             return
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            self.save()
-            if then is not None:
-                then()
+            self._save_abruptly(Cause.SIGNAL)
             die_of(signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, on_sigterm)
@@ -302,7 +343,7 @@ def _start_child(doc: dict[str, Any]) -> MeasuredProcess:
     process.start()
     if main is not None:
         cov.trace_main(main)
-    atexit.register(process.save_own)
+    atexit.register(process.save, Cause.EXIT)
     return process
 
 

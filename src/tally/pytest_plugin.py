@@ -31,13 +31,11 @@ if TYPE_CHECKING:
     from tally.api import Coverage
     from tally.config.readers import Config
     from tally.exceptions import TallyError
-    from tally.process import MeasuredProcess
+    from tally.process import MeasuredProcess, Saved
 
 __all__ = ["TallyPlugin"]
 
 _WORKER_DATA = "tally_data"  # the workeroutput key a worker's data file travels under
-# The tables printed in the terminal; the file formats come from report/registry.py.
-_TABLES = ("term", "term-missing", "markdown")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -179,7 +177,7 @@ class TallyPlugin:
                 branch=self.options.tally_branch,
                 count=self.options.tally_count,
             )
-            self.process = MeasuredProcess(self.cov, save=lambda: self.finish(None))
+            self.process = MeasuredProcess(self.cov, write=self._write, finish=self._ended)
         except TallyError as err:
             raise pytest.UsageError(f"tally: {err.message}") from None
         if self.worker_id is None:
@@ -187,8 +185,11 @@ class TallyPlugin:
                 # A fresh start, as pytest-cov's: the end combines every parallel file and
                 # journal beside the data file, and none may be from an earlier run.
                 self.cov.erase()
-            self.process.save_on_sigterm(then=self._said_sigterm)
-        self.process.start()
+            self.process.save_on_sigterm()
+        try:
+            self.process.start()
+        except TallyError as err:  # a setting only measuring checks ([run] dynamic_context)
+            raise pytest.UsageError(f"tally: {err.message}") from None
         if self.worker_id is None:
             for notice in [*self.cov.warnings, *self.process.warnings]:
                 warn(notice)
@@ -223,8 +224,15 @@ class TallyPlugin:
         """Saves when the test loop never finished (an interrupt, a collection error)."""
         self.finish(session)
 
-    def _said_sigterm(self) -> None:
-        """After SIGTERM saved the data: say where, past pytest's capture."""
+    def _ended(self, saved: Saved) -> None:
+        """The session's end after a save that ends the process (SIGTERM, os._exit, exec):
+        what finish() does after saving; after SIGTERM, say where the data went, past
+        pytest's capture."""
+        from tally.process import Cause
+
+        self.finish(None)
+        if saved.cause is not Cause.SIGNAL:
+            return
         capture = self.config.pluginmanager.getplugin("capturemanager")
         if capture is not None:  # the signal came mid-test: let the message out
             capture.suspend_global_capture(in_=False)
@@ -235,28 +243,20 @@ class TallyPlugin:
         if self.finished or self.cov is None or self.process is None:
             return
         self.finished = True
-        if os.getpid() != self.pid:  # a forked child that ran on into pytest's ending
-            self.process.save_own()
-            return
-        self.cov.stop()
-        from tally.exceptions import TallyError
+        from tally.process import Cause
 
-        # By now a real worker has its workerinput; the environment variable alone may be
-        # inherited by a pytest that a worker's test started.
-        worker = getattr(self.config, "workerinput", None) is not None
-        try:
-            if worker:
-                self._send_to_controller()
-            else:
-                self.data_file = self._save()
-        except TallyError as err:
-            self.failure = self.process.rescued_message(err)
+        if os.getpid() != self.pid:  # a forked child that ran on into pytest's ending
+            self.process.save(Cause.FORK)
+            return
+        saved = self.process.save(Cause.END)
+        if saved.failure is not None:
+            self.failure = saved.failure
             if session is not None:
                 session.testsfailed += 1
             return
-        self.process.end_journal(saved=True)
-        if worker:
+        if self._is_worker():
             return
+        self.data_file = saved.path
         if not self.worker_files and self.cov.last_saved is not None:
             # What coverage.py warns of too; only for this process's own data (under
             # xdist the workers imported the sources, not the controller).
@@ -273,6 +273,19 @@ class TallyPlugin:
                 self.recorded = record_history(*analysed)
             else:
                 self.recorded = not_recorded(analysed.message)
+
+    def _is_worker(self) -> bool:
+        """A pytest-xdist worker? By the end a real worker has its workerinput; the
+        environment variable alone may be inherited by a pytest a worker's test started."""
+        return getattr(self.config, "workerinput", None) is not None
+
+    def _write(self) -> str:
+        """How this process's data is written (MeasuredProcess's `write`): a worker hands
+        it to the controller; the controller saves it, combined with its workers'."""
+        if self._is_worker():
+            self._send_to_controller()
+            return "the pytest-xdist controller"
+        return self._save()
 
     def _save(self) -> str:
         """Save this process's data; with workers' data (or [run] parallel), combine it
@@ -355,23 +368,18 @@ class TallyPlugin:
             session.testsfailed += 1
 
     def _analysed(self) -> tuple[Config, Analyses] | TallyError:
-        """The config and the saved data analysed by it, once per session for every
-        report and gate; or the error that stopped it. What the analysis warns of is kept
-        for the report section."""
+        """The config and the saved data analysed by the façade, once per session for
+        every report and gate; or the error that stopped it. What the analysis warns of is
+        kept for the report section."""
         if self._analysis is None:
-            from tally.analysis.analyzer import configured_results
             from tally.exceptions import TallyError
-            from tally.report.registry import FORMATS
 
-            wanted = {r.partition(":")[0] for r in self._reports()}
-            contexts = [FORMATS[name].contexts for name in wanted if name in FORMATS]
+            assert self.cov is not None
+            wanted = [r.partition(":")[0] for r in self._reports()]
             said = io.StringIO()
             try:
                 with contextlib.redirect_stderr(said):
-                    overrides = {"run:data_file": self.data_file}
-                    self._analysis = configured_results(
-                        self.options.tally_config, overrides, contexts
-                    )
+                    self._analysis = (self.cov.config, self.cov.analyze(formats=wanted))
             except TallyError as err:
                 self._analysis = err
             self._analysis_said = said.getvalue()
@@ -418,34 +426,21 @@ class TallyPlugin:
         return [r for r in chosen if r]
 
     def _run_report(self, report: str, analysed: tuple[Config, Analyses] | TallyError) -> str:
-        """Print or write one report (`TYPE[:DEST]`) of the analysed data; returns what
-        to print. Fail-under is judged once, by the plugin, not by each report."""
+        """Print or write one report (`TYPE[:DEST]`) of the analysed data through the
+        façade; returns what to print. Fail-under is judged once, by the plugin, not by
+        each report."""
         from tally.exceptions import TallyError
-        from tally.report.registry import FORMATS, terminal_table
+        from tally.report.registry import pytest_choices
 
         kind, _, dest = report.partition(":")
-        choices = [*_TABLES, *(name for name, form in FORMATS.items() if form.in_pytest)]
+        choices = pytest_choices()
         if kind not in choices:
             return f"tally: unknown --tally-report {kind!r}: use one of {', '.join(choices)}\n"
         if not isinstance(analysed, tuple):
             return f"tally: {analysed.message}\n"
-        config, results = analysed
+        assert self.cov is not None
         try:
-            if kind in FORMATS:
-                form = FORMATS[kind]
-                said = form.write(config, results, dest or config.text(form.destination))
-                return f"{said}\n" if said else ""
-            table = terminal_table(
-                config,
-                results,
-                show_missing=kind == "term-missing",
-                format="markdown" if kind == "markdown" else None,
-            )
-            if kind != "markdown" or not dest:
-                return table
-            from tally.report.output import write_output
-
-            write_output(dest, table, what="Markdown report")
+            said = self.cov.report(kind, dest or None, results=analysed[1])
         except TallyError as err:
             return f"tally: {err.message}\n"
-        return f"Wrote Markdown report to {dest}\n"
+        return said if not said or said.endswith("\n") else said + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,26 +40,6 @@ class Analyses:
         for analysis in self.files:
             total += analysis.numbers
         return total
-
-
-def configured_results(
-    rcfile: str | None,
-    overrides: Mapping[str, object],
-    contexts_options: Iterable[str | None] = (),
-) -> tuple[Config, Analyses]:
-    """The configuration (its files, the environment, then `overrides`) and the data file
-    it names analysed by it, as every report starts; warnings on stderr. The contexts that
-    ran each line are read only when one of the flags `contexts_options` (such as
-    "json:show_contexts") is on."""
-    from tally.config.readers import load_config
-    from tally.warnings import silence, warn
-
-    config = load_config(rcfile, overrides=dict(overrides))
-    silence(config.items("run:disable_warnings"))
-    for notice in config.warnings:
-        warn(notice)
-    contexts = any(config.flag(option) for option in contexts_options if option)
-    return config, analyze_config(config, contexts=contexts)
 
 
 def analyze_config(config: Config, *, contexts: bool = False) -> Analyses:

@@ -18,7 +18,13 @@ __all__ = [
     "fail_under_reason",
     "format_lines",
     "human_key",
+    "percent",
 ]
+
+
+def percent(done: int, total: int) -> float:
+    """`done` of `total` as a percentage; 100 when there is nothing to do (coverage.py's)."""
+    return 100.0 * done / total if total else 100.0
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,19 @@ class Numbers:
     def pc_covered(self) -> float:
         """Percent of statements and branch arcs that ran, as coverage.py computes it:
         (statements run + arcs taken) / (statements + arcs); 100 when there are none."""
-        denominator = self.n_statements + self.n_branches
-        if denominator > 0:
-            return 100.0 * (self.n_executed + self.n_executed_branches) / denominator
-        return 100.0
+        return percent(
+            self.n_executed + self.n_executed_branches, self.n_statements + self.n_branches
+        )
+
+    @property
+    def pc_statements(self) -> float:
+        """Percent of statements that ran."""
+        return percent(self.n_executed, self.n_statements)
+
+    @property
+    def pc_branches(self) -> float:
+        """Percent of branch arcs taken."""
+        return percent(self.n_executed_branches, self.n_branches)
 
     def __add__(self, other: Numbers) -> Numbers:
         return Numbers(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))

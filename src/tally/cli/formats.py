@@ -28,9 +28,8 @@ def handle(args: argparse.Namespace) -> int:
     """Write the report; 2 if under fail_under."""
     from tally.cli.report import fail_under_status, load_results
 
-    form = FORMATS[args.format_name]
-    config, results = load_results(args, [form.contexts])
-    said = form.write(config, results, config.text(form.destination))
+    cov, results = load_results(args, [args.format_name])
+    said = cov.report(args.format_name, results=results)
     if said:
         print(said)  # a note of what was written, unless the report itself went to stdout
-    return fail_under_status(config, results)
+    return fail_under_status(cov.config, results)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
@@ -12,9 +12,10 @@ from tally.exceptions import EXIT_FAIL_UNDER, ConfigError
 
 if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
+    from tally.api import Coverage
     from tally.config.readers import Config
 
-__all__ = ["fail_under_status", "load_results", "register"]
+__all__ = ["configured", "fail_under_status", "load_results", "register"]
 
 REPORT_KEYS = (
     "report:show_missing",
@@ -42,29 +43,38 @@ def register(commands: Any) -> None:
 
 
 def load_results(
-    args: argparse.Namespace, contexts_options: Iterable[str | None] = ()
-) -> tuple[Config, Analyses]:
-    """The configuration (files, environment, flags) and the data analysed by it, as
-    every reporting command starts; warnings on stderr. The contexts that ran each line
-    are read only when one of the flags `contexts_options` (such as "json:show_contexts")
-    is on."""
-    from tally.analysis.analyzer import configured_results
+    args: argparse.Namespace, formats: Iterable[str] = ()
+) -> tuple[Coverage, Analyses]:
+    """The façade over the configuration (files, environment, flags), and the data
+    analysed by it, as every reporting command starts; warnings on stderr. The contexts
+    that ran each line are read only when one of the report `formats` shows them."""
+    cov = configured(args.rcfile, overrides_from(args))
+    return cov, cov.analyze(formats=formats)
 
-    return configured_results(args.rcfile, overrides_from(args), contexts_options)
+
+def configured(rcfile: str | None, overrides: Mapping[str, object]) -> Coverage:
+    """The façade over the config files (`rcfile`, else the usual ones), the environment
+    and `overrides`, as a reporting command reads them; the config's warnings on stderr."""
+    from tally.api import Coverage
+    from tally.warnings import warn
+
+    cov = Coverage.configured(rcfile, overrides)
+    for notice in cov.config.warnings:
+        warn(notice)
+    return cov
 
 
 def handle(args: argparse.Namespace) -> int:
     """Print the table; 2 if under fail_under."""
-    from tally.report.registry import terminal_table
     from tally.report.text import hot_lines
 
     if args.hot is not None and args.hot < 1:
         raise ConfigError(f"--hot takes a positive number of lines, not {args.hot}")
-    config, results = load_results(args)
-    sys.stdout.write(terminal_table(config, results))
+    cov, results = load_results(args)
+    sys.stdout.write(cov.report("term", results=results))
     if args.hot:
         sys.stdout.write("\n" + hot_lines(results, args.hot))
-    return fail_under_status(config, results)
+    return fail_under_status(cov.config, results)
 
 
 def fail_under_status(config: Config, results: Analyses) -> int:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
-from tally.process import MeasuredProcess, die_of
+from tally.process import Cause, MeasuredProcess, die_of
 from tally.warnings import Notice, warn
 
 __all__ = ["register"]
@@ -90,7 +90,7 @@ def handle(args: argparse.Namespace) -> int:
         import traceback
 
         traceback.print_exc()
-        process.save_own()
+        process.save(Cause.SIGNAL)
         die_of(signal.SIGINT)
         return 130  # pragma: no cover - die_of does not return
     process.save_when_done()
@@ -107,11 +107,12 @@ def handle(args: argparse.Namespace) -> int:
 def _record_history(rcfile: str | None, data_file: str) -> str | Notice:
     """[tally] record_history after the run saved `data_file`: analysed as `tally report`
     would (the config files and the environment, not this command's flags)."""
-    from tally.analysis.analyzer import configured_results
+    from tally.cli.report import configured
     from tally.exceptions import TallyError
     from tally.track.gates import not_recorded, record_history
 
     try:
-        return record_history(*configured_results(rcfile, {"run:data_file": data_file}))
+        cov = configured(rcfile, {"run:data_file": data_file})
+        return record_history(cov.config, cov.analyze())
     except TallyError as err:
         return not_recorded(err.message)

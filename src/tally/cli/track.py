@@ -20,9 +20,9 @@ from tally.track import gates
 
 if TYPE_CHECKING:
     from tally.config.readers import Config
-    from tally.report.progress import Style
     from tally.track.policies import Goal
     from tally.track.summary import Summary
+    from tally.track.views import Style
 
 __all__ = ["COMMANDS", "register"]
 
@@ -92,7 +92,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _style(config: Config) -> Style:
-    from tally.report.progress import Style
+    from tally.track.views import Style
 
     return Style.for_stream(config.text("tally:progress_format"), gates.precision(config))
 
@@ -107,8 +107,8 @@ def _loaded(args: argparse.Namespace, label: str = "") -> tuple[Config, Summary]
     """The configuration, and the summary of the data file it names (as _current)."""
     from tally.cli.report import load_results
 
-    config, results = load_results(args)
-    return config, gates.current_summary(config, results, label)
+    cov, results = load_results(args)
+    return cov.config, gates.current_summary(cov.config, results, label)
 
 
 def _summary_at(path: str, args: argparse.Namespace) -> Summary:
@@ -154,8 +154,8 @@ def _emit(text: str) -> None:
 
 
 def _baseline(args: argparse.Namespace, config: Config) -> int:
-    from tally.report.progress import render_comparison, render_status, status_json
     from tally.track.policies import goal_progress
+    from tally.track.views import render_comparison, render_status, status_json
 
     store = gates.store_of(config)
     if args.action == "set":
@@ -223,7 +223,7 @@ def _current_if_any(args: argparse.Namespace, config: Config) -> Summary | None:
 
 
 def _compare(args: argparse.Namespace, config: Config) -> int:
-    from tally.report.progress import render_comparison
+    from tally.track.views import render_comparison
 
     if args.latest and (args.old or args.new):
         raise ConfigError("--latest compares the last two recorded runs: drop --old/--new")
@@ -278,8 +278,8 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 def _diff(args: argparse.Namespace, config: Config) -> int:
     from tally.analysis.results import fail_under_reason
     from tally.cli.report import load_results
-    from tally.report.progress import render_diff
     from tally.track.diff import changed_lines, diff_coverage
+    from tally.track.views import render_diff
 
     base = config.text("tally:diff_base")
     changed = changed_lines(base, os.getcwd())
@@ -296,7 +296,7 @@ def _diff(args: argparse.Namespace, config: Config) -> int:
 
 
 def _history(args: argparse.Namespace, config: Config) -> int:
-    from tally.report.progress import render_history
+    from tally.track.views import render_history
 
     if args.action == "record":
         summary = _current(args)

@@ -10,24 +10,29 @@ import os
 from tally.config.readers import Config
 from tally.exceptions import ConfigError
 
-__all__ = ["PATCHES", "apply_rules", "requested_patches"]
+__all__ = ["PATCHES", "apply_rules", "implied_patches", "requested_patches"]
 
 PATCHES = ("_exit", "execv", "fork", "subprocess")
 
 
 def requested_patches(config: Config) -> set[str]:
-    """The patches `[run] patch` asks for, with those they imply (`[run] concurrency =
-    multiprocessing` asks for `subprocess`, which measures multiprocessing's children as
-    coverage.py does, and other Python subprocesses too). Raises ConfigError for a name
-    tally doesn't know."""
-    wanted = set(config.items("run:patch"))
-    unknown = sorted(wanted - set(PATCHES))
+    """The patches `[run] patch` asks for, with those they imply (implied_patches). Raises
+    ConfigError for a name tally doesn't know, or one this system can't patch."""
+    unknown = sorted(set(config.items("run:patch")) - set(PATCHES))
     if unknown:
         raise ConfigError(
             f"[run] patch: unknown patch {unknown[0]!r}; the patches are {', '.join(PATCHES)}"
         )
-    if "execv" in wanted and os.name == "nt":
+    if "execv" in config.items("run:patch") and os.name == "nt":
         raise ConfigError("[run] patch = execv isn't available on Windows")
+    return implied_patches(config)
+
+
+def implied_patches(config: Config) -> set[str]:
+    """The patches `[run] patch` names, with those they imply (`[run] concurrency =
+    multiprocessing` asks for `subprocess`, which measures multiprocessing's children as
+    coverage.py does, and other Python subprocesses too), unchecked."""
+    wanted = set(config.items("run:patch"))
     if "multiprocessing" in config.items("run:concurrency"):
         wanted.add("subprocess")
     if "subprocess" in wanted:
@@ -36,7 +41,8 @@ def requested_patches(config: Config) -> set[str]:
 
 
 def apply_rules(config: Config) -> None:
-    """Set what `config`'s settings imply. Raises ConfigError for an unknown patch."""
-    if requested_patches(config) & {"subprocess", "fork"} and not config.flag("run:parallel"):
+    """Set what `config`'s settings imply. Checks nothing: a report doesn't care what a
+    run would patch, and the run checks it (requested_patches) before it starts."""
+    if implied_patches(config) & {"subprocess", "fork"} and not config.flag("run:parallel"):
         # Processes that share a data file name would write over each other's data.
         config.set("run:parallel", True, "implied by [run] patch")

@@ -10,7 +10,7 @@ from FORMATS. Reporters are imported only when their format is written.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from tally.warnings import Notice, warn
@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from tally.config.readers import Config
     from tally.report import FileReport
 
-__all__ = ["COMMON", "FORMATS", "ReportFormat", "terminal_table"]
+__all__ = [
+    "COMMON",
+    "FORMATS",
+    "TABLES",
+    "ReportFormat",
+    "Table",
+    "pytest_choices",
+    "shows_contexts",
+    "terminal_table",
+    "write_table",
+]
 
 # The settings every report takes: which files, how precise, when coverage is too low.
 COMMON = (
@@ -49,22 +59,58 @@ class ReportFormat(NamedTuple):
     in_pytest: bool = True  # offered by `--tally-report` (pytest-cov has no badge)
 
 
-def terminal_table(
-    config: Config, results: Analyses, *, show_missing: bool = False, format: str | None = None
-) -> str:
-    """The terminal table (`tally report`), as `config` asks for it; `show_missing` and
-    `format` ("text", "markdown", "total") as a command line may ask over it."""
+class Table(NamedTuple):
+    """One way to show the terminal table (`tally report`, `--tally-report NAME`)."""
+
+    name: str
+    show_missing: bool = False  # with each file's missing lines, whatever the config says
+    format: str | None = None  # "markdown" (writable to a file); None: as the config says
+
+
+# The tables, by the names pytest-cov gives them.
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (Table("term"), Table("term-missing", True), Table("markdown", False, "markdown"))
+}
+
+
+def pytest_choices() -> list[str]:
+    """The report types `--tally-report` offers: the tables, then the file formats."""
+    return [*TABLES, *(name for name, form in FORMATS.items() if form.in_pytest)]
+
+
+def terminal_table(config: Config, results: Analyses, table: str = "term") -> str:
+    """The terminal table (`tally report`) of `results` as `config` asks for it, shown
+    the way `table` (a name in TABLES) shows it over the config."""
     from tally.report.text import TextOptions, render_table
 
+    shown = TABLES[table]
     options = TextOptions(
-        show_missing=show_missing or config.flag("report:show_missing"),
+        show_missing=shown.show_missing or config.flag("report:show_missing"),
         skip_covered=config.flag("report:skip_covered"),
         skip_empty=config.flag("report:skip_empty"),
         sort=config.text("report:sort"),
         precision=int(config.get("report:precision")),
-        format=format or config.text("report:format"),
+        format=shown.format or config.text("report:format"),
     )
     return render_table(results, options)
+
+
+def write_table(config: Config, results: Analyses, table: str, dest: str) -> str:
+    """Write a table (the Markdown one, for a pull request) to `dest`; the line saying so."""
+    from tally.report.output import write_output
+
+    write_output(dest, terminal_table(config, results, table), what="Markdown report")
+    return f"Wrote Markdown report to {dest}"
+
+
+def shows_contexts(config: Config, formats: Iterable[str]) -> bool:
+    """Does one of `formats` (names in FORMATS; others are ignored) show the contexts that
+    ran each line, by `config`? The analysis reads them only then."""
+    return any(
+        (form := FORMATS.get(name)) is not None and form.contexts and config.flag(form.contexts)
+        for name in formats
+    )
 
 
 def _write_html(config: Config, results: Analyses, directory: str) -> str:

@@ -13,9 +13,8 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tally.analysis.results import FileAnalysis
+from tally.analysis.results import FileAnalysis, percent
 from tally.exceptions import GitError
-from tally.track.summary import pc
 from tally.types import LineNo
 
 __all__ = ["DiffCoverage", "DiffFile", "changed_lines", "diff_coverage"]
@@ -120,7 +119,7 @@ class DiffCoverage:
 
     @property
     def pc_covered(self) -> float:
-        return pc(self.n_statements - self.n_missing, self.n_statements)
+        return percent(self.n_statements - self.n_missing, self.n_statements)
 
 
 def diff_coverage(

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
+from tally.analysis.results import Numbers
 from tally.exceptions import DataError, NoDataError
 from tally.track.summary import FileScore, Summary
 from tally.types import LineNo
@@ -227,11 +228,11 @@ class History:
                     None if git.dirty is None else int(git.dirty),
                     __version__,
                     python,
-                    t.statements,
-                    t.missing,
-                    t.branches,
-                    t.partial,
-                    t.missing_branches,
+                    t.n_statements,
+                    t.n_missing,
+                    t.n_branches,
+                    t.n_partial_branches,
+                    t.n_missing_branches,
                     int(summary.has_branches),
                     summary.label,
                 ),
@@ -244,11 +245,11 @@ class History:
                     (
                         run_id,
                         path,
-                        s.statements,
-                        s.missing,
-                        s.branches,
-                        s.partial,
-                        s.missing_branches,
+                        s.numbers.n_statements,
+                        s.numbers.n_missing,
+                        s.numbers.n_branches,
+                        s.numbers.n_partial_branches,
+                        s.numbers.n_missing_branches,
                         _pack_lines(s.missing_lines),
                     )
                     for path, s in summary.files.items()
@@ -303,7 +304,9 @@ class History:
         ).fetchone()
         at, commit, branch, dirty, version, python, has_branches, label = row
         files = {
-            path: FileScore(stmts, missing, branches, partial, missing_branches, _lines(text))
+            path: FileScore(
+                Numbers(1, stmts, 0, missing, branches, partial, missing_branches), _lines(text)
+            )
             for path, stmts, missing, branches, partial, missing_branches, text in conn.execute(
                 "select path, statements, missing, branches, partial, missing_branches, "
                 "missing_lines from run_file where run_id = ? order by path",

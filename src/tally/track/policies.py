@@ -37,8 +37,8 @@ class FileChange:
 
     @property
     def pc_delta(self) -> float:
-        old = self.old.total_pc if self.old else 0.0
-        new = self.new.total_pc if self.new else 0.0
+        old = self.old.numbers.pc_covered if self.old else 0.0
+        new = self.new.numbers.pc_covered if self.new else 0.0
         return new - old
 
 
@@ -136,9 +136,9 @@ def threshold_reasons(
             reasons.append(why.replace("total of", "branch coverage of", 1))
     if per_file:
         for name, score in sorted(summary.files.items()):
-            if score.statements + score.branches == 0:
+            if score.numbers.n_statements + score.numbers.n_branches == 0:
                 continue
-            why = fail_under_reason(score.total_pc, per_file, precision)
+            why = fail_under_reason(score.numbers.pc_covered, per_file, precision)
             if why:
                 reasons.append(why.replace("total of", f"{name}: coverage of", 1))
     return reasons

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tally.analysis.analyzer import Analyses
@@ -17,45 +17,15 @@ from tally.analysis.results import Numbers
 from tally.exceptions import DataError
 from tally.types import LineNo
 
-__all__ = ["FileScore", "Summary", "pc", "summary_from_json", "summary_of"]
-
-
-def pc(done: int, total: int) -> float:
-    """`done` of `total` as a percentage; 100 when there is nothing to do (coverage.py's)."""
-    return 100.0 * done / total if total else 100.0
+__all__ = ["FileScore", "Summary", "summary_from_json", "summary_of"]
 
 
 @dataclass(frozen=True)
 class FileScore:
-    """One file's numbers, and its missing lines."""
+    """One file's numbers, counted as every report counts them, and its missing lines."""
 
-    statements: int
-    missing: int
-    branches: int = 0
-    partial: int = 0  # branch lines with a way not taken
-    missing_branches: int = 0
+    numbers: Numbers
     missing_lines: tuple[LineNo, ...] = ()
-
-    @property
-    def covered(self) -> int:
-        """Statements that ran."""
-        return self.statements - self.missing
-
-    @property
-    def line_pc(self) -> float:
-        return pc(self.covered, self.statements)
-
-    @property
-    def total_pc(self) -> float:
-        """coverage.py's one number: statements and branch ways together, worked out as
-        every report works it out (Numbers.pc_covered)."""
-        numbers = Numbers(
-            n_statements=self.statements,
-            n_missing=self.missing,
-            n_branches=self.branches,
-            n_missing_branches=self.missing_branches,
-        )
-        return numbers.pc_covered
 
 
 @dataclass(frozen=True)
@@ -67,51 +37,36 @@ class Summary:
     has_branches: bool = False
     at: str = ""  # ISO 8601 time of the run, when known
     label: str = ""  # where it came from: a data file, a report, a recorded run
-    totals: FileScore = field(init=False)
+    totals: Numbers = field(init=False)
 
     def __post_init__(self) -> None:
-        scores = list(self.files.values())
-        total = FileScore(
-            statements=sum(s.statements for s in scores),
-            missing=sum(s.missing for s in scores),
-            branches=sum(s.branches for s in scores),
-            partial=sum(s.partial for s in scores),
-            missing_branches=sum(s.missing_branches for s in scores),
-        )
+        total = sum((score.numbers for score in self.files.values()), Numbers())
         object.__setattr__(self, "totals", total)
 
     @property
     def line_pc(self) -> float:
         """Percent of statements that ran."""
-        return self.totals.line_pc
+        return self.totals.pc_statements
 
     @property
     def branch_pc(self) -> float | None:
         """Percent of branch ways taken; None when branches weren't measured."""
-        if not self.has_branches:
-            return None
-        t = self.totals
-        return pc(t.branches - t.missing_branches, t.branches)
+        return self.totals.pc_branches if self.has_branches else None
 
     @property
     def total_pc(self) -> float:
         """The percentage `tally report` shows (statements and branches together)."""
-        return self.totals.total_pc
+        return self.totals.pc_covered
 
 
 def summary_of(results: Analyses, *, label: str = "", at: str = "") -> Summary:
     """The summary of analysed results."""
     files = {}
     for analysis in results.files:
-        nums = analysis.numbers
-        files[analysis.name] = FileScore(
-            statements=nums.n_statements,
-            missing=nums.n_missing,
-            branches=nums.n_branches,
-            partial=nums.n_partial_branches,
-            missing_branches=nums.n_missing_branches,
-            missing_lines=tuple(sorted(analysis.missing)),
-        )
+        # History keeps no excluded count: without it here, a score read back from
+        # history equals the score recorded.
+        numbers = replace(analysis.numbers, n_excluded=0)
+        files[analysis.name] = FileScore(numbers, tuple(sorted(analysis.missing)))
     return Summary(files, has_branches=results.has_arcs, at=at, label=label)
 
 
@@ -138,14 +93,15 @@ def _from_report(doc: Mapping[str, Any], path: str) -> Summary:
     files: dict[str, FileScore] = {}
     for name, entry in doc["files"].items():
         numbers = entry["summary"]
-        files[name] = FileScore(
-            statements=int(numbers["num_statements"]),
-            missing=int(numbers["missing_lines"]),
-            branches=int(numbers.get("num_branches", 0)),
-            partial=int(numbers.get("num_partial_branches", 0)),
-            missing_branches=int(numbers.get("missing_branches", 0)),
-            missing_lines=_lines(entry.get("missing_lines", ())),
+        counted = Numbers(
+            n_files=1,
+            n_statements=int(numbers["num_statements"]),
+            n_missing=int(numbers["missing_lines"]),
+            n_branches=int(numbers.get("num_branches", 0)),
+            n_partial_branches=int(numbers.get("num_partial_branches", 0)),
+            n_missing_branches=int(numbers.get("missing_branches", 0)),
         )
+        files[name] = FileScore(counted, _lines(entry.get("missing_lines", ())))
     return Summary(
         files,
         has_branches=bool(meta.get("branch_coverage")),

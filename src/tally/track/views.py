@@ -99,19 +99,19 @@ def summary_json(summary: Summary) -> dict[str, Any]:
         "percent_covered": summary.total_pc,
         "line_percent": summary.line_pc,
         "branch_percent": summary.branch_pc,
-        "statements": t.statements,
-        "covered_lines": t.covered,
-        "missing_lines": t.missing,
-        "branches": t.branches,
-        "missing_branches": t.missing_branches,
-        "partial_branches": t.partial,
+        "statements": t.n_statements,
+        "covered_lines": t.n_executed,
+        "missing_lines": t.n_missing,
+        "branches": t.n_branches,
+        "missing_branches": t.n_missing_branches,
+        "partial_branches": t.n_partial_branches,
         "files": {
             name: {
-                "statements": s.statements,
-                "missing_lines": s.missing,
-                "branches": s.branches,
-                "partial_branches": s.partial,
-                "percent_covered": s.total_pc,
+                "statements": s.numbers.n_statements,
+                "missing_lines": s.numbers.n_missing,
+                "branches": s.numbers.n_branches,
+                "partial_branches": s.numbers.n_partial_branches,
+                "percent_covered": s.numbers.pc_covered,
             }
             for name, s in sorted(summary.files.items())
         },
@@ -159,31 +159,34 @@ def render_comparison(
     rows += [
         (
             "Statements",
-            str(old.totals.statements),
-            str(new.totals.statements),
-            style.count_delta(new.totals.statements - old.totals.statements, more_is_better=None),
+            str(old.totals.n_statements),
+            str(new.totals.n_statements),
+            style.count_delta(
+                new.totals.n_statements - old.totals.n_statements, more_is_better=None
+            ),
         ),
         (
             "Lines covered",
-            str(old.totals.covered),
-            str(new.totals.covered),
-            style.count_delta(new.totals.covered - old.totals.covered),
+            str(old.totals.n_executed),
+            str(new.totals.n_executed),
+            style.count_delta(new.totals.n_executed - old.totals.n_executed),
         ),
         (
             "Missing lines",
-            str(old.totals.missing),
-            str(new.totals.missing),
-            style.count_delta(new.totals.missing - old.totals.missing, more_is_better=False),
+            str(old.totals.n_missing),
+            str(new.totals.n_missing),
+            style.count_delta(new.totals.n_missing - old.totals.n_missing, more_is_better=False),
         ),
     ]
     if comparison.branch_delta is not None:
         rows.append(
             (
                 "Missing branches",
-                str(old.totals.missing_branches),
-                str(new.totals.missing_branches),
+                str(old.totals.n_missing_branches),
+                str(new.totals.n_missing_branches),
                 style.count_delta(
-                    new.totals.missing_branches - old.totals.missing_branches, more_is_better=False
+                    new.totals.n_missing_branches - old.totals.n_missing_branches,
+                    more_is_better=False,
                 ),
             )
         )
@@ -206,8 +209,8 @@ def render_comparison(
 
 
 def _file_row(change: FileChange, style: Style) -> tuple[str, ...]:
-    old = style.pc(change.old.total_pc) if change.old else "(new)"
-    new = style.pc(change.new.total_pc) if change.new else "(gone)"
+    old = style.pc(change.old.numbers.pc_covered) if change.old else "(new)"
+    new = style.pc(change.new.numbers.pc_covered) if change.new else "(gone)"
     delta = style.delta(change.pc_delta) if change.old and change.new else ""
     lines = ", ".join(map(str, change.newly_uncovered[:20]))
     if len(change.newly_uncovered) > 20:
@@ -236,10 +239,10 @@ def _comparison_json(comparison: Comparison, reasons: Sequence[str], goal: float
     def change(c: FileChange) -> dict[str, Any]:
         return {
             "file": c.name,
-            "old_percent": c.old.total_pc if c.old else None,
-            "new_percent": c.new.total_pc if c.new else None,
-            "old_missing": c.old.missing if c.old else None,
-            "new_missing": c.new.missing if c.new else None,
+            "old_percent": c.old.numbers.pc_covered if c.old else None,
+            "new_percent": c.new.numbers.pc_covered if c.new else None,
+            "old_missing": c.old.numbers.n_missing if c.old else None,
+            "new_missing": c.new.numbers.n_missing if c.new else None,
             "newly_uncovered_lines": list(c.newly_uncovered),
         }
 
@@ -250,8 +253,8 @@ def _comparison_json(comparison: Comparison, reasons: Sequence[str], goal: float
             "percent_covered": comparison.total_delta,
             "line_percent": comparison.line_delta,
             "branch_percent": comparison.branch_delta,
-            "covered_lines": comparison.new.totals.covered - comparison.old.totals.covered,
-            "missing_lines": comparison.new.totals.missing - comparison.old.totals.missing,
+            "covered_lines": comparison.new.totals.n_executed - comparison.old.totals.n_executed,
+            "missing_lines": comparison.new.totals.n_missing - comparison.old.totals.n_missing,
         },
         "files_changed": [change(c) for c in comparison.changed],
         "files_added": [change(c) for c in comparison.added],
@@ -381,10 +384,10 @@ def _run_json(run: Run) -> dict[str, Any]:
         "percent_covered": s.total_pc,
         "line_percent": s.line_pc,
         "branch_percent": s.branch_pc,
-        "statements": s.totals.statements,
-        "missing_lines": s.totals.missing,
-        "branches": s.totals.branches,
-        "partial_branches": s.totals.partial,
+        "statements": s.totals.n_statements,
+        "missing_lines": s.totals.n_missing,
+        "branches": s.totals.n_branches,
+        "partial_branches": s.totals.n_partial_branches,
     }
 
 
