@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
 import json
 import os
 import pickle
@@ -13,9 +15,11 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tally
 from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
@@ -63,14 +67,26 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+# The commands that start a program: they cross a real process boundary (the import hook,
+# atexit, signals, sys.argv), so run_tally runs them as `python -m tally`; the others read
+# and write files only, and run in this process, as main(argv) with captured output.
+PROCESS_COMMANDS = {"run"}
+
+
 def run_tally(
     *args: str,
     cwd: Path,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
     timeout: float = 120,
+    process: bool | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m tally ARGS` in `cwd`."""
+    """`tally ARGS` in `cwd`: as `python -m tally` when `process` (by default, for the
+    commands that start a program), else main(ARGS) in this process (tally_main)."""
+    if process is None:
+        process = bool(args) and args[0] in PROCESS_COMMANDS
+    if not process:
+        return tally_main(*args, cwd=cwd, env=env, stdin=stdin)
     return subprocess.run(
         [PY, "-m", "tally", *args],
         check=False,
@@ -81,6 +97,42 @@ def run_tally(
         input=stdin,
         timeout=timeout,
     )
+
+
+def tally_main(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """tally's main(ARGS) in this process, as `python -m tally ARGS` would run in `cwd`
+    with the environment `env` (else tally_env()): the exit status and the output. An
+    exception escaping main() ends it as it would end the process: its traceback on
+    stderr, status 1."""
+    from tally.cli.main import main
+    from tally.warnings import silence
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    os.environ.clear()
+    os.environ.update(env or tally_env())
+    os.chdir(cwd)
+    sys.stdin = io.StringIO(stdin or "")
+    silence(())  # a fresh process silences nothing until a config says so
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(list(args))
+            except SystemExit as end:  # argparse's usage errors, --help, --version
+                if isinstance(end.code, str):
+                    print(end.code, file=sys.stderr)
+                status = end.code if isinstance(end.code, int) else int(end.code is not None)
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        sys.stdin = saved_stdin
+    return subprocess.CompletedProcess(["tally", *args], status, out.getvalue(), err.getvalue())
 
 
 def pytest_run(
@@ -286,3 +338,75 @@ def count_difference_kinds(source: str) -> dict[int, set[str]]:
         if found and sys.version_info[:2] >= (3, int(found.group(1) or 0)):
             kinds[number] = {found.group(2)}
     return kinds
+
+
+Arcs = set[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one engine measured of a snippet, read from tally's JSON report."""
+
+    engine: str
+    statements: set[int]
+    missing: set[int]
+    branches: Arcs  # the branch arcs taken
+    missing_branches: Arcs
+    counts: dict[int, int] | None  # per statement, when the engine counts
+
+
+def check_coverage(
+    source: str,
+    tmp: Path,
+    *,
+    lines: set[int] | None = None,
+    missing: set[int] | None = None,
+    branches: Arcs | None = None,
+    missing_branches: Arcs | None = None,
+    counts: Mapping[int, int] | None = None,
+    engines: list[str] | None = None,
+) -> list[Measured]:
+    """Run `source` (dedented) under `tally run --branch` on each engine (BRANCH_ENGINES;
+    with `counts`, the count engine alone, with --count) and check what each measured:
+    its statements (`lines`, as in coverage.py's check_coverage), `missing` statements,
+    the branch arcs taken (`branches`) and not (`missing_branches`), each statement's
+    execution count (`counts`). What is not given is not checked. Returns what each
+    engine measured, for checks of its own."""
+    script = write(tmp / "snippet.py", source)
+    chosen = engines or (["count"] if counts is not None else BRANCH_ENGINES)
+    found = []
+    for engine in chosen:
+        data = tmp / f".coverage.{engine}"
+        flags = ["--branch", f"--engine={engine}", *(["--count"] if counts is not None else [])]
+        ran = run_tally("run", "--rcfile=", f"--data-file={data}", *flags, str(script), cwd=tmp)
+        assert ran.returncode == 0, f"{engine}: {ran.stderr}"
+        report = tmp / f"{engine}.json"
+        made = run_tally("json", "--rcfile=", f"--data-file={data}", "-o", str(report), cwd=tmp)
+        assert made.returncode == 0, f"{engine}: {made.stderr}"
+        (entry,) = json.loads(report.read_text())["files"].values()
+        measured = Measured(
+            engine,
+            set(entry["executed_lines"]) | set(entry["missing_lines"]),
+            set(entry["missing_lines"]),
+            {(a, b) for a, b in entry.get("executed_branches", ())},
+            {(a, b) for a, b in entry.get("missing_branches", ())},
+            {int(n): c for n, c in entry["counts"].items()} if "counts" in entry else None,
+        )
+        expected = {
+            "statements": lines,
+            "missing": missing,
+            "branches": branches,
+            "missing_branches": missing_branches,
+            "counts": None if counts is None else dict(counts),
+        }
+        for name, want in expected.items():
+            if want is not None:
+                got = getattr(measured, name)
+                assert got == want, f"{engine} engine, {name}: {_shown(got)} != {_shown(want)}"
+        found.append(measured)
+    return found
+
+
+def _shown(value: set[Any] | dict[int, int]) -> list[Any]:
+    """A set or a dict, sorted, for a message that can be read."""
+    return sorted(value.items()) if isinstance(value, dict) else sorted(value)
