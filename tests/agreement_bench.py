@@ -34,6 +34,7 @@ import trace
 from collections import Counter
 from pathlib import Path
 from types import CodeType, FrameType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from support import per_statement
@@ -66,12 +67,12 @@ def trace_counts(args: list[str]) -> tuple[dict[tuple[str, int], int], set[tuple
     counting = tracer.globaltrace
     main = threading.main_thread()
 
-    def watch(frame: FrameType, why: str, arg: object) -> object:
+    def watch(frame: FrameType, why: Any, arg: object) -> object:
         if why == "call" and threading.current_thread() is not main:
             threaded.add(frame.f_code)
         return counting(frame, why, arg)
 
-    tracer.globaltrace = watch  # type: ignore[method-assign]
+    tracer.globaltrace = watch  # type: ignore[assignment]
     # Import pytest under the tracer too: plugins it loads may import measured modules.
     tracer.runctx("import pytest; pytest.main(args)", {"args": args}, {})
     counts = {
@@ -120,8 +121,11 @@ def shape(tree: ast.Module, line: int) -> str:
         if not isinstance(node, ast.stmt) or node.lineno != line:
             continue
         body = getattr(node, "body", None)
-        compound = isinstance(body, list) and body and isinstance(body[0], ast.stmt)
-        last = max(node.lineno, body[0].lineno - 1) if compound else node.end_lineno
+        compound = isinstance(body, list) and bool(body) and isinstance(body[0], ast.stmt)
+        last: int | None = node.end_lineno
+        if compound:
+            assert isinstance(body, list)
+            last = max(node.lineno, body[0].lineno - 1)
         kinds.append(type(node).__name__ + ("/multi-line" if last and last > line else ""))
         if getattr(node, "decorator_list", None):
             kinds.append("decorated")

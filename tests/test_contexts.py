@@ -9,9 +9,10 @@ from pathlib import Path
 
 import coverage
 import pytest
-from support import HAS_MONITORING, PY, pytest_run, run_tally, tally_env, write
+from support import PY, pytest_run, run_tally, tally_env, write
 
 from tally.data.sqlite import CoverageData, write_data
+from tally.env import HAS_MONITORING
 from tally.measurement import Measurement
 
 SHAPES = """\

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,9 @@ from tally.collect import contexts
 from tally.collect.contexts import TestFunctions, dynamic_contexts
 from tally.env import HAS_MONITORING
 from tally.exceptions import ConfigError
+
+# sys.monitoring, which mypy (checking for 3.11) doesn't know of; None before 3.12.
+MONITORING: Any = getattr(sys, "monitoring", None)
 
 
 def probe_function() -> FrameType:
@@ -72,10 +76,10 @@ def test_the_monitoring_hooks_switch_on_a_test_start_and_back_on_its_end() -> No
     switched: list[str] = []
     watcher = TestFunctions(switched.append)
     watcher.start()
-    sys.monitoring.set_events(watcher._tool, 0)  # only the calls below start a test
+    MONITORING.set_events(watcher._tool, 0)  # only the calls below start a test
     try:
         # Code that isn't a test turns its PY_START off.
-        assert watcher._started(probe_function.__code__, 0) is sys.monitoring.DISABLE
+        assert watcher._started(probe_function.__code__, 0) is MONITORING.DISABLE
         assert Probe().test_calls_hook(watcher) is None
         # It switched to the test's context; the test's own PY_RETURN (turned on for its
         # code) switched back when it returned.
@@ -94,12 +98,12 @@ def test_the_monitoring_hooks_switch_on_a_test_start_and_back_on_its_end() -> No
 def test_no_free_monitoring_tool_id_is_a_config_error() -> None:
     taken = []
     for tool in range(6):
-        if sys.monitoring.get_tool(tool) is None:
-            sys.monitoring.use_tool_id(tool, "test")
+        if MONITORING.get_tool(tool) is None:
+            MONITORING.use_tool_id(tool, "test")
             taken.append(tool)
     try:
         with pytest.raises(ConfigError, match=r"needs a free sys\.monitoring tool id"):
             TestFunctions(print).start()
     finally:
         for tool in taken:
-            sys.monitoring.free_tool_id(tool)
+            MONITORING.free_tool_id(tool)

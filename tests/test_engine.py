@@ -11,7 +11,7 @@ from tally.collect.engine import choose_engine
 
 @pytest.fixture(params=[False, True], ids=["py311", "py312+"])
 def monitoring(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(engine_module.env, "HAS_MONITORING", request.param)
+    monkeypatch.setattr(env, "HAS_MONITORING", request.param)
     return bool(request.param)
 
 
@@ -70,10 +70,8 @@ def test_env_flags_describe_this_interpreter() -> None:
 def test_the_choice_says_what_its_engine_measures(
     monkeypatch: pytest.MonkeyPatch, branch_ways: bool
 ) -> None:
-    from tally.collect import capabilities
-
-    monkeypatch.setattr(capabilities.env, "HAS_BRANCH_WAYS", branch_ways)
-    monkeypatch.setattr(engine_module.env, "HAS_MONITORING", True)
+    monkeypatch.setattr(env, "HAS_BRANCH_WAYS", branch_ways)
+    monkeypatch.setattr(env, "HAS_MONITORING", True)
     counting = choose_engine("auto", counts=True).capabilities
     assert counting.counts and not counting.sees_child_main
     lines = choose_engine("auto", counts=False).capabilities

@@ -38,8 +38,10 @@ def _raised_in_code() -> dict[str, int]:
                 continue
             cls = classes.get(node.func.id)
             for keyword in node.keywords if cls is not None else ():
-                if keyword.arg == "slug" and isinstance(keyword.value, ast.Constant):
-                    found[keyword.value.value] = cls.exit_code  # type: ignore[union-attr]
+                value = keyword.value
+                if keyword.arg == "slug" and isinstance(value, ast.Constant):
+                    assert cls is not None and isinstance(value.value, str)
+                    found[value.value] = cls.exit_code
     return found
 
 

@@ -258,7 +258,7 @@ def json_view(data: Path, cwd: Path, tool: str) -> dict[str, object]:
 
 def arcs(entry: dict[str, object]) -> set[tuple[int, int]]:
     found = [*entry["executed_branches"], *entry["missing_branches"]]  # type: ignore[misc]
-    return {tuple(arc) for arc in found}  # type: ignore[misc]
+    return {(int(arc[0]), int(arc[1])) for arc in found}
 
 
 def finally_blocks_raised_in(source: str, raised: set[int]) -> set[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tally.collect.filter import FileFilter
 
 
 @pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> counting.CountEngine:
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[counting.CountEngine]:
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     (tmp_path / "hooked.py").write_text("X = 1\nfor i in range(2):\n    X += i\n")
@@ -30,7 +31,7 @@ def _import_and_count(engine: counting.CountEngine, tmp_path: Path) -> dict[int,
     importlib.import_module("hooked")
     engine.stop()
     counts = engine.measurement().counts or {}
-    return counts[str((tmp_path / "hooked.py").resolve())]
+    return dict(counts[str((tmp_path / "hooked.py").resolve())])
 
 
 def test_second_import_uses_the_cache_and_counts_the_same(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tally.collect.filter import FileFilter
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+# sys.monitoring, which mypy (checking for 3.11) doesn't know of; None before 3.12.
+MONITORING: Any = getattr(sys, "monitoring", None)
 
 
 def test_lines_recorded_once_and_tool_id_released(
@@ -31,7 +34,7 @@ def test_lines_recorded_once_and_tool_id_released(
     measured = engine.measurement()
     assert measured.lines == {str((tmp_path / "monmod.py").resolve()): {1, 2, 3}}
     assert measured.counts is None
-    assert sys.monitoring.get_tool(3) is None
+    assert MONITORING.get_tool(3) is None
     engine.stop()  # a second stop is harmless
     # Started again, code seen before is measured again.
     engine.start()
@@ -44,12 +47,12 @@ def test_no_free_tool_id_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 
     taken = []
     for tool in (2, 3, 4):
-        if sys.monitoring.get_tool(tool) is None:
-            sys.monitoring.use_tool_id(tool, "other")
+        if MONITORING.get_tool(tool) is None:
+            MONITORING.use_tool_id(tool, "other")
             taken.append(tool)
     try:
         with pytest.raises(TallyError, match=r"no free sys\.monitoring tool id"):
             MonitorEngine(FileFilter()).start()
     finally:
         for tool in taken:
-            sys.monitoring.free_tool_id(tool)
+            MONITORING.free_tool_id(tool)

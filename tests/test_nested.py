@@ -19,7 +19,7 @@ CORPUS = [
 ]
 
 
-def _summary(tree: ast.AST, source: bytes | None) -> tuple[set[int], ...]:
+def _summary(tree: ast.AST, source: bytes | None) -> tuple[set[object], ...]:
     index = index_tree(tree, source)
     return (
         {id(node) for node in index.definitions},

@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import HAS_MONITORING, run_tally, tally_env, trace_counts, write
+from support import run_tally, tally_env, trace_counts, write
 
 from tally.data.journal import Journal, read_journal
 from tally.data.sqlite import CoverageData
+from tally.env import HAS_MONITORING
 from tally.exceptions import DataError
 from tally.measurement import Measurement
 
