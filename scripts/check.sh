@@ -6,8 +6,9 @@
 # main suite only: the other Pythons' root has none of them (TALLY_TEST_EXTERNAL_TOOLS=0),
 # except genhtml from Debian unstable's lcov 2.x, which the 3.14 suite runs (=lcov).
 # (coverage.py measures tally because tally's count engine would have to instrument the
-# modules that run it; most tests run `python -m tally` in subprocesses, measured through
-# coverage.py's subprocess patch, [tool.coverage.run] in pyproject.toml.)
+# modules that run it; `tally run`, the nested pytest runs and the xdist workers are
+# subprocesses, measured through coverage.py's subprocess patch, [tool.coverage.run] in
+# pyproject.toml.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -32,8 +33,14 @@ fi
 "$PY" -m ruff check src tests scripts
 "$PY" -m mypy
 
+# Two pytest-xdist workers, one per core of the machines it runs on (TALLY_TEST_WORKERS
+# to change it; 0 runs the tests in this process): most tests wait on a subprocess. Work
+# stealing, because a few tests take half a minute and most a fraction of a second.
+WORKERS=${TALLY_TEST_WORKERS:-2}
+XDIST="-n $WORKERS --dist worksteal"
+
 rm -f .coverage .coverage.*
-"$PY" -m coverage run -m pytest "$@"
+"$PY" -m coverage run -m pytest $XDIST "$@"
 
 combined=no
 if [ -x "$PYTHONS" ]; then
@@ -46,11 +53,11 @@ if [ -x "$PYTHONS" ]; then
     "$PYTHONS" sh ".venv-$v/bin/pip install -q -e '.[test]'"
     if [ "$v" = 3.14 ]; then
       # sys.monitoring engine: its coverage counts toward tally's own.
-      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=lcov .venv-$v/bin/python -m coverage run -m pytest $*"
+      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=lcov .venv-$v/bin/python -m coverage run -m pytest $XDIST $*"
       combined=yes
     else
       # The real-suite harness runs on 3.11 and 3.14 only (docs/harness.md): time.
-      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=0 .venv-$v/bin/python -m pytest \
+      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=0 .venv-$v/bin/python -m pytest $XDIST \
         --ignore=tests/test_real_suites.py $*"
     fi
   done

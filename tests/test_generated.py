@@ -354,6 +354,7 @@ def check_program(source: str, work: Path) -> None:
 
 
 # `return`, `break` and `continue` in `finally` are generated on purpose (PEP 765 warns).
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @SETTINGS
 @given(source=programs())
