@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import tally
+from tally.analysis.results import Numbers
 from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
 from tally.config.options import DEFAULT_EXCLUDE
 from tally.env import HAS_MONITORING
+from tally.track.summary import FileScore, Summary
 
 CORPUS = Path(__file__).parent / "corpus"
 # Programs kept apart from the corpus: each shows a documented difference from an oracle.
@@ -58,6 +60,19 @@ def tally_env(**extra: str) -> dict[str, str]:
     env["TALLY_CACHE_DIR"] = CODE_CACHE
     env.update(extra)
     return env
+
+
+def scored(
+    files: dict[str, tuple[int, tuple[int, ...]]], *, branches: tuple[int, int] | None = None
+) -> Summary:
+    """A run's summary of files {name: (statements, missing lines)}; `branches` (ways, missing
+    ways) go to the first file."""
+    scores = {}
+    for i, (name, (statements, missing)) in enumerate(files.items()):
+        ways, missed = branches if branches and i == 0 else (0, 0)
+        numbers = Numbers(1, statements, 0, len(missing), ways, min(missed, 1), missed)
+        scores[name] = FileScore(numbers, tuple(sorted(missing)))
+    return Summary(scores, has_branches=branches is not None)
 
 
 def write(path: Path, text: str) -> Path:
