@@ -93,3 +93,27 @@ def test_reports_come_from_the_facade(module_dir: Path) -> None:
     assert (module_dir / "coverage.json").exists()
     with pytest.raises(tally.TallyError, match="no report format 'pdf'"):
         cov.report("pdf")
+
+
+def test_a_report_takes_its_settings_by_name_for_itself_alone(module_dir: Path) -> None:
+    """Coverage.report(format, **settings), as coverage.py's report(show_missing=...,
+    precision=...): the setting is parsed as a config file's would be and holds for that
+    report only."""
+    (module_dir / "apimod.py").write_text(
+        "def f(x):\n    if x:\n        return 1\n    return 2\nf(1)\n"
+    )
+    with tally.Coverage(
+        engine="count", config_file=False, source=[str(module_dir)], data_file="api.data"
+    ) as cov:
+        importlib.import_module("apimod")
+    total = cov.report().splitlines()[-1]
+    assert total.split()[:4] == ["TOTAL", "5", "1", "80%"]
+    assert cov.report(precision="2", show_missing=True).splitlines()[-1].split()[3] == "80.00%"
+    assert cov.report().splitlines()[-1] == total  # the config is as it was
+    said = cov.report("html", title="Spec", directory=str(module_dir / "h"))
+    assert said.startswith(f"Wrote HTML report to {module_dir / 'h' / 'index.html'}")
+    assert "<title>Spec</title>" in (module_dir / "h" / "index.html").read_text()
+    with pytest.raises(tally.TallyError, match="the term report has no setting 'titel'"):
+        cov.report(titel="x")
+    with pytest.raises(tally.TallyError, match="invalid value 'many' for precision"):
+        cov.report(precision="many")

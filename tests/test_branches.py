@@ -286,7 +286,7 @@ def test_one_line_bodies_with_exclusions_that_replace_the_defaults(
 
 @pytest.mark.parametrize("engine", BRANCH_ENGINES)
 def test_a_one_line_definition_in_an_if_moves_on(engine: str, tmp_path: Path) -> None:
-    """The issue's example: both one-line `post`s run, so every arc of lines 5 and 7 is
+    """The reported example: both one-line `post`s run, so every arc of lines 5 and 7 is
     taken. coverage.py agrees through its C tracer (3.11-3.13); its sysmon core (3.14+)
     reports 7->8, the second definition moving on, as missing though line 8 ran after it
     (docs/branches.md): there tally keeps the arc, and the rest is equal."""

@@ -206,35 +206,36 @@ class Coverage:
         every report starts from (with `contexts`, or when one of the report `formats`
         shows them by this configuration, which contexts ran each line). Warnings (an
         incomplete run, files skipped) go to stderr."""
-        from tally.analysis.analyzer import analyze_config
-        from tally.report.registry import shows_contexts
-
-        contexts = contexts or shows_contexts(self.config, formats)
-        return analyze_config(self.config, contexts=contexts)
+        return _analyze(self.config, contexts=contexts, formats=formats)
 
     def report(
-        self, format: str = "term", dest: str | None = None, *, results: Analyses | None = None
+        self,
+        format: str = "term",
+        dest: str | None = None,
+        *,
+        results: Analyses | None = None,
+        **options: object,
     ) -> str:
-        """The report `format` (report/registry.py) of `results` (else of analyze()). A
-        table ("term", "term-missing", "markdown") is returned; "markdown" with a `dest`,
-        and a file format (html, xml, json, lcov, badge), is written to `dest`, else where
-        the configuration says, and the line saying so is returned. Raises UsageError for
-        a format tally doesn't have."""
-        from tally.exceptions import UsageError
+        """The report `format` (report/registry.py) of `results` (else of the data file,
+        analysed for it). A table ("term", "term-missing", "markdown") is returned;
+        "markdown" with a `dest`, and a file format (html, xml, json, lcov, badge), is
+        written to `dest`, else where the configuration says, and the line saying so is
+        returned. `options` set the format's settings for this report alone, by name, as
+        a config file would (`show_missing=True`, `precision=2`, `title="..."`; the
+        registry lists each format's); those that choose the files (`include`, `omit`)
+        apply when the report analyses the data itself. Raises UsageError for a format or
+        a setting tally doesn't have."""
         from tally.report.registry import FORMATS, TABLES, terminal_table, write_table
 
-        if format not in TABLES and format not in FORMATS:
-            raise UsageError(
-                f"no report format {format!r}: use one of {', '.join([*TABLES, *FORMATS])}"
-            )
+        config = _with_settings(self.config, format, options)
         if results is None:
-            results = self.analyze(formats=[format])
+            results = _analyze(config, formats=[format])
         if format in TABLES:
             if dest and TABLES[format].format == "markdown":
-                return write_table(self.config, results, format, dest)
-            return terminal_table(self.config, results, format)
+                return write_table(config, results, format, dest)
+            return terminal_table(config, results, format)
         form = FORMATS[format]
-        return form.write(self.config, results, dest or self.config.text(form.destination))
+        return form.write(config, results, dest or config.text(form.destination))
 
     def compile_main(self, path: str, source: str) -> CodeType:
         """Compile the program's main script for measurement by the current engine."""
@@ -370,6 +371,44 @@ class Coverage:
     ) -> None:
         self.stop()
         self.save()
+
+
+def _analyze(config: Config, *, contexts: bool = False, formats: Iterable[str] = ()) -> Analyses:
+    """The data file `config` names, analysed by its report settings, with contexts when
+    asked or when one of the report `formats` shows them."""
+    from tally.analysis.analyzer import analyze_config
+    from tally.report.registry import shows_contexts
+
+    contexts = contexts or shows_contexts(config, formats)
+    return analyze_config(config, contexts=contexts)
+
+
+def _with_settings(config: Config, format: str, settings: Mapping[str, object]) -> Config:
+    """`config` with the report `format`'s settings given by name (Coverage.report's
+    keyword arguments) over it: a copy, or `config` itself when none is given. Raises
+    UsageError for a format, or a setting of it, tally doesn't have."""
+    from tally.config.options import find_option
+    from tally.config.readers import parse_value
+    from tally.exceptions import UsageError
+    from tally.report.registry import settings_of
+
+    keys = settings_of(format)
+    if not settings:
+        return config
+    by_name = {key.partition(":")[2]: key for key in keys}
+    copy = Config.from_dict(config.to_dict(), "the configuration")
+    for name, raw in settings.items():
+        key = by_name.get(name)
+        if key is None:
+            raise UsageError(
+                f"the {format} report has no setting {name!r}: its settings are "
+                + ", ".join(sorted(by_name))
+            )
+        option = find_option(*key.split(":"))
+        assert option is not None, f"the registry names an undeclared option {key}"
+        where = f"Coverage.report({name}=...)"
+        copy.set(key, parse_value(option, raw, where), where)
+    return copy
 
 
 def _with_script(measured: Measurement, script: Measurement) -> Measurement:

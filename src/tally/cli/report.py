@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tally.cli.options import add_common, add_table_flags, overrides_from
 from tally.exceptions import EXIT_FAIL_UNDER, ConfigError
+from tally.report.registry import TABLE_SETTINGS
 
 if TYPE_CHECKING:
     from tally.analysis.analyzer import Analyses
@@ -17,25 +18,12 @@ if TYPE_CHECKING:
 
 __all__ = ["configured", "fail_under_status", "load_results", "register"]
 
-REPORT_KEYS = (
-    "report:show_missing",
-    "report:skip_covered",
-    "report:skip_empty",
-    "report:sort",
-    "report:precision",
-    "report:include",
-    "report:omit",
-    "report:fail_under",
-    "report:format",
-    "report:ignore_errors",
-)
-
 
 def register(commands: Any) -> None:
     """Add the `report` command."""
     parser = commands.add_parser("report", help="print a coverage table")
     add_common(parser)
-    add_table_flags(parser, REPORT_KEYS)
+    add_table_flags(parser, TABLE_SETTINGS)
     parser.add_argument(
         "--hot", type=int, metavar="N", help="also list the N most-executed lines (needs counts)"
     )

@@ -24,9 +24,11 @@ __all__ = [
     "COMMON",
     "FORMATS",
     "TABLES",
+    "TABLE_SETTINGS",
     "ReportFormat",
     "Table",
     "pytest_choices",
+    "settings_of",
     "shows_contexts",
     "terminal_table",
     "write_table",
@@ -42,6 +44,9 @@ COMMON = (
     "report:fail_under",
     "report:ignore_errors",
 )
+
+# The settings of the tables besides COMMON (`tally report`'s flags).
+TABLE_SETTINGS = (*COMMON, "report:show_missing", "report:sort", "report:format")
 
 # Writes a format's report of `results` to `dest`; returns the line that says so.
 Writer = Callable[["Config", "Analyses", str], str]
@@ -72,6 +77,21 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (Table("term"), Table("term-missing", True), Table("markdown", False, "markdown"))
 }
+
+
+def settings_of(format: str) -> tuple[str, ...]:
+    """The settings a report `format` (a table or a file format) reads. Raises
+    UsageError for a format tally doesn't have."""
+    if format in TABLES:
+        return TABLE_SETTINGS
+    form = FORMATS.get(format)
+    if form is None:
+        from tally.exceptions import UsageError
+
+        raise UsageError(
+            f"no report format {format!r}: use one of {', '.join([*TABLES, *FORMATS])}"
+        )
+    return (*COMMON, *form.options)
 
 
 def pytest_choices() -> list[str]:
