@@ -5,6 +5,7 @@ with the exit status and message the docs promise."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -271,3 +272,100 @@ def test_diff_coverage_agrees_with_diff_cover(tmp_path: Path) -> None:
     assert my_files == their_files
     assert set(my_files) == {"pkg/a.py", "pkg/c.py", "pkg/d.py"}
     assert mine["percent_covered"] == pytest.approx(theirs["total_percent_covered"], abs=0.5)
+
+
+# -- the total, read by the regexes CI services use ----------------------------------------
+
+PROGRAM = """\
+def grade(n):
+    if n > 90:
+        return "A"
+    if n > 50:
+        return "B"
+    return "C"
+
+
+for n in (95, 60):
+    grade(n)
+"""
+
+TEST_FILE = """\
+from program import grade
+
+
+def test_grades():
+    assert grade(95) == "A"
+    assert grade(60) == "B"
+"""
+
+
+def documented_regexes() -> dict[str, str]:
+    """The regexes in docs/ci.md's "Reading the total" table, by where they are used,
+    as Python reads them (GitLab's slashes dropped, POSIX classes as Python's)."""
+    section = DOCS.split("## Reading the total from the table", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for row in section.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split(" | ")] if row else []
+        if len(cells) == 2 and cells[1].startswith("`") and cells[0] != "where":
+            regex = cells[1].strip("`").replace("\\|", "|")
+            if regex.startswith("/"):
+                regex = regex[1:-1]
+            found[cells[0]] = regex.replace("[[:space:]]", r"\s")
+    return found
+
+
+def test_the_docs_gitlab_job_uses_the_regex_the_table_gives() -> None:
+    job = next(line for line in DOCS.splitlines() if line.strip().startswith("coverage: '/"))
+    regex = documented_regexes()["GitLab, the `coverage:` of the job above"]
+    assert job.strip() == "coverage: '/" + regex + "/'"
+
+
+@pytest.fixture(scope="module")
+def totals(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str]]:
+    """(mode, the output holding the table, the total it must read as) for `tally report`
+    and `pytest --tally`, in lines, branch and count modes, at precision 0 and 2."""
+    found = []
+    for flags in ([], ["--branch"], ["--count"]):
+        root = tmp_path_factory.mktemp("report")
+        write(root / "program.py", PROGRAM)
+        assert run_tally("run", "--rcfile=", *flags, "program.py", cwd=root).returncode == 0
+        for precision in ("0", "2"):
+            shown = run_tally("report", "--rcfile=", f"--precision={precision}", cwd=root)
+            total = run_tally(
+                "report", "--rcfile=", f"--precision={precision}", "--format=total", cwd=root
+            )
+            found.append(
+                (f"tally report {flags} precision {precision}", shown.stdout, total.stdout)
+            )
+    for flags, precision in ((["--tally-branch"], "0"), (["--tally-count"], "2"), ([], "2")):
+        root = tmp_path_factory.mktemp("pytest")
+        write(root / "program.py", PROGRAM)
+        write(root / "test_program.py", TEST_FILE)
+        write(root / ".coveragerc", f"[report]\nprecision = {precision}\n")
+        ran = pytest_run(
+            root, "--tally=.", "--tally-report=term-missing", *flags, "-p", "no:randomly"
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        total = run_tally("report", "--format=total", cwd=root)
+        found.append((f"pytest --tally {flags} precision {precision}", ran.stdout, total.stdout))
+    return found
+
+
+@pytest.mark.parametrize("where", list(documented_regexes()))
+def test_each_documented_regex_reads_the_total_in_every_mode(
+    where: str, totals: list[tuple[str, str, str]]
+) -> None:
+    regex = re.compile(documented_regexes()[where])
+    for mode, output, total in totals:
+        read = [m.group(1) for line in output.splitlines() if (m := regex.search(line))]
+        assert read == [total.strip() + ("%" if read and read[0].endswith("%") else "")], mode
+
+
+def test_the_github_step_reads_the_total_with_sed(totals: list[tuple[str, str, str]]) -> None:
+    step = next(line for line in DOCS.splitlines() if "sed -nE" in line)
+    command = shlex.split(step.split("=", 1)[1].strip().removeprefix("$(").removesuffix(")"))
+    for mode, output, total in totals:
+        done = subprocess.run(
+            command[:-1], input=output, capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == total.strip(), mode

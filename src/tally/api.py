@@ -15,6 +15,7 @@ from tally.collect.engine import Engine, EngineChoice, choose_engine
 from tally.collect.filter import FileFilter
 from tally.config.readers import Config, load_config
 from tally.config.rules import apply_rules
+from tally.data.schema import COUNTS_ASKED
 from tally.data.sqlite import CoverageData, write_data
 from tally.measurement import Measurement
 from tally.paths import relative_name
@@ -251,15 +252,19 @@ class Coverage:
             measured = _with_script(measured, self._script.measurement())
         if unexecuted:
             measured = _with_unexecuted(measured, self.unexecuted_files())
-        measured.meta.update(
-            {
-                "tally_engine": engine.name,
-                "tally_engine_reason": "; ".join(self.choice.reasons),
-            }
-        )
+        measured.meta.update({**self.meta, "tally_engine_reason": "; ".join(self.choice.reasons)})
         if self.config.flag("run:relative_files"):
             measured = _relative(measured, self.cwd)
         return measured
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """What the data notes of how it was measured: the engine, and whether counts
+        were asked for (COUNTS_ASKED; the count engine counts anyway)."""
+        meta = {"tally_engine": self.choice.name}
+        if self.config.flag("tally:counts"):
+            meta[COUNTS_ASKED] = "1"
+        return meta
 
     def save(self) -> str:
         """Write the data file (and its JSON twin with `[tally] output_format = json`).

@@ -124,7 +124,7 @@ class MeasuredProcess:
             "command": " ".join(sys.argv)[:200],
             "branch": self.cov.choice.branch,
             "counts": self.cov.choice.capabilities.counts,
-            "meta": {"tally_engine": self.cov.choice.name},
+            "meta": self.cov.meta,
         }
         try:
             self.journal = Journal(self.cov.journal_file, about)

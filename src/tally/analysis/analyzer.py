@@ -12,6 +12,7 @@ from tally.analysis.arcs import find_arcs
 from tally.analysis.regions import code_regions
 from tally.analysis.results import Branches, FileAnalysis, Numbers
 from tally.analysis.source import SourceFacts, analyze_source, join_regex, read_source
+from tally.data.schema import COUNTS_ASKED
 from tally.data.sqlite import CoverageData
 from tally.exceptions import NoDataError, TallyError
 from tally.paths import GlobMatcher, prep_patterns, relative_name
@@ -30,6 +31,7 @@ class Analyses:
     files: list[FileAnalysis] = field(default_factory=list)
     has_counts: bool = False
     has_arcs: bool = False
+    counts_asked: bool = False  # the run was asked for counts (the table's Hits column)
     skipped_errors: list[str] = field(default_factory=list)
     below_threshold: int = 0
 
@@ -98,7 +100,8 @@ def analyze_data(
     omit_m = GlobMatcher(prep_patterns(omit, cwd)) if omit else None
     regex = join_regex(exclude)
     partial_regex = join_regex(partial)
-    result = Analyses(has_counts=data.has_counts(), has_arcs=data.has_arcs())
+    asked = data.meta().get(COUNTS_ASKED) == "1"
+    result = Analyses(has_counts=data.has_counts(), has_arcs=data.has_arcs(), counts_asked=asked)
     chosen: list[tuple[str, str]] = []
     for stored in data.measured_files():
         path = stored if os.path.isabs(stored) else os.path.join(cwd, stored)

@@ -39,9 +39,9 @@ def add_table_flags(parser: argparse.ArgumentParser, keys: Iterable[str]) -> Non
         assert option.cli is not None, f"{key} has no flag in the option table"
         flags = [option.cli] + ([_SHORT[key]] if key in _SHORT else [])
         if option.type == "bool":
-            parser.add_argument(
-                *flags, dest=key, action="store_const", const=True, help=option.help
-            )
+            # A flag for an option that is on by default turns it off (--no-...).
+            on = not option.cli.startswith("--no-")
+            parser.add_argument(*flags, dest=key, action="store_const", const=on, help=option.help)
         else:
             parser.add_argument(*flags, dest=key, metavar=_metavar(option), help=_help(option))
 

@@ -241,6 +241,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _o(
         "report",
+        "show_counts",
+        "bool",
+        True,
+        "The table's Hits column (the lines each file executed, with their counts), shown "
+        "when the run was asked for counts; --no-show-counts leaves it out.",
+        cli="--no-show-counts",
+    ),
+    _o(
+        "report",
         "sort",
         "str",
         "name",

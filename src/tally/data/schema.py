@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["COVERAGE_SCHEMA_VERSION", "DDL", "TALLY_SCHEMA_VERSION"]
+__all__ = ["COUNTS_ASKED", "COVERAGE_SCHEMA_VERSION", "DDL", "TALLY_SCHEMA_VERSION"]
 
 # coverage.py's schema version (coverage/sqldata.py SCHEMA_VERSION). coverage.py refuses
 # any other number, so this is what makes `coverage report` read our files.
@@ -12,6 +12,9 @@ COVERAGE_SCHEMA_VERSION = 7
 # History:
 #   1: tally 0.1: tally_counts (per-line execution counts, packed per file and context).
 TALLY_SCHEMA_VERSION = 1
+# The meta key that says a run was asked for counts (the count engine counts anyway): the
+# terminal table shows its Hits column only then.
+COUNTS_ASKED = "tally_counts_asked"
 
 DDL = """
 CREATE TABLE coverage_schema (
@@ -72,4 +75,5 @@ CREATE TABLE tally_counts (
 # meta keys tally writes: has_arcs ('0'/'1', read by coverage.py), version (tally's),
 # when, sys_argv, tally_schema, tally_version, tally_engine, python_version,
 # tally_counts ('0'/'1'), tally_branches ('0'/'1'), tally_file_id (random: each written file's
-# own, so that `combine` tells a copy of a file from another run with the same data).
+# own, so that `combine` tells a copy of a file from another run with the same data),
+# tally_counts_asked ('1' when the run was asked for counts: COUNTS_ASKED).

@@ -46,7 +46,13 @@ COMMON = (
 )
 
 # The settings of the tables besides COMMON (`tally report`'s flags).
-TABLE_SETTINGS = (*COMMON, "report:show_missing", "report:sort", "report:format")
+TABLE_SETTINGS = (
+    *COMMON,
+    "report:show_missing",
+    "report:sort",
+    "report:format",
+    "report:show_counts",
+)
 
 # Writes a format's report of `results` to `dest`; returns the line that says so.
 Writer = Callable[["Config", "Analyses", str], str]
@@ -112,6 +118,7 @@ def terminal_table(config: Config, results: Analyses, table: str = "term") -> st
         sort=config.text("report:sort"),
         precision=int(config.get("report:precision")),
         format=shown.format or config.text("report:format"),
+        show_counts=config.flag("report:show_counts"),
     )
     return render_table(results, options)
 

@@ -24,6 +24,7 @@ class TextOptions:
     sort: str = "name"
     precision: int = 0
     format: str = "text"
+    show_counts: bool = True  # the Hits column, when the run was asked for counts
 
 
 def _plural(n: int, thing: str) -> str:
@@ -33,7 +34,9 @@ def _plural(n: int, thing: str) -> str:
 def render_table(results: Analyses, options: TextOptions) -> str:
     """The report as text, every line ending in a newline."""
     precision = options.precision
-    counted = results.has_counts
+    # Hits before Cover, so that the TOTAL line still ends in its percentage: the
+    # coverage regexes CI services document for coverage.py read it there.
+    counted = results.has_counts and results.counts_asked and options.show_counts
     branched = results.has_arcs
     rows: list[tuple[FileAnalysis, list[str]]] = []
     skipped_covered = skipped_empty = 0
@@ -49,26 +52,25 @@ def render_table(results: Analyses, options: TextOptions) -> str:
         values = [analysis.name, str(nums.n_statements), str(nums.n_missing)]
         if branched:
             values += [str(nums.n_branches), str(nums.n_partial_branches)]
-        values.append(display_covered(nums.pc_covered, precision))
         if counted:
             values.append(str(analysis.hits))
+        values.append(display_covered(nums.pc_covered, precision))
         if options.show_missing:
             values.append(analysis.missing_formatted())
         rows.append((analysis, values))
     if options.format == "total":
         return display_covered(total.pc_covered, precision) + "\n"
     rows = _sorted(rows, options.sort, counted)
-    header = ["Name", "Stmts", "Miss", *(["Branch", "BrPart"] if branched else []), "Cover"]
-    if counted:
-        header.append("Hits")
+    header = ["Name", "Stmts", "Miss", *(["Branch", "BrPart"] if branched else [])]
+    header += [*(["Hits"] if counted else []), "Cover"]
     if options.show_missing:
         header.append("Missing")
     total_row = ["TOTAL", str(total.n_statements), str(total.n_missing)]
     if branched:
         total_row += [str(total.n_branches), str(total.n_partial_branches)]
-    total_row.append(display_covered(total.pc_covered, precision))
     if counted:
         total_row.append(str(sum(a.hits for a in results.files)))
+    total_row.append(display_covered(total.pc_covered, precision))
     if options.show_missing:
         total_row.append("")
     end_lines = []
