@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import run_tally, tally_env, trace_counts, write
+from support import run_coverage, run_tally, tally_env, trace_counts, write
 
 from tally.data.journal import Journal, read_journal
 from tally.data.sqlite import CoverageData
@@ -269,6 +269,11 @@ def test_a_killed_process_keeps_its_data_up_to_its_last_flush(
     report = run_tally("report", cwd=root)
     assert report.returncode == 1
     assert "run `tally combine` to make the data file from them" in report.stderr
+    # The journal is no data file of coverage.py's: its `combine` passes it by.
+    (journal,) = root.glob(".coverage-tally.*.raw")
+    theirs = run_coverage("combine", "--rcfile=", cwd=root, check=False)
+    assert "Couldn't use data file" not in theirs.stdout + theirs.stderr
+    assert journal.exists()
     combined = run_tally("combine", "-q", cwd=root)
     assert combined.returncode == 0, combined.stderr
     report = run_tally("report", "-m", cwd=root)

@@ -224,9 +224,20 @@ def test_measured_test_files_keep_pytests_assertion_messages(tmp_path: Path, eng
     assert re.search(r"^test_lists\.py\s+3\s+0\s", result.stdout, re.M), result.stdout
 
 
-def test_no_tally_and_no_option_measure_nothing(tmp_path: Path) -> None:
+def test_no_tally_tally_enabled_0_and_no_option_measure_nothing(tmp_path: Path) -> None:
+    """--no-tally, TALLY_ENABLED=0 (as for tally run) and [tally] enabled = false turn
+    the plugin off whatever the other options say; no option, nothing to turn off."""
     root = make_project(tmp_path)
-    assert pytest_run(root, "--tally=pkg", "--no-tally", "-q").returncode == 0
+    for args, env in (
+        (["--no-tally"], tally_env()),
+        ([], tally_env(TALLY_ENABLED="0")),
+        (["--tally-config=off.ini"], tally_env()),
+    ):
+        write(root / "off.ini", "[tally]\nenabled = false\n")
+        ran = pytest_run(root, "--tally=pkg", "--tally-fail-under=100", *args, "-q", env=env)
+        assert ran.returncode == 0, (args, ran.stdout + ran.stderr)
+        assert "tally" not in ran.stdout, args
+        assert not (root / ".coverage").exists(), args
     assert pytest_run(root, "-q").returncode == 0
     assert not (root / ".coverage").exists()
 
@@ -435,3 +446,32 @@ def test_a_worker_killed_mid_test_keeps_its_data_up_to_its_last_flush(tmp_path: 
     assert "tally: warning: no data came back from worker(s) gw" in result.stdout
     assert "tally: warning: the run was incomplete: process" in result.stdout
     assert 9 in (shapes_lines(root) or [])
+
+
+def test_pytest_cov_and_tally_in_one_run_each_keep_their_data(tmp_path: Path) -> None:
+    """pytest-cov (coverage.py) and tally measure one session side by side: each writes
+    its data file, the same lines, and neither warns of the other's files, although
+    tally's journal sits beside coverage.py's parallel data files all session."""
+    root = make_project(tmp_path)
+    write(tmp_path / ".coveragerc", "[run]\nparallel = true\n")  # pytest-cov combines
+    write(tmp_path / "tally.ini", "[run]\ndata_file = .tally-data\n")
+    env = tally_env(TALLY_FLUSH_INTERVAL="0.05")
+    ran = pytest_run(
+        root,
+        "--cov=pkg",
+        "--cov-report=",
+        "--tally=pkg",
+        "--tally-config=tally.ini",
+        "--tally-report=",
+        "-p",
+        "no:randomly",
+        env=env,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    said = ran.stdout + ran.stderr
+    assert "Couldn't use data file" not in said and "warning" not in said.lower(), said
+    theirs = CoverageData(str(root / ".coverage"))
+    ours = CoverageData(str(root / ".tally-data"))
+    shapes = str(root / "pkg" / "shapes.py")
+    assert ours.lines(shapes) == theirs.lines(shapes)
+    assert not list(root.glob(".tally-data-tally.*"))  # the journal went once saved

@@ -124,9 +124,9 @@ class Coverage:
     @property
     def journal_file(self) -> str:
         """Where this process's raw data journal goes (data/journal.py)."""
-        from tally.data.journal import JOURNAL_SUFFIX
+        from tally.data.journal import journal_path
 
-        return f"{self.base_data_file}.{self.suffix}{JOURNAL_SUFFIX}"
+        return journal_path(self.base_data_file, self.suffix)
 
     def _build(self) -> Engine:
         """Build the file filter and the chosen engine (once)."""
@@ -326,10 +326,13 @@ class Coverage:
         )
 
     def erase(self) -> None:
-        """Delete the data file (and parallel ones beside it)."""
+        """Delete the data file (and parallel ones and journals beside it)."""
+        from tally.data.journal import is_journal_of
+
         directory, name = os.path.split(self.base_data_file)
         for entry in os.listdir(directory or "."):
-            if entry == name or (entry.startswith(name + ".") and not entry.endswith(".py")):
+            ours = entry.startswith(name + ".") and not entry.endswith(".py")
+            if entry == name or ours or is_journal_of(entry, name):
                 target = os.path.join(directory, entry)
                 if os.path.isfile(target):
                     os.remove(target)

@@ -177,6 +177,10 @@ class TallyPlugin:
                 branch=self.options.tally_branch,
                 count=self.options.tally_count,
             )
+            if not self.cov.config.flag("tally:enabled"):
+                # TALLY_ENABLED=0 or [tally] enabled = false, as `tally run` honours them.
+                self.cov = None
+                return
             self.process = MeasuredProcess(self.cov, write=self._write, finish=self._ended)
         except TallyError as err:
             raise pytest.UsageError(f"tally: {err.message}") from None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import add
 
-from tally.data.journal import INCOMPLETE, JOURNAL_SUFFIX, read_journal
+from tally.data.journal import INCOMPLETE, JOURNAL_SUFFIX, is_journal_of, read_journal
 from tally.data.numbits import counts_parts, line_numbers, numbits_to_nums
 from tally.data.sqlite import (
     StoredData,
@@ -141,7 +141,8 @@ def data_files_to_combine(data_file: str, given: Iterable[str]) -> list[str]:
         directories.append(os.path.dirname(os.path.abspath(data_file)))
     for directory in directories:
         for name in sorted(os.listdir(directory)):
-            if name.startswith(base + ".") and not name.endswith((".json", ".tmp")):
+            parallel = name.startswith(base + ".") and not name.endswith((".json", ".tmp"))
+            if parallel or is_journal_of(name, base):
                 files.append(os.path.abspath(os.path.join(directory, name)))
     target = os.path.abspath(data_file)
     return [f for f in dict.fromkeys(files) if f != target]

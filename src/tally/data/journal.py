@@ -2,7 +2,7 @@
 
 A process that is killed (SIGKILL, a crash in C code, the machine's OOM killer) never
 reaches the code that writes its data file. So while it runs it appends what it measured
-to a journal beside the data file (`<data file>.<host>.<pid>.<random>.raw`), every
+to a journal beside the data file (`<data file>-tally.<host>.<pid>.<random>.raw`), every
 `[tally] flush_interval` seconds, and deletes the journal once its data file is written.
 A journal left behind is a process that ended without saving; `tally combine` folds it in
 and the data file says the run was incomplete.
@@ -35,14 +35,18 @@ from tally.warnings import Notice
 
 __all__ = [
     "INCOMPLETE",
+    "JOURNAL_INFIX",
     "JOURNAL_SUFFIX",
     "Journal",
     "incomplete_run",
+    "is_journal_of",
+    "journal_path",
     "journals_beside",
     "read_journal",
 ]
 
 JOURNAL_SUFFIX = ".raw"
+JOURNAL_INFIX = "-tally."  # after the data file's name, before the process's suffix
 # The meta key of a data file with data from processes that ended without saving: a line
 # for each, saying whose data it was and how far it got.
 INCOMPLETE = "tally_incomplete"
@@ -204,11 +208,24 @@ def _stored(
     return stored
 
 
+def journal_path(data_file: str, suffix: str) -> str:
+    """The journal of the process whose parallel suffix is `suffix`, beside `data_file`.
+    Not `<data file>.*`: coverage.py's `combine` reads every file named so as a data file,
+    and a journal is not one."""
+    return f"{data_file}{JOURNAL_INFIX}{suffix}{JOURNAL_SUFFIX}"
+
+
+def is_journal_of(name: str, data_file_name: str) -> bool:
+    """Is the file `name` a journal of the data file named `data_file_name` (both base
+    names)?"""
+    return name.startswith(data_file_name + JOURNAL_INFIX) and name.endswith(JOURNAL_SUFFIX)
+
+
 def journals_beside(data_file: str) -> list[str]:
     """The journals beside `data_file`: of processes that never saved."""
     import glob
 
-    return sorted(glob.glob(glob.escape(data_file) + ".*" + JOURNAL_SUFFIX))
+    return sorted(glob.glob(glob.escape(data_file) + JOURNAL_INFIX + "*" + JOURNAL_SUFFIX))
 
 
 def incomplete_run(meta: dict[str, str], journals: list[str]) -> list[Notice]:
