@@ -305,3 +305,17 @@ def test_a_run_whose_data_directory_is_unwritable_keeps_its_data_in_tmp(tmp_path
         assert CoverageData(str(rescued)).lines(str(tmp_path / "p.py")) == [1]
     finally:
         rescued.unlink()
+
+
+def test_help_lists_each_command_once_grouped_by_what_it_is_for(tmp_path: Path) -> None:
+    shown = run_tally("--help", cwd=tmp_path).stdout
+    from tally.cli.main import COMMANDS
+    from tally.report.registry import FORMATS
+
+    listed = re.findall(r"^    (\w+)  ", shown, re.MULTILINE)
+    assert sorted(listed) == sorted([*COMMANDS, *FORMATS])  # every command, once
+    groups = re.findall(r"^  (\w+)$", shown, re.MULTILINE)
+    assert groups == ["measure", "report", "track", "inspect"]
+    report_group = shown.split("\n  report\n")[1].split("\n  track\n")[0]
+    assert all(f"    {name} " in report_group for name in FORMATS)
+    assert "positional arguments" not in shown

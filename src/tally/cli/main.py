@@ -5,31 +5,29 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tally.exceptions import EXIT_ERROR, TallyError, UsageError
 
 __all__ = ["main"]
 
-DESCRIPTION = """\
-tally measures which lines of a Python program ran, and how many times.
+DESCRIPTION = "tally measures which lines of a Python program ran, and how many times."
 
-commands:
-  run      run a program (script, -m module, -c code) and measure it
-  report   print a coverage table (exit 2 under fail_under)
-{formats}  combine  combine parallel data files and journals into one
-  baseline record a baseline (set), show progress (status), gate on it (check)
-  compare  compare two runs: totals and per-file deltas
-  check    gate CI on thresholds and regressions
-  diff     coverage of the lines changed since a git ref
-  history  recorded runs with a sparkline
-  erase    delete the data file
-  debug    show sys, config or data details
-
+EPILOG = """\
 exit status: 0 ok; 1 an error (message on stderr), or a regression (baseline check,
 compare, check --no-regression); 2 coverage under fail_under (report, html, xml, json,
 lcov, badge) or under a threshold (check, diff).
 `tally run` exits with the program's own status.
 """
+
+# The commands as `tally --help` lists them, each once, by what they are for; the report
+# formats (report/registry.py) join the report group.
+GROUPS = {
+    "measure": ("run", "combine", "erase"),
+    "report": ("report",),
+    "track": ("baseline", "compare", "check", "diff", "history"),
+    "inspect": ("debug",),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,19 +64,22 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     first = next((a for a in argv if not a.startswith("-")), None)
     known = dict(COMMANDS)
-    description = DESCRIPTION.format(formats="")
     if first not in COMMANDS:
         from tally.report.registry import FORMATS
 
-        known = {"run": "run", "report": "report", **dict.fromkeys(FORMATS, "formats")}
-        known.update(COMMANDS)
-        lines = "".join(f"  {name:<8} {form.summary}\n" for name, form in FORMATS.items())
-        description = DESCRIPTION.format(formats=lines)
+        known.update(dict.fromkeys(FORMATS, "formats"))
     parser = _Parser(
-        prog="tally", description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="tally",
+        usage="tally [-h] [--version] COMMAND ...",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tally {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # argparse's own list of the commands is left out: the description lists them, grouped.
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, help=argparse.SUPPRESS
+    )
     names = [first] if first in known else list(known)
     for name in names:
         module = importlib.import_module(f"tally.cli.{known[name]}")
@@ -86,7 +87,24 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             module.register(commands)
         else:
             module.register(commands, name)
+    if len(names) > 1:
+        parser.description = DESCRIPTION + "\n\n" + _command_list(commands)
     return parser
+
+
+def _command_list(commands: argparse._SubParsersAction[Any]) -> str:
+    """The commands, each once with its summary, grouped as GROUPS says (a command in no
+    group, a report format, goes in the report group)."""
+    summaries = {action.dest: action.help or "" for action in commands._choices_actions}
+    grouped = {group: list(names) for group, names in GROUPS.items()}
+    placed = {name for names in GROUPS.values() for name in names}
+    grouped["report"] += [name for name in summaries if name not in placed]
+    width = max(map(len, summaries)) + 2
+    lines = ["commands:"]
+    for group, names in grouped.items():
+        lines.append(f"  {group}")
+        lines += [f"    {name:<{width}}{summaries[name]}" for name in names]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
