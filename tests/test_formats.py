@@ -3,6 +3,7 @@ the same data file, and read by the tools that consume them."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -277,17 +278,28 @@ def test_every_registered_format_is_a_command_and_a_pytest_report(
     """The formats are listed once (report/registry.py): each is a `tally` command, in
     `tally --help`, and (but the badge) a `--tally-report` type."""
     from tally.cli.main import main
-    from tally.pytest_plugin import TallyPlugin
+    from tally.pytest_plugin import _report_spec
     from tally.report.registry import FORMATS
 
     with pytest.raises(SystemExit):
         main(["--help"])
     listed = capsys.readouterr().out
     for name, form in FORMATS.items():
-        assert f"  {name:<8} {form.summary}" in listed
+        assert re.search(rf"^    {name} +{re.escape(form.summary)}$", listed, re.MULTILINE)
         with pytest.raises(SystemExit) as done:
             main([name, "--help"])
         assert done.value.code == 0
-    unknown = TallyPlugin._run_report(None, "nonsense", "")  # type: ignore[arg-type]
-    offered = unknown.split("use one of ")[1].strip().split(", ")
-    assert offered == ["term", "term-missing", "markdown", "html", "xml", "json", "lcov"]
+    with pytest.raises(argparse.ArgumentTypeError) as unknown:
+        _report_spec("nonsense")
+    offered = str(unknown.value).split("choose from ")[1].rstrip(")").split(", ")
+    assert offered == [
+        "term",
+        "term-missing",
+        "markdown",
+        "markdown-append",
+        "html",
+        "xml",
+        "json",
+        "lcov",
+        "annotate",
+    ]

@@ -8,6 +8,7 @@ import subprocess
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import PY, pytest_run, run_coverage, run_tally, tally_env, write
@@ -135,14 +136,17 @@ def test_fail_under_fails_the_run_with_its_reason(tmp_path: Path) -> None:
     result = pytest_run(root, "--tally=pkg", "--tally-fail-under=100", "-q")
     assert result.returncode == 1
     tail = result.stdout[result.stdout.index("tally coverage") :]
-    assert "tally: coverage failure: total of" in tail and "fail-under=100" in tail
+    # pytest-cov's banner, word for word.
+    banner = "FAIL Required test coverage of 100% not reached. Total coverage: 80.00%"
+    assert banner in tail.splitlines()
     passing = pytest_run(root, "--tally=pkg", "--tally-fail-under=50", "-q")
     assert passing.returncode == 0, passing.stdout
+    assert "Required test coverage of 50% reached. Total coverage: 80.00%" in passing.stdout
     # Without the option, the config's fail_under applies, as in `tally report`.
     write(root / ".coveragerc", "[report]\nfail_under = 95\n")
     from_config = pytest_run(root, "--tally=pkg", "-q")
     assert from_config.returncode == 1
-    assert "fail-under=95" in from_config.stdout
+    assert "FAIL Required test coverage of 95.0% not reached" in from_config.stdout
 
 
 def test_reports_are_written_where_asked(tmp_path: Path) -> None:
@@ -162,7 +166,14 @@ def test_reports_are_written_where_asked(tmp_path: Path) -> None:
         assert (root / "out" / name).stat().st_size > 0, name
     summary = (root / "out" / "summary.md").read_text()
     assert summary.startswith("| Name") and "| pkg/shapes.py " in summary
-    assert "Wrote Markdown report to out/summary.md" in result.stdout
+    for line in (
+        "Coverage HTML written to dir out/html",
+        "Coverage XML written to file out/cov.xml",
+        "Coverage JSON written to file out/cov.json",
+        "Coverage LCOV written to file out/cov.lcov",
+        "Coverage Markdown information written to file out/summary.md",
+    ):  # pytest-cov's words
+        assert line in result.stdout.splitlines(), line
 
 
 def test_a_session_analyses_its_data_once_for_every_report_and_fail_under(
@@ -207,7 +218,8 @@ def test_a_session_analyses_its_data_once_for_every_report_and_fail_under(
         "-q",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (root / "out" / "cov.xml").exists() and "| pkg/shapes.py " in result.stdout
+    assert (root / "out" / "cov.xml").exists() and "pkg/shapes.py " in result.stdout
+    assert "| pkg/shapes.py " in (root / "coverage.md").read_text()  # pytest-cov's default
     assert "tally: recorded run 2" in result.stdout
     assert (root / "analyses.txt").read_text() == "1"
 
@@ -475,3 +487,126 @@ def test_pytest_cov_and_tally_in_one_run_each_keep_their_data(tmp_path: Path) ->
     shapes = str(root / "pkg" / "shapes.py")
     assert ours.lines(shapes) == theirs.lines(shapes)
     assert not list(root.glob(".tally-data-tally.*"))  # the journal went once saved
+
+
+class _Recorder:
+    """Stands in for pytest's parser: records each option a plugin adds."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, dict[str, Any]] = {}
+
+    def getgroup(self, *args: Any, **kwargs: Any) -> _Recorder:
+        return self
+
+    def addoption(self, *names: str, **kwargs: Any) -> None:
+        for name in names:
+            self.options[name] = kwargs
+
+
+def _options_of(addoption: Any) -> dict[str, dict[str, Any]]:
+    recorder = _Recorder()
+    addoption(recorder)
+    return recorder.options
+
+
+def test_every_pytest_cov_option_has_a_tally_twin_that_parses_alike() -> None:
+    """pytest-cov's own parser (pytest-cov is pinned as a test dependency) against
+    tally's: each --cov option's twin, --cov -> --tally, takes its values the same way."""
+    from pytest_cov.plugin import pytest_addoption as cov_options  # type: ignore[import-untyped]
+
+    from tally.pytest_plugin import pytest_addoption as tally_options
+
+    theirs, ours = _options_of(cov_options), _options_of(tally_options)
+    assert len(theirs) >= 11
+    for name, spec in theirs.items():
+        twin = name.replace("cov", "tally")
+        assert twin in ours, f"{name} has no twin {twin}"
+        mine = ours[twin]
+        for key in ("nargs", "const"):
+            assert mine.get(key) == spec.get(key), (name, key)
+        plain = ("store", None)
+        action = spec.get("action")
+        if isinstance(action, str):  # pytest-cov's own Action classes: a type of tally's own
+            assert (
+                (mine.get("action") in plain) if action in plain else mine.get("action") == action
+            ), name
+        assert ("type" in mine) == ("type" in spec) or name == "--cov-context", name
+        assert mine.get("dest", "").replace("tally", "cov") == spec.get("dest", ""), name
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("annotated", "invalid choice"),
+        ("term:out.txt", "term takes no destination"),
+        ("term-missing:skip", "term-missing takes no destination"),
+        (":x", "an empty TYPE takes no destination"),
+    ],
+)
+def test_a_bad_report_spec_is_a_usage_error_before_any_test_runs(
+    tmp_path: Path, spec: str, why: str
+) -> None:
+    root = make_project(tmp_path)
+    write(root / "tests" / "test_marker.py", "def test_mark(tmp_path):\n    open('RAN', 'w')\n")
+    ran = pytest_run(root, "--tally=pkg", f"--tally-report={spec}", "-q")
+    assert ran.returncode == 4, ran.stdout + ran.stderr
+    assert why in ran.stderr
+    assert not (root / "RAN").exists()
+    assert not (root / ".coverage").exists()
+
+
+def test_pytest_cov_report_modifiers_and_files(tmp_path: Path) -> None:
+    """term-missing:skip-covered leaves out fully covered files and says how many, as
+    coverage.py says it; markdown-append adds to a file; annotate writes ,cover files;
+    --tally-report= alone reports nothing; --tally-precision sets the digits."""
+    root = make_project(tmp_path)
+    write(root / "pkg" / "full.py", "X = 1\n")
+    write(root / "conftest.py", "import pkg\nimport pkg.full\n")
+    write(root / "notes.md", "# Notes\n")
+    ran = pytest_run(
+        root,
+        "--tally=pkg",
+        "--tally-report=term-missing:skip-covered",
+        "--tally-report=markdown-append:notes.md",
+        "--tally-report=annotate:ann",
+        "--tally-precision=2",
+        "-q",
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    table = ran.stdout[ran.stdout.index("tally coverage") :]
+    assert "pkg/full.py" not in table and "pkg/shapes.py" in table
+    assert "2 files skipped due to complete coverage." in table  # full.py, __init__.py
+    assert re.search(r"^TOTAL .* 81\.82%$", table, re.M), table
+    notes = (root / "notes.md").read_text()
+    assert notes.startswith("# Notes\n") and "| pkg/shapes.py " in notes
+    assert "Coverage Markdown information appended to file notes.md" in table
+    assert "Coverage annotated source written to dir ann" in table
+    annotated = {p.name for p in (root / "ann").iterdir()}
+    assert any(name.endswith("_shapes.py,cover") for name in annotated), annotated
+    quiet = pytest_run(root, "--tally=pkg", "--tally-report=", "-q")
+    assert "tally coverage" in quiet.stdout and "TOTAL" not in quiet.stdout
+
+
+def test_append_reset_and_no_report_on_fail(tmp_path: Path) -> None:
+    """--tally-append adds this run's data to the data file's; --tally-reset forgets the
+    --tally sources before it; --no-tally-on-fail saves but neither reports nor fails
+    the run for coverage when tests failed."""
+    root = make_project(tmp_path)
+    write(
+        root / "tests" / "test_more.py",
+        "from pkg.shapes import unused\n\n\ndef test_unused():\n    assert unused() == 'never'\n",
+    )
+    first = pytest_run(root, "--tally=pkg", "tests/test_more.py", "-q")
+    assert first.returncode == 0, first.stdout
+    shapes = str(root / "pkg" / "shapes.py")
+    alone = set(CoverageData(str(root / ".coverage")).lines(shapes) or ())
+    pytest_run(root, "--tally=pkg", "--tally-append", "tests/test_shapes.py", "-q")
+    appended = set(CoverageData(str(root / ".coverage")).lines(shapes) or ())
+    assert alone < appended and 13 in appended  # unused()'s body, from the first run
+    reset = pytest_run(root, "--tally=elsewhere", "--tally-reset", "--tally=pkg", "-q")
+    assert "pkg/shapes.py" in reset.stdout
+    write(root / "tests" / "test_fails.py", "def test_fails():\n    assert False\n")
+    failing = pytest_run(root, "--tally=pkg", "--no-tally-on-fail", "--tally-fail-under=100", "-q")
+    assert failing.returncode == 1
+    assert "TOTAL" not in failing.stdout and "Required test coverage" not in failing.stdout
+    assert (root / ".coverage").exists()

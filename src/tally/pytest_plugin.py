@@ -38,56 +38,143 @@ __all__ = ["TallyPlugin"]
 _WORKER_DATA = "tally_data"  # the workeroutput key a worker's data file travels under
 
 
+# The terminal tables pytest-cov takes, and the one modifier they take.
+_TERMINAL = ("term", "term-missing")
+_SKIP_COVERED = "skip-covered"
+
+
+def _report_spec(arg: str) -> tuple[str, str | None]:
+    """One --tally-report, TYPE[:DEST] (or a terminal table's `:skip-covered`), checked
+    as pytest parses the command line, as pytest-cov checks --cov-report: a bad one is a
+    usage error (exit 4) before any test runs."""
+    from tally.report.registry import pytest_choices
+
+    kind, colon, rest = arg.partition(":")
+    choices = pytest_choices()
+    if kind not in [*choices, ""]:
+        raise argparse.ArgumentTypeError(
+            f'invalid choice: "{arg}" (choose from {", ".join(choices)})'
+        )
+    if not colon:
+        return kind, None
+    if kind in _TERMINAL and rest == _SKIP_COVERED:
+        return kind, rest
+    if kind in _TERMINAL or not kind:
+        raise argparse.ArgumentTypeError(
+            f'"{arg}": {kind or "an empty TYPE"} takes no destination '
+            f"(term and term-missing take :{_SKIP_COVERED})"
+        )
+    return kind, rest
+
+
+class _StoreReport(argparse.Action):
+    """--tally-report, into a dict of report types to their destination (or modifier),
+    as pytest-cov keeps --cov-report: the last of a type wins."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        kind, dest = values
+        reports = dict(getattr(namespace, self.dest, None) or {})
+        if kind in ("markdown", "markdown-append") and dest is None:
+            dest = "coverage.md"  # pytest-cov's default: coverage.py has none for Markdown
+        reports[kind] = dest
+        if reports.get("markdown", 0) == reports.get("markdown-append", 1):
+            parser.error(
+                f"markdown and markdown-append can't both write {dest}: give one of them "
+                "a destination (--tally-report=markdown:FILE)"
+            )
+        setattr(namespace, self.dest, reports)
+
+
+def _percentage(text: str) -> float:
+    """--tally-fail-under's value: a number from 0 to 100 (an int when it is one, so
+    the banner shows it as given, as pytest-cov's does)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage from 0 to 100")
+    return int(value) if value.is_integer() and "." not in text else value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """The --tally options, in a group of their own."""
+    """The --tally options, in a group of their own: each of pytest-cov's --cov options
+    has its twin, with the same meaning (tests/test_pytest_plugin.py reads pytest-cov's
+    parser to hold them to it)."""
     group = parser.getgroup("tally", "coverage measured by tally")
     group.addoption(
         "--tally",
         action="append",
         nargs="?",
         const=True,
+        default=[],
         dest="tally_source",
         metavar="SOURCE",
         help="measure coverage; SOURCE (a directory or package, repeatable) limits what is "
         "measured, else [run] source or the current directory",
     )
     group.addoption(
-        "--tally-branch", action="store_true", default=None, help="measure branch coverage too"
-    )
-    group.addoption(
-        "--tally-count",
-        action="store_true",
-        default=None,
-        help="measure exact per-line execution counts",
+        "--tally-reset",
+        action="store_const",
+        const=[],
+        dest="tally_source",
+        help="forget the --tally sources given so far",
     )
     group.addoption(
         "--tally-report",
-        action="append",
+        action=_StoreReport,
+        type=_report_spec,
         default=None,
-        metavar="TYPE[:DEST]",
-        help="report to print or write after the run: term, term-missing, markdown (or "
-        "markdown:FILE), html[:DIR], xml[:FILE], json[:FILE], lcov[:FILE]; repeatable; "
-        "an empty TYPE for none (default: term)",
-    )
-    group.addoption(
-        "--tally-fail-under",
-        type=float,
-        default=None,
-        metavar="N",
-        help="fail the run when total coverage is under N percent",
-    )
-    group.addoption(
-        "--tally-no-regression",
-        action="store_true",
-        default=False,
-        help="fail the run when coverage fell from the baseline (or the last recorded run) "
-        "by more than [tally] tolerance",
+        metavar="TYPE",
+        help="report to print or write: term, term-missing (either may end in "
+        ":skip-covered), annotate, html, xml, json, markdown, markdown-append, lcov (each "
+        "may end in :DEST); repeatable; --tally-report= for none (default: term)",
     )
     group.addoption(
         "--tally-config",
         default=None,
         metavar="PATH",
         help="the config file (default: as tally finds it)",
+    )
+    group.addoption(
+        "--no-tally-on-fail",
+        action="store_true",
+        default=False,
+        help="don't report (nor check fail-under) when tests failed; the data is saved",
+    )
+    group.addoption(
+        "--no-tally",
+        action="store_true",
+        default=False,
+        help="measure nothing, whatever the other --tally options say",
+    )
+    group.addoption(
+        "--tally-fail-under",
+        type=_percentage,
+        default=None,
+        metavar="MIN",
+        help="fail the run when total coverage is under MIN percent",
+    )
+    group.addoption(
+        "--tally-append",
+        action="store_true",
+        default=False,
+        help="add to the data file instead of starting afresh",
+    )
+    group.addoption(
+        "--tally-branch", action="store_true", default=None, help="measure branch coverage too"
+    )
+    group.addoption(
+        "--tally-precision",
+        type=int,
+        default=None,
+        help="the reports' precision (digits after the point), over [report] precision",
     )
     group.addoption(
         "--tally-context",
@@ -97,10 +184,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "NODEID|teardown, as pytest-cov's --cov-context=test",
     )
     group.addoption(
-        "--no-tally",
+        "--tally-count",
+        action="store_true",
+        default=None,
+        help="measure exact per-line execution counts",
+    )
+    group.addoption(
+        "--tally-no-regression",
         action="store_true",
         default=False,
-        help="measure nothing, whatever the other --tally options say",
+        help="fail the run when coverage fell from the baseline (or the last recorded run) "
+        "by more than [tally] tolerance",
     )
 
 
@@ -146,6 +240,8 @@ class TallyPlugin:
         self.combine_warnings: list[Notice] = []  # inputs the controller's combine skipped
         self.source_warnings: list[Notice] = []  # sources never imported, nothing measured
         self.failure: str | None = None
+        self.quiet = False  # tests failed under --no-tally-on-fail: no reports, no gates
+        self.banner: tuple[str, bool] | None = None  # fail-under's line, and whether it failed
         self.recorded: str | Notice | None = None  # [tally] record_history: what became of it
         # The saved data analysed once for every report (_analysed), and what it warned of.
         self._analysis: tuple[Config, Analyses] | TallyError | None = None
@@ -169,11 +265,13 @@ class TallyPlugin:
         from tally.exceptions import TallyError
         from tally.process import MeasuredProcess
 
-        sources = [s for s in self.options.tally_source if isinstance(s, str)]
+        # pytest-cov's rule: a bare --tally among the sources measures without a filter.
+        given = self.options.tally_source
+        sources = None if True in given else [s for s in given if isinstance(s, str)] or None
         try:
             self.cov = Coverage(
                 config_file=self.options.tally_config or True,
-                source=sources or None,
+                source=sources,
                 branch=self.options.tally_branch,
                 count=self.options.tally_count,
             )
@@ -181,6 +279,11 @@ class TallyPlugin:
                 # TALLY_ENABLED=0 or [tally] enabled = false, as `tally run` honours them.
                 self.cov = None
                 return
+            config = self.cov.config
+            if self.options.tally_append:
+                config.set("run:append", True, "--tally-append")
+            if self.options.tally_precision is not None:
+                config.set("report:precision", self.options.tally_precision, "--tally-precision")
             self.process = MeasuredProcess(self.cov, write=self._write, finish=self._ended)
         except TallyError as err:
             raise pytest.UsageError(f"tally: {err.message}") from None
@@ -261,6 +364,9 @@ class TallyPlugin:
         if self._is_worker():
             return
         self.data_file = saved.path
+        if self.options.no_tally_on_fail and session is not None and session.testsfailed:
+            self.quiet = True  # --no-tally-on-fail: the data is saved, nothing reported
+            return
         if not self.worker_files and self.cov.last_saved is not None:
             # What coverage.py warns of too; only for this process's own data (under
             # xdist the workers imported the sources, not the controller).
@@ -351,9 +457,16 @@ class TallyPlugin:
             return
         config, results = analysed
         precision = int(config.get("report:precision"))
-        reason = fail_under_reason(results.total.pc_covered, threshold, precision)
-        if reason:
-            self.failure = f"tally: coverage failure: {reason}"
+        total = results.total.pc_covered
+        failed = fail_under_reason(total, threshold, precision) is not None
+        # pytest-cov's words, so that a CI job reading them reads tally's the same way.
+        reached = "not reached" if failed else "reached"
+        self.banner = (
+            f"{'FAIL ' if failed else ''}Required test coverage of {threshold}% {reached}. "
+            f"Total coverage: {total:.2f}%",
+            failed,
+        )
+        if failed:
             session.testsfailed += 1
 
     def _check_regression(self, session: pytest.Session) -> None:
@@ -410,41 +523,78 @@ class TallyPlugin:
             notices.append(self.recorded)
         for line in filter(None, map(text, notices)):
             write(line + "\n", red=True)
-        if self.data_file is not None:
+        if self.data_file is not None and not self.quiet:
             terminalreporter.section("tally coverage")
             reports = self._reports()
             analysed = self._analysed() if reports else None
             write(self._analysis_said)  # what the analysis warned of, however it was asked
-            for report in reports:
-                assert analysed is not None
-                write(self._run_report(report, analysed))
+            if analysed is not None:
+                write(self._run_reports(reports, analysed))
         if isinstance(self.recorded, str):
             write(self.recorded + "\n")
+        if self.banner is not None:
+            line, failed = self.banner
+            write(line + "\n", **({"red": True, "bold": True} if failed else {"green": True}))
         if self.failure:
             write(self.failure + "\n", red=True, bold=True)
 
-    def _reports(self) -> list[str]:
-        chosen = self.options.tally_report
+    def _reports(self) -> dict[str, str | None]:
+        """The reports asked for: type to destination (or `skip-covered`); term when
+        none was asked for, none for --tally-report= alone."""
+        chosen: dict[str, str | None] | None = self.options.tally_report
         if chosen is None:
-            return ["term"]
-        return [r for r in chosen if r]
+            return {"term": None}
+        return {kind: dest for kind, dest in chosen.items() if kind}
 
-    def _run_report(self, report: str, analysed: tuple[Config, Analyses] | TallyError) -> str:
-        """Print or write one report (`TYPE[:DEST]`) of the analysed data through the
-        façade; returns what to print. Fail-under is judged once, by the plugin, not by
-        each report."""
+    def _run_reports(
+        self, reports: dict[str, str | None], analysed: tuple[Config, Analyses] | TallyError
+    ) -> str:
+        """The reports, printed or written through the façade, as pytest-cov makes them:
+        one terminal table (with the missing lines when term-missing is asked for, without
+        fully covered files when either table says :skip-covered), then each file, with
+        the line pytest-cov prints for it. Fail-under is judged once, by the plugin."""
         from tally.exceptions import TallyError
-        from tally.report.registry import pytest_choices
 
-        kind, _, dest = report.partition(":")
-        choices = pytest_choices()
-        if kind not in choices:
-            return f"tally: unknown --tally-report {kind!r}: use one of {', '.join(choices)}\n"
         if not isinstance(analysed, tuple):
             return f"tally: {analysed.message}\n"
         assert self.cov is not None
+        config, results = analysed
+        out = []
         try:
-            said = self.cov.report(kind, dest or None, results=analysed[1])
+            tables = [kind for kind in _TERMINAL if kind in reports]
+            if tables:
+                skip = any(reports[kind] == _SKIP_COVERED for kind in tables)
+                settings: dict[str, object] = {"skip_covered": True} if skip else {}
+                out.append(self.cov.report(tables[-1], None, results=results, **settings))
+            for kind, dest in reports.items():
+                if kind in _TERMINAL:
+                    continue
+                self.cov.report(kind, dest or None, results=results)
+                out.append(_written(kind, dest, config) + "\n")
         except TallyError as err:
-            return f"tally: {err.message}\n"
-        return said if not said or said.endswith("\n") else said + "\n"
+            out.append(f"tally: {err.message}\n")
+        return "".join(out)
+
+
+# What pytest-cov prints for each report file it writes, worded the same way.
+_WRITTEN = {
+    "annotate": "Coverage annotated source written to dir {}",
+    "html": "Coverage HTML written to dir {}",
+    "xml": "Coverage XML written to file {}",
+    "json": "Coverage JSON written to file {}",
+    "markdown": "Coverage Markdown information written to file {}",
+    "markdown-append": "Coverage Markdown information appended to file {}",
+    "lcov": "Coverage LCOV written to file {}",
+}
+
+
+def _written(kind: str, dest: str | None, config: Config) -> str:
+    """pytest-cov's line for the report `kind` written to `dest` (else where `config`
+    says)."""
+    from tally.report.registry import FORMATS
+
+    if kind == "annotate" and not (dest or config.text("tally:annotate_directory")):
+        return "Coverage annotated source written next to source"
+    if not dest and kind in FORMATS:
+        dest = config.text(FORMATS[kind].destination)
+    return _WRITTEN[kind].format(dest)

@@ -313,6 +313,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _o(
         "tally",
+        "annotate_directory",
+        "path",
+        "",
+        "Where `tally annotate` writes its `,cover` files (default: beside each source).",
+        cli="--directory",
+        coverage_py=False,
+    ),
+    _o(
+        "tally",
         "badge_output",
         "path",
         "coverage.svg",

@@ -76,12 +76,18 @@ class Table(NamedTuple):
     name: str
     show_missing: bool = False  # with each file's missing lines, whatever the config says
     format: str | None = None  # "markdown" (writable to a file); None: as the config says
+    append: bool = False  # written to the end of its file, not over it
 
 
 # The tables, by the names pytest-cov gives them.
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (Table("term"), Table("term-missing", True), Table("markdown", False, "markdown"))
+    for t in (
+        Table("term"),
+        Table("term-missing", show_missing=True),
+        Table("markdown", format="markdown"),
+        Table("markdown-append", format="markdown", append=True),
+    )
 }
 
 
@@ -124,11 +130,18 @@ def terminal_table(config: Config, results: Analyses, table: str = "term") -> st
 
 
 def write_table(config: Config, results: Analyses, table: str, dest: str) -> str:
-    """Write a table (the Markdown one, for a pull request) to `dest`; the line saying so."""
+    """Write a table (the Markdown one, for a pull request) to `dest`, or at its end for
+    markdown-append; the line saying so."""
     from tally.report.output import write_output
 
-    write_output(dest, terminal_table(config, results, table), what="Markdown report")
-    return f"Wrote Markdown report to {dest}"
+    text = terminal_table(config, results, table)
+    if not TABLES[table].append:
+        write_output(dest, text, what="Markdown report")
+        return f"Wrote Markdown report to {dest}"
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    with open(dest, "a", encoding="utf-8") as out:
+        out.write(text)
+    return f"Appended Markdown report to {dest}"
 
 
 def shows_contexts(config: Config, formats: Iterable[str]) -> bool:
@@ -173,6 +186,15 @@ def _trend(config: Config) -> tuple[tuple[str, float, float | None], ...]:
         warn(Notice(f"no trend chart: {err.message}", "history-unusable"))
         return ()
     return tuple((r.summary.at, r.summary.total_pc, r.summary.branch_pc) for r in runs)
+
+
+def _write_annotate(config: Config, results: Analyses, directory: str) -> str:
+    from tally.report.annotate import AnnotateReport
+
+    report = AnnotateReport(directory)
+    report.write(results)
+    where = f"in {directory}" if directory else "beside their sources"
+    return f"Wrote {report.written} annotated source files (,cover) {where}"
 
 
 def _file_writer(reporter: Callable[[Config], FileReport]) -> Writer:
@@ -261,6 +283,13 @@ FORMATS: dict[str, ReportFormat] = {
             ("lcov:output",),
             "lcov:output",
             _file_writer(_lcov),
+        ),
+        ReportFormat(
+            "annotate",
+            "write each source with its lines marked, as <file>,cover (default beside it)",
+            ("tally:annotate_directory",),
+            "tally:annotate_directory",
+            _write_annotate,
         ),
         ReportFormat(
             "badge",
