@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import run_tally, write
+from support import BRANCH_ENGINES, PY, clean_env, pytest_run, run_tally, write
 
 from tally.collect import counting, importer
 from tally.collect.filter import FileFilter
@@ -147,3 +148,34 @@ def test_instrumented_code_still_runs_cleanly_while_the_interpreter_shuts_down(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == ["closed 8", "still counting"]
     assert "Exception ignored" not in done.stderr
+
+
+def _collection_error(output: str) -> str:
+    """pytest's report of a collection error: its header and body, to the next section."""
+    lines = output[output.index("ERROR collecting") :].splitlines()[1:]
+    return "\n".join(
+        line for line in lines[: next(i for i, x in enumerate(lines) if x.startswith("="))]
+    )
+
+
+@pytest.mark.parametrize("engine", BRANCH_ENGINES)
+def test_a_syntax_error_in_an_imported_module_shows_the_users_traceback(
+    tmp_path: Path, engine: str
+) -> None:
+    """The traceback of a SyntaxError in a measured module that a program imports is the
+    one plain Python prints, with no frame of tally's or of the import machinery's:
+    under `tally run`, and in pytest's collection error under the plugin."""
+    write(tmp_path / "main.py", "import broken\n")
+    write(tmp_path / "broken.py", "def f():\n    x = (\n")
+    write(tmp_path / "tests" / "test_it.py", "import broken\n\n\ndef test_it():\n    pass\n")
+    plain = subprocess.run(
+        [PY, "main.py"], cwd=tmp_path, capture_output=True, text=True, env=clean_env(), check=False
+    )
+    ran = run_tally("run", "--rcfile=", "--branch", f"--engine={engine}", "main.py", cwd=tmp_path)
+    assert (ran.returncode, ran.stderr) == (plain.returncode, plain.stderr)
+    assert "tally" not in ran.stderr
+    write(tmp_path / ".coveragerc", f"[tally]\nengine = {engine}\n[run]\nbranch = true\n")
+    untallied = pytest_run(tmp_path, "tests", env=clean_env())
+    tallied = pytest_run(tmp_path, "--tally=.", "--tally-report=", "tests")
+    assert tallied.returncode == untallied.returncode == 2
+    assert _collection_error(tallied.stdout) == _collection_error(untallied.stdout)

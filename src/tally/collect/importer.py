@@ -27,12 +27,14 @@ if TYPE_CHECKING:
     from tally.collect.codecache import CodeCache
 
 __all__ = [
+    "RAISING_NAME",
     "InstrumentingFinder",
     "PytestPatch",
     "compile_instrumented",
     "install_finder",
     "instrument_test_tree",
     "instrumented_or_none",
+    "uncompiled",
     "watch_pytest",
 ]
 
@@ -74,7 +76,10 @@ def compile_instrumented(source: str | bytes, path: str, flavour: Flavour = "cou
     """Compile `source` (the file at `path`) instrumented."""
     import ast
 
-    tree = ast.parse(source, path)
+    __tracebackhide__ = True  # the user's SyntaxError is the user's (pytest hides us)
+    # compile(), not ast.parse: a SyntaxError then has no frame of ast.py's either.
+    tree = compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    assert isinstance(tree, ast.Module)
     instrumented = instrument_tree(tree, source, path, flavour)
     return compile(instrumented, path, "exec", dont_inherit=True)
 
@@ -85,6 +90,7 @@ def instrumented_or_none(
     """`source` compiled instrumented; None (after one warning) if instrumenting fails for
     any reason but the user's own syntax error, which is raised as Python raises it, so the
     caller can run the module plainly instead of breaking the user's program."""
+    __tracebackhide__ = True
     try:
         return compile_instrumented(source, path, flavour)
     except SyntaxError:
@@ -109,6 +115,7 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
     cache: CodeCache | None
 
     def get_code(self, fullname: str) -> CodeType:
+        __tracebackhide__ = True
         path = self.get_filename(fullname)
         self.on_load(path, fullname)
         where = cache_for(path, self.flavour)  # the stamp from before the source is read
@@ -125,7 +132,10 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
             code = self.cache.load(key)
             if isinstance(code, CodeType):
                 return code
-        code = instrumented_or_none(source, path, self.flavour)
+        try:
+            code = instrumented_or_none(source, path, self.flavour)
+        except SyntaxError as err:
+            return _raising(err, path)
         if code is None:
             plain = super().get_code(fullname)
             assert plain is not None  # a source file always compiles to code
@@ -134,6 +144,34 @@ class _InstrumentingLoader(importlib.machinery.SourceFileLoader):
         if self.cache is not None and key is not None and not written:
             self.cache.store(key, code)
         return code
+
+
+# The user's errors in modules that didn't compile, by path, until their stand-in raises
+# them (_raising).
+_UNCOMPILED: dict[str, SyntaxError] = {}
+# The file name of that stand-in: programs' tracebacks leave it out (collect/program.py).
+RAISING_NAME = "<tally: a module that didn't compile>"
+
+
+def _raising(error: SyntaxError, path: str) -> CodeType:
+    """A module's code in place of code that didn't compile: it raises the user's
+    `error`, out of the import machinery's exec, as Python's own loader's compile raises
+    it from a call whose frames Python removes from tracebacks. So the traceback is the
+    user's, as plain Python shows it; the stand-in's own frame is hidden, from pytest by
+    __tracebackhide__ and from `tally run` by its file name."""
+    _UNCOMPILED[path] = error.with_traceback(None)
+    return compile(
+        "__tracebackhide__ = True\n"
+        "raise __import__('tally.collect.importer', fromlist=['_']).uncompiled(__file__)\n",
+        RAISING_NAME,
+        "exec",
+        dont_inherit=True,
+    )
+
+
+def uncompiled(path: str) -> SyntaxError:
+    """The error of the module at `path` that didn't compile (for its stand-in)."""
+    return _UNCOMPILED.pop(path)
 
 
 class InstrumentingFinder:  # a meta path finder: find_spec() is all the protocol asks
@@ -225,6 +263,7 @@ class PytestPatch:
             before_exec = self.before_exec
 
             def exec_with_counters(self: Any, module: ModuleType) -> None:
+                __tracebackhide__ = True
                 origin = getattr(module.__spec__, "origin", None)
                 if origin:
                     before_exec(origin)

@@ -134,12 +134,44 @@ def _fresh_main(path: str | None) -> types.ModuleType:
 
 
 def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
-    while tb is not None and is_under(canonical(tb.tb_frame.f_code.co_filename), TALLY_DIR):
+    """`tb` as plain Python would have it: without tally's frames, nor the import
+    machinery's frames that led into them (CPython removes its import frames from a
+    traceback when the error comes from compiling or running the module, which tally's
+    loader does in between), nor runpy's frames at the start."""
+    chain = []
+    while tb is not None:
+        chain.append(tb)
         tb = tb.tb_next
-    # runpy's frames are Python's machinery, not the program's.
-    while tb is not None and tb.tb_frame.f_code.co_filename.endswith(os.sep + "runpy.py"):
-        tb = tb.tb_next
-    return tb
+    ours = [_ours(t.tb_frame.f_code.co_filename) for t in chain]
+    kept: list[TracebackType] = []
+    for i, entry in enumerate(chain):
+        if ours[i] or (_importlib(entry) and _into_ours(chain, ours, i)):
+            continue
+        if not kept and entry.tb_frame.f_code.co_filename.endswith(os.sep + "runpy.py"):
+            continue  # runpy's frames are Python's machinery, not the program's
+        kept.append(entry)
+    for entry, after in zip(kept, [*kept[1:], None], strict=True):
+        entry.tb_next = after
+    return kept[0] if kept else None
+
+
+def _ours(filename: str) -> bool:
+    """A frame of tally's code, or of the stand-in for a module that didn't compile?"""
+    from tally.collect.importer import RAISING_NAME
+
+    return filename == RAISING_NAME or is_under(canonical(filename), TALLY_DIR)
+
+
+def _importlib(entry: TracebackType) -> bool:
+    return entry.tb_frame.f_code.co_filename.startswith("<frozen importlib._bootstrap")
+
+
+def _into_ours(chain: list[TracebackType], ours: list[bool], start: int) -> bool:
+    """Does the run of import machinery frames from `start` lead into a frame of tally's?"""
+    i = start
+    while i < len(chain) and _importlib(chain[i]):
+        i += 1
+    return i < len(chain) and ours[i]
 
 
 def _show_exception(exc: BaseException) -> None:
