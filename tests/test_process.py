@@ -286,6 +286,27 @@ def test_a_killed_process_keeps_its_data_up_to_its_last_flush(
         assert counts[10] >= 5
 
 
+def test_a_process_killed_within_seconds_keeps_what_it_measured_by_then(tmp_path: Path) -> None:
+    """The journal's first flush comes a second after the start, not at the interval (10
+    s by default): a short process killed outright keeps its data."""
+    root = project(tmp_path / "proj", patch="")
+    write(
+        root / "killed.py",
+        """\
+        import os, signal, time
+        from pkg.work import loop
+        loop(3)
+        time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    ran = run_tally("run", "killed.py", cwd=root)
+    assert ran.returncode == -signal.SIGKILL
+    assert run_tally("combine", "-q", cwd=root).returncode == 0
+    lines, _ = work_data(CoverageData(str(root / ".coverage")), root)
+    assert {2, 4, 8, 9, 10, 11} <= set(lines or ())  # loop(3) ran before the first flush
+
+
 def journal_bytes(tmp_path: Path) -> tuple[Path, bytes]:
     """A journal of two flushes: lines 1-2 counted once, then line 2 twice more and 3."""
     path = tmp_path / "j.raw"

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ENV_VAR", "PTH_NAME", "Cause", "MeasuredProcess", "Saved", "die_of", "startup"]
 ENV_VAR = "TALLY_PROCESS_CONFIG"
+FIRST_FLUSH = 1.0  # seconds from the start to the journal's first flush
 PTH_NAME = "a1_tally.pth"
 
 
@@ -160,8 +161,12 @@ class MeasuredProcess:
             _wait_for_os_thread_end(flusher.native_id)
 
     def _flush_every(self, interval: float) -> None:
-        """The journal thread: append what is new, every `interval` seconds."""
-        while not self._stop_flushing.wait(interval):
+        """The journal thread: append what is new, FIRST_FLUSH seconds after the start
+        (a short process, killed within seconds, keeps its data too), then every
+        `interval` seconds."""
+        wait = min(FIRST_FLUSH, interval)
+        while not self._stop_flushing.wait(wait):
+            wait = interval
             journal = self.journal
             if journal is None:
                 return
