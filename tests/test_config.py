@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import write
 
 from tally.config.options import DEFAULT_EXCLUDE, OPTIONS
 from tally.config.readers import load_config
@@ -72,8 +73,20 @@ def test_real_world_coveragerc_loads_with_comments_stripped_and_unknowns_warned(
     assert config.flag("html:show_contexts")
     assert config.text("json:output") == "coverage.json"
     assert config.flag("json:pretty_print")
-    assert [str(w) for w in config.warnings] == [
+    unknown = [str(w) for w in config.warnings if w.slug == "unknown-option"]
+    assert unknown == [
         ".coveragerc [html]: unknown option 'extra_context', ignored (unknown-option)"
+    ]
+    # Each commented pattern is named: coverage.py reads these three patterns otherwise.
+    commented = [
+        w.message.split(" is followed")[0]
+        for w in config.warnings
+        if w.slug == "comment-in-pattern"
+    ]
+    assert commented == [
+        ".coveragerc [run] omit: '*/tests/*'",
+        ".coveragerc [run] omit: '*/__init__.py'",
+        ".coveragerc [run] omit: 'setup.py'",
     ]
     assert config.origins["run:omit"] == ".coveragerc [run] omit"
 
@@ -293,3 +306,22 @@ def test_configuration_reference_matches_the_option_table() -> None:
 
     doc = Path(__file__).parent.parent / "docs" / "configuration.md"
     assert doc.read_text() == render_reference()
+
+
+def test_a_comment_after_an_omit_pattern_is_warned_of_naming_the_file(tmp_path: Path) -> None:
+    """tally reads `*/tests/*   # test files` as the pattern alone; coverage.py keeps the
+    comment in the pattern (checked with coverage.py itself), which then matches nothing:
+    tally says so, naming the file, so the user sees why the two tools differ."""
+    import coverage
+
+    rc = write(
+        tmp_path / ".coveragerc", "[run]\nomit =\n    */tests/*    # test files\n    setup.py\n"
+    )
+    config = load_config(str(rc))
+    assert config.items("run:omit") == ["*/tests/*", "setup.py"]
+    theirs = coverage.Coverage(config_file=str(rc)).config.run_omit
+    assert theirs == ["*/tests/*    # test files", "setup.py"]
+    (notice,) = [w for w in config.warnings if w.slug == "comment-in-pattern"]
+    assert notice.message.startswith(f"{rc} [run] omit: '*/tests/*' is followed by a comment")
+    quiet = write(tmp_path / "quiet.cfg", "[run]\nomit =\n    # test files\n    */tests/*\n")
+    assert not [w for w in load_config(str(quiet)).warnings if w.slug == "comment-in-pattern"]

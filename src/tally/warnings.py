@@ -21,6 +21,8 @@ SLUGS: dict[str, str] = {
     "no-data-collected": "the run measured nothing",
     "unknown-option": "a config file has a section or option tally doesn't know; it is ignored",
     "unsupported-option": "a coverage.py option tally doesn't support is set; it is ignored",
+    "comment-in-pattern": "an include/omit pattern in a config file has a `#` comment after "
+    "it, which coverage.py reads as part of the pattern",
     "engine-unavailable": "the engine asked for can't run here, or can't count; another is used",
     "couldnt-instrument": "a measured module couldn't be instrumented; it runs unmeasured",
     "no-subprocess-hook": "`patch = subprocess` without tally's start-up hook installed",

@@ -25,6 +25,10 @@ _FALSE = {"0", "false", "no", "off", ""}
 # and mean the pattern alone. (coverage.py keeps the comment as part of the pattern.)
 _TRAILING_COMMENT = re.compile(r"\s+#.*$")
 
+# The patterns that choose which files are measured and reported: a comment after one is a
+# comment to tally but part of the pattern to coverage.py (_comments_in_patterns).
+_FILE_PATTERNS = ("run:include", "run:omit", "report:include", "report:omit")
+
 # coverage.py's variable substitution in config values: $VAR, ${VAR}, ${VAR-default}, $$.
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name1>\w+)(?:-(?P<default>[^}]*))?\}|\$(?P<name2>\w+)")
 
@@ -170,6 +174,29 @@ def _parse_list(kind: str, raw: object, bad: Any) -> list[str]:
     return items
 
 
+def _comments_in_patterns(raw: object, where: str) -> list[Notice]:
+    """A warning for each pattern of an include/omit list in a config file that a `#`
+    comment follows: tally reads the pattern alone, coverage.py the pattern with the
+    comment, which matches no file, so the two tools choose different files."""
+    lines = [str(item) for item in raw] if isinstance(raw, list | tuple) else str(raw).splitlines()
+    found = []
+    for line in lines:
+        for item in line.split(","):
+            comment = _TRAILING_COMMENT.search(item)
+            if comment and item[: comment.start()].strip():
+                pattern = item[: comment.start()].strip()
+                found.append(
+                    Notice(
+                        f"{where}: {pattern!r} is followed by a comment "
+                        f"({comment.group().strip()!r}): tally reads the pattern alone, but "
+                        "coverage.py takes the comment as part of it, so coverage.py's "
+                        "pattern matches no file; put the comment on a line of its own",
+                        "comment-in-pattern",
+                    )
+                )
+    return found
+
+
 def _list_error(where: str) -> Any:
     def make(expected: str) -> ConfigError:
         return ConfigError(f"{where}: expected {expected}")
@@ -299,6 +326,8 @@ def _apply_file(
                 continue
             where = f"{cf.path} {shown}"
             config.set(option.key, parse_value(option, raw, where), f"{cf.path} {shown} {name}")
+            if option.key in _FILE_PATTERNS:
+                config.warnings += _comments_in_patterns(raw, f"{cf.path} {shown} {name}")
 
 
 def load_config(
