@@ -319,3 +319,4 @@ def test_help_lists_each_command_once_grouped_by_what_it_is_for(tmp_path: Path) 
     report_group = shown.split("\n  report\n")[1].split("\n  track\n")[0]
     assert all(f"    {name} " in report_group for name in FORMATS)
     assert "positional arguments" not in shown
+    assert run_tally("report", "--help", cwd=tmp_path).stdout.startswith("usage: tally report [")

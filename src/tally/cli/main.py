@@ -78,7 +78,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tally {__version__}")
     # argparse's own list of the commands is left out: the description lists them, grouped.
     commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=_Parser, help=argparse.SUPPRESS
+        dest="command",
+        metavar="COMMAND",
+        parser_class=_Parser,
+        help=argparse.SUPPRESS,
+        prog="tally",
     )
     names = [first] if first in known else list(known)
     for name in names:
