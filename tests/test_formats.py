@@ -152,6 +152,29 @@ def test_lcov_is_what_coverage_py_writes_with_real_counts(tmp_path: Path, progra
             assert mine == other
 
 
+@pytest.mark.parametrize("program", CORPUS_FILES, ids=lambda p: p.stem)
+def test_annotate_writes_what_coverage_py_writes_and_counts_when_asked(
+    tmp_path: Path, program: Path
+) -> None:
+    """The ,cover files of tally annotate are coverage.py annotate's, byte for byte, from
+    the same data; with counts asked for, each statement's count follows its mark."""
+    measured(tmp_path, program, "--branch")
+    run_coverage("annotate", "-d", "theirs", cwd=tmp_path)
+    assert run_tally("annotate", "-d", "ours", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "ours" / "prog.py,cover").read_text() == (
+        tmp_path / "theirs" / "prog.py,cover"
+    ).read_text()
+    measured(tmp_path, program, "--count")
+    assert run_tally("annotate", cwd=tmp_path).returncode == 0  # beside the source
+    counted = (tmp_path / "prog.py,cover").read_text().splitlines(keepends=True)
+    theirs = (tmp_path / "theirs" / "prog.py,cover").read_text().splitlines(keepends=True)
+    assert [line[:2] + line[10:] for line in counted] == theirs
+    counts = CoverageData(str(tmp_path / ".coverage")).counts(str(tmp_path / "prog.py"))
+    for number, line in enumerate(counted, 1):
+        if line[2:9].strip():
+            assert int(line[2:9]) == counts.get(number, 0), line
+
+
 def _genhtml_errors(tmp_path: Path, report: str) -> tuple[int, list[str]]:
     """genhtml's exit status on `report`, and the kinds of error it names."""
     result = consumer("genhtml", "--branch-coverage", "-o", report + ".html", report, cwd=tmp_path)

@@ -9,7 +9,7 @@ from tally.config.options import OPTIONS, Option
 
 __all__ = ["add_common", "add_table_flags", "overrides_from"]
 
-_SHORT = {"report:show_missing": "-m", "html:directory": "-d"}
+_SHORT = {"report:show_missing": "-m", "html:directory": "-d", "tally:annotate_directory": "-d"}
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
