@@ -4,6 +4,7 @@ only what changed, and how it behaves in a real (headless Chromium) browser."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import sysconfig
 from pathlib import Path
@@ -116,7 +117,11 @@ def test_highlighting_shows_every_line_of_real_source_exactly(name: str) -> None
 def test_a_rerun_rewrites_only_the_pages_that_changed(tmp_path: Path) -> None:
     project(tmp_path)
     assert "2 file pages written, 0 unchanged" in html_report(tmp_path)
-    pages = {p: p.stat().st_mtime_ns for p in (tmp_path / "htmlcov").glob("*_*.html")}
+    pages = {
+        p: p.stat().st_mtime_ns
+        for p in (tmp_path / "htmlcov").glob("*_*.html")
+        if not p.name.endswith("_index.html")  # the indexes are written every time
+    }
     assert "0 file pages written, 2 unchanged" in html_report(tmp_path)
     assert {p: p.stat().st_mtime_ns for p in pages} == pages
     write(tmp_path / "helper.py", HELPER + "EXTRA = 1\n")
@@ -282,3 +287,35 @@ def test_contexts_in_a_real_browser(tmp_path: Path) -> None:
         assert browser.js("return document.querySelector('#t6 button.x').ariaExpanded") == "false"
     finally:
         browser.close()
+
+
+def test_function_and_class_indexes_list_each_region_as_the_json_report_does(
+    tmp_path: Path,
+) -> None:
+    """function_index.html and class_index.html, as coverage.py writes them beside
+    index.html: a row per function (class) of each file and one for the rest, with the
+    numbers of the JSON report's functions and classes (held to coverage.py's in
+    test_formats.py)."""
+    project(tmp_path)
+    html_report(tmp_path)
+    assert run_tally("json", "-o", "cov.json", cwd=tmp_path).returncode == 0
+    files = json.loads((tmp_path / "cov.json").read_text())["files"]
+    for kind, section in (("function", "functions"), ("class", "classes")):
+        page = (tmp_path / "htmlcov" / f"{kind}_index.html").read_text()
+        rows = re.findall(
+            r"<tr><td>([^<]+)</td><td><a [^>]+>([^<]+)</a></td><td>(\d+)</td><td>(\d+)</td>",
+            page,
+        )
+        expected = [
+            (
+                name,
+                region or f"(no {kind})",
+                str(e["summary"]["num_statements"]),
+                str(e["summary"]["missing_lines"]),
+            )
+            for name, entry in sorted(files.items())
+            for region, e in entry[section].items()
+        ]
+        assert sorted(rows) == sorted(expected), kind
+    index = (tmp_path / "htmlcov" / "index.html").read_text()
+    assert '<a href="function_index.html">Functions</a>' in index

@@ -130,6 +130,30 @@ class FileAnalysis:
         arcs = self.branches.missing if self.branches is not None else None
         return format_lines(self.statements, self.missing, arcs)
 
+    def by_region(self, kind: str) -> list[tuple[str, Region | None, FileAnalysis]]:
+        """This file's functions (or classes, by `kind`) in line order, each named and
+        with its part of the analysis, then the lines outside them all, named "".
+
+        Names defined more than once (`@overload` stubs, a definition in both arms of a
+        `try`) stay apart by coverage.py's rule: the first with statements keeps the bare
+        name, the others are `name@LINE`."""
+        regions = sorted((r for r in self.regions if r.kind == kind), key=lambda r: r.start)
+        parts = [(region, self.within(region.lines)) for region in regions]
+        with_code = {region.name for region, part in parts if part.statements}
+        named: list[tuple[str, Region | None, FileAnalysis]] = []
+        taken: set[str] = set()
+        inside: set[LineNo] = set()
+        for region, part in parts:
+            inside |= region.lines
+            key = region.name
+            if key in taken or (key in with_code and not part.statements):
+                key = f"{key}@{region.start}"
+            taken.add(key)
+            named.append((key, region, part))
+        last = max([*self.statements, *self.excluded, 0])
+        named.append(("", None, self.within(set(range(1, last + 1)) - inside)))
+        return named
+
     def within(self, lines: Set[LineNo]) -> FileAnalysis:
         """This file's analysis restricted to `lines` (a function's, say): its statements
         and exclusions there, and the branches from them."""

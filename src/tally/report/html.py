@@ -174,6 +174,9 @@ class HtmlReport:
         write_output(
             os.path.join(directory, "index.html"), self._index(results, files), what="HTML report"
         )
+        for kind, page in _REGION_PAGES.items():
+            content = self._region_index(results, files, kind)
+            write_output(os.path.join(directory, page), content, what="HTML report")
         self._write_assets(directory, extra_css)
         status_text = json.dumps(
             {"format": _STATUS_FORMAT, "settings": settings, "files": fingerprints}, indent=0
@@ -328,7 +331,8 @@ class HtmlReport:
             '<p class="help">Click a column to sort; <kbd>/</kbd> filters; on a file page '
             "<kbd>j</kbd>/<kbd>k</kbd> go to the next/previous missed line, "
             "<kbd>n</kbd>/<kbd>p</kbd> to the next/previous file, <kbd>u</kbd> back here.</p>\n"
-            "</header>\n<main>\n"
+            + _views("file")
+            + "</header>\n<main>\n"
         )
         if len(self.options.trend) > 1:
             out.append(trend_svg(self.options.trend))
@@ -355,6 +359,41 @@ class HtmlReport:
         if not files:
             out.append("<p>No files to show.</p>\n")
         out.append("</main>\n")
+        out.append(self._footer())
+        return "".join(out)
+
+    def _region_index(self, results: Analyses, files: list[FileAnalysis], kind: str) -> str:
+        """function_index.html or class_index.html, as coverage.py writes them: a row for
+        each function (or class) of each file, and one for its code outside them all."""
+        precision = self.options.precision
+        title = f"{self.options.title}: {kind}s"
+        out = [self._head(title), "<body>\n<header>\n"]
+        out.append(f"<h1>{html.escape(title)}</h1>\n{_views(kind)}</header>\n<main>\n")
+        columns = ["File", kind.capitalize(), "Statements", "Missing", "Excluded"]
+        if results.has_arcs:
+            columns += ["Branches", "Partial"]
+        columns.append("Coverage")
+        out.append('<table class="index">\n<thead><tr>')
+        out.extend(f"<th>{c}</th>" for c in columns)
+        out.append("</tr></thead>\n<tbody>\n")
+        for analysis in files:
+            page = page_name(analysis.name)
+            for name, region, part in analysis.by_region(kind):
+                nums = part.numbers
+                anchor = f"#t{region.start}" if region is not None else ""
+                shown = html.escape(name) if name else f"(no {kind})"
+                cells = [
+                    f"<td>{html.escape(analysis.name)}</td>",
+                    f'<td><a href="{page}{anchor}">{shown}</a></td>',
+                    f"<td>{nums.n_statements}</td><td>{nums.n_missing}</td>"
+                    f"<td>{nums.n_excluded}</td>",
+                ]
+                if results.has_arcs:
+                    cells.append(f"<td>{nums.n_branches}</td><td>{nums.n_partial_branches}</td>")
+                pc = nums.pc_covered
+                cells.append(f'<td data-sort="{pc:.4f}">{display_covered(pc, precision)}%</td>')
+                out.append("<tr>" + "".join(cells) + "</tr>\n")
+        out.append("</tbody>\n</table>\n</main>\n")
         out.append(self._footer())
         return "".join(out)
 
@@ -532,6 +571,22 @@ def _context_button(found: list[str], ids: dict[str, int]) -> str:
         f'<button type="button" class="x" data-ctx="{refs}" aria-expanded="false" '
         f'title="the contexts that ran this line">{label}</button>'
     )
+
+
+# The index pages of functions and classes, by region kind (coverage.py's names).
+_REGION_PAGES = {"function": "function_index.html", "class": "class_index.html"}
+
+
+def _views(current: str) -> str:
+    """The links between the three indexes, the `current` one ("file", "function",
+    "class") shown as where the reader is."""
+    pages = {"file": ("Files", "index.html"), "function": ("Functions", _REGION_PAGES["function"])}
+    pages["class"] = ("Classes", _REGION_PAGES["class"])
+    links = [
+        f"<b>{label}</b>" if kind == current else f'<a href="{page}">{label}</a>'
+        for kind, (label, page) in pages.items()
+    ]
+    return '<p class="views">' + " · ".join(links) + "</p>\n"
 
 
 def _hottest(analysis: FileAnalysis) -> int:

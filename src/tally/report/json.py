@@ -66,23 +66,10 @@ class JsonReport:
         """One file's entry: its lines, branches, summary, functions and classes."""
         entry = self.lines_entry(analysis, branches)
         for kind, section in (("function", "functions"), ("class", "classes")):
-            regions = sorted((r for r in analysis.regions if r.kind == kind), key=lambda r: r.start)
-            parts = [(region, analysis.within(region.lines)) for region in regions]
-            # Names defined more than once (`@overload` stubs, a definition in both arms of
-            # a `try`) stay apart by coverage.py's rule: the first with statements keeps the
-            # bare name, the others are `name@LINE`.
-            with_code = {region.name for region, part in parts if part.statements}
-            inside: set[int] = set()
-            named: dict[str, Any] = {}
-            for region, part in parts:
-                inside |= region.lines
-                key = region.name
-                if key in named or (key in with_code and not part.statements):
-                    key = f"{key}@{region.start}"
-                named[key] = self.lines_entry(part, branches, start=region.start)
-            outside = _all_lines(analysis) - inside
-            named[""] = self.lines_entry(analysis.within(outside), branches, start=1)
-            entry[section] = named
+            entry[section] = {
+                name: self.lines_entry(part, branches, start=region.start if region else 1)
+                for name, region, part in analysis.by_region(kind)
+            }
         if analysis.counts is not None:
             counts = analysis.counts
             entry["counts"] = {str(n): counts.get(n, 0) for n in sorted(analysis.statements)}
@@ -148,9 +135,3 @@ def _percent(part: int, whole: int) -> float:
 
 def _arc_list(arcs: dict[int, list[int]]) -> list[list[int]]:
     return [[start, end] for start in sorted(arcs) for end in sorted(arcs[start])]
-
-
-def _all_lines(analysis: FileAnalysis) -> set[int]:
-    """Every line number the file's analysis mentions, for "outside any region"."""
-    last = max([*analysis.statements, *analysis.excluded, 0])
-    return set(range(1, last + 1))
