@@ -6,9 +6,10 @@
 # main suite only: the other Pythons' root has none of them (TALLY_TEST_EXTERNAL_TOOLS=0),
 # except genhtml from Debian unstable's lcov 2.x, which the 3.14 suite runs (=lcov).
 # (coverage.py measures tally because tally's count engine would have to instrument the
-# modules that run it; `tally run`, the nested pytest runs and the xdist workers are
-# subprocesses, measured through coverage.py's subprocess patch, [tool.coverage.run] in
-# pyproject.toml.)
+# modules that run it. pytest-cov runs it, because it gathers the xdist workers' data over
+# their channel: a worker's own data saved at its exit can be lost when xdist ends it.
+# `tally run` and the nested pytest runs are subprocesses, measured through coverage.py's
+# subprocess patch, [tool.coverage.run] in pyproject.toml; pytest-cov combines them in.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -40,7 +41,8 @@ WORKERS=${TALLY_TEST_WORKERS:-2}
 XDIST="-n $WORKERS --dist worksteal"
 
 rm -f .coverage .coverage.*
-"$PY" -m coverage run -m pytest $XDIST "$@"
+COV="--cov --cov-report= --cov-append"  # each Python's data added to one .coverage
+"$PY" -m pytest $XDIST $COV "$@"
 
 combined=no
 if [ -x "$PYTHONS" ]; then
@@ -53,7 +55,7 @@ if [ -x "$PYTHONS" ]; then
     "$PYTHONS" sh ".venv-$v/bin/pip install -q -e '.[test]'"
     if [ "$v" = 3.14 ]; then
       # sys.monitoring engine: its coverage counts toward tally's own.
-      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=lcov .venv-$v/bin/python -m coverage run -m pytest $XDIST $*"
+      "$PYTHONS" sh "TALLY_TEST_EXTERNAL_TOOLS=lcov .venv-$v/bin/python -m pytest $XDIST $COV $*"
       combined=yes
     else
       # The real-suite harness runs on 3.11 and 3.14 only (docs/harness.md): time.
@@ -63,7 +65,9 @@ if [ -x "$PYTHONS" ]; then
   done
 fi
 
-"$PY" -m coverage combine -q
+if compgen -G ".coverage.*" >/dev/null; then  # a process pytest-cov didn't gather
+  "$PY" -m coverage combine -q --append
+fi
 if [ "$combined" = yes ]; then
   "$PY" -m coverage report --fail-under="$MIN"
 else
