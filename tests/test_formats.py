@@ -177,6 +177,9 @@ def test_annotate_shows_each_statements_count_when_counts_were_asked_for(tmp_pat
     shown = {n: int(line[2:9]) for n, line in enumerate(counted, 1) if line[2:9].strip()}
     assert shown and all(shown[n] == counts.get(n, 0) for n in shown)
     assert max(shown.values()) > 1
+    # [report] show_counts (--no-show-counts) leaves them out: coverage.py's file again.
+    assert run_tally("annotate", "--no-show-counts", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "prog.py,cover").read_text().splitlines(keepends=True) == theirs
 
 
 def _genhtml_errors(tmp_path: Path, report: str) -> tuple[int, list[str]]:

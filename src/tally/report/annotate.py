@@ -43,10 +43,11 @@ class AnnotateReport:
     """Writes the `,cover` files, beside each source or in `directory`."""
 
     directory: str = ""
+    show_counts: bool = True  # [report] show_counts: the counts, when they were asked for
     written: int = 0
 
     def write(self, results: Analyses) -> None:
-        counted = results.has_counts and results.counts_asked
+        counted = results.has_counts and results.counts_asked and self.show_counts
         if self.directory:
             os.makedirs(self.directory, exist_ok=True)
         for analysis in results.files:

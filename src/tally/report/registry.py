@@ -191,7 +191,7 @@ def _trend(config: Config) -> tuple[tuple[str, float, float | None], ...]:
 def _write_annotate(config: Config, results: Analyses, directory: str) -> str:
     from tally.report.annotate import AnnotateReport
 
-    report = AnnotateReport(directory)
+    report = AnnotateReport(directory, show_counts=config.flag("report:show_counts"))
     report.write(results)
     where = f"in {directory}" if directory else "beside their sources"
     return f"Wrote {report.written} annotated source files (,cover) {where}"
@@ -287,7 +287,7 @@ FORMATS: dict[str, ReportFormat] = {
         ReportFormat(
             "annotate",
             "write each source with its lines marked, as <file>,cover (default beside it)",
-            ("tally:annotate_directory",),
+            ("tally:annotate_directory", "report:show_counts"),
             "tally:annotate_directory",
             _write_annotate,
         ),
