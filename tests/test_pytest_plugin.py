@@ -610,3 +610,15 @@ def test_append_reset_and_no_report_on_fail(tmp_path: Path) -> None:
     assert failing.returncode == 1
     assert "TOTAL" not in failing.stdout and "Required test coverage" not in failing.stdout
     assert (root / ".coverage").exists()
+
+
+def test_markdown_and_markdown_append_to_one_file_is_a_usage_error(tmp_path: Path) -> None:
+    """As in pytest-cov: both default to coverage.md, and one file can't take both."""
+    root = make_project(tmp_path)
+    both = ["--tally-report=markdown", "--tally-report=markdown-append"]
+    ran = pytest_run(root, "--tally=pkg", *both, "-q")
+    assert ran.returncode == 4
+    assert "markdown and markdown-append can't both write coverage.md" in ran.stderr
+    apart = pytest_run(root, "--tally=pkg", "--tally-report=markdown:a.md", both[1], "-q")
+    assert apart.returncode == 0, apart.stdout + apart.stderr
+    assert (root / "a.md").exists() and (root / "coverage.md").exists()

@@ -14,20 +14,22 @@ from pathlib import Path
 
 from support import check_coverage
 
+CLASSIFY = """\
+def classify(n):
+    if n < 0:
+        return "negative"
+    elif n == 0:
+        return "zero"
+    return "positive"
+
+for n in (1, 2, 0):
+    classify(n)
+"""
+
 
 def test_an_if_chain_misses_the_arm_no_call_took(tmp_path: Path) -> None:
     check_coverage(
-        """\
-        def classify(n):
-            if n < 0:
-                return "negative"
-            elif n == 0:
-                return "zero"
-            return "positive"
-
-        for n in (1, 2, 0):
-            classify(n)
-        """,
+        CLASSIFY,
         tmp_path,
         lines={1, 2, 3, 4, 5, 6, 8, 9},
         missing={3},
@@ -38,17 +40,7 @@ def test_an_if_chain_misses_the_arm_no_call_took(tmp_path: Path) -> None:
 
 def test_each_statement_counts_the_times_it_ran(tmp_path: Path) -> None:
     check_coverage(
-        """\
-        def classify(n):
-            if n < 0:
-                return "negative"
-            elif n == 0:
-                return "zero"
-            return "positive"
-
-        for n in (1, 2, 0):
-            classify(n)
-        """,
+        CLASSIFY,
         tmp_path,
         counts={1: 1, 2: 3, 3: 0, 4: 3, 5: 1, 6: 2, 8: 4, 9: 3},
     )

@@ -83,7 +83,8 @@ class _StoreReport(argparse.Action):
         if kind in ("markdown", "markdown-append") and dest is None:
             dest = "coverage.md"  # pytest-cov's default: coverage.py has none for Markdown
         reports[kind] = dest
-        if reports.get("markdown", 0) == reports.get("markdown-append", 1):
+        both = {"markdown", "markdown-append"} <= reports.keys()
+        if both and reports["markdown"] == reports["markdown-append"]:
             parser.error(
                 f"markdown and markdown-append can't both write {dest}: give one of them "
                 "a destination (--tally-report=markdown:FILE)"

@@ -152,14 +152,21 @@ def parse_value(option: Option, raw: object, where: str) -> Any:
     return str(raw).strip()
 
 
-def _parse_list(kind: str, raw: object, bad: Any) -> list[str]:
+def _written_items(kind: str, raw: object) -> list[str] | None:
+    """The items of a list option as written, comments and spaces still on them; None
+    when `raw` is no list."""
     if isinstance(raw, list | tuple):
-        items = [str(item) for item in raw]
-    elif isinstance(raw, str):
+        return [str(item) for item in raw]
+    if isinstance(raw, str):
         # Regexes go one per line (a regex may contain a comma); other lists also split on commas.
         lines = raw.splitlines()
-        items = lines if kind == "regexes" else [p for line in lines for p in line.split(",")]
-    else:
+        return lines if kind == "regexes" else [p for line in lines for p in line.split(",")]
+    return None
+
+
+def _parse_list(kind: str, raw: object, bad: Any) -> list[str]:
+    items = _written_items(kind, raw)
+    if items is None:
         raise bad("a list")
     if kind != "regexes":
         items = [_TRAILING_COMMENT.sub("", item) for item in items]
@@ -178,22 +185,20 @@ def _comments_in_patterns(raw: object, where: str) -> list[Notice]:
     """A warning for each pattern of an include/omit list in a config file that a `#`
     comment follows: tally reads the pattern alone, coverage.py the pattern with the
     comment, which matches no file, so the two tools choose different files."""
-    lines = [str(item) for item in raw] if isinstance(raw, list | tuple) else str(raw).splitlines()
     found = []
-    for line in lines:
-        for item in line.split(","):
-            comment = _TRAILING_COMMENT.search(item)
-            if comment and item[: comment.start()].strip():
-                pattern = item[: comment.start()].strip()
-                found.append(
-                    Notice(
-                        f"{where}: {pattern!r} is followed by a comment "
-                        f"({comment.group().strip()!r}): tally reads the pattern alone, but "
-                        "coverage.py takes the comment as part of it, so coverage.py's "
-                        "pattern matches no file; put the comment on a line of its own",
-                        "comment-in-pattern",
-                    )
+    for item in _written_items("globs", raw) or ():
+        comment = _TRAILING_COMMENT.search(item)
+        pattern = item[: comment.start()].strip() if comment else ""
+        if comment and pattern:
+            found.append(
+                Notice(
+                    f"{where}: {pattern!r} is followed by a comment "
+                    f"({comment.group().strip()!r}): tally reads the pattern alone, but "
+                    "coverage.py takes the comment as part of it, so coverage.py's "
+                    "pattern matches no file; put the comment on a line of its own",
+                    "comment-in-pattern",
                 )
+            )
     return found
 
 
