@@ -333,3 +333,20 @@ def test_every_registered_format_is_a_command_and_a_pytest_report(
         "lcov",
         "annotate",
     ]
+
+
+def test_annotate_and_markdown_append_that_cant_write_say_so_in_one_line(tmp_path: Path) -> None:
+    measured(tmp_path, CORPUS / "basics.py")
+    write(tmp_path / "taken", "a file, not a directory\n")
+    ran = run_tally("annotate", "-d", "taken/out", cwd=tmp_path)
+    assert ran.returncode == 1
+    assert ran.stderr.startswith("tally: can't write the annotated source to taken/out/")
+    assert ran.stderr.endswith("; choose another path with -d\n")
+    assert len(ran.stderr.splitlines()) == 1
+    (tmp_path / "notes.md").mkdir()
+    from tally.api import Coverage
+    from tally.exceptions import OutputError
+
+    cov = Coverage(config_file=False, data_file=str(tmp_path / ".coverage"))
+    with pytest.raises(OutputError, match=r"can't append the Markdown report to .*notes\.md"):
+        cov.report("markdown-append", str(tmp_path / "notes.md"))

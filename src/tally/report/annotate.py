@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from tally.analysis.analyzer import Analyses
 from tally.analysis.results import FileAnalysis
 from tally.analysis.source import read_source
+from tally.report.output import write_output
 
 __all__ = ["AnnotateReport", "annotated_name"]
 
@@ -48,16 +49,13 @@ class AnnotateReport:
 
     def write(self, results: Analyses) -> None:
         counted = results.has_counts and results.counts_asked and self.show_counts
-        if self.directory:
-            os.makedirs(self.directory, exist_ok=True)
         for analysis in results.files:
             if self.directory:
                 target = os.path.join(self.directory, annotated_name(analysis.name))
             else:
                 target = analysis.path
             text = "".join(margined(analysis, read_source(analysis.path), counted=counted))
-            with open(target + ",cover", "w", encoding="utf-8") as out:
-                out.write(text)
+            write_output(target + ",cover", text, what="annotated source", elsewhere="-d")
             self.written += 1
 
 

@@ -11,12 +11,15 @@ from tally.exceptions import OutputError
 __all__ = ["write_output"]
 
 
-def write_output(dest: str, content: str | bytes, *, what: str = "report") -> None:
+def write_output(
+    dest: str, content: str | bytes, *, what: str = "report", elsewhere: str = "-o"
+) -> None:
     """Write `content` to the file `dest` (stdout for "-").
 
     The file appears whole or not at all: it is written beside its final name and renamed
     over it, so a reader (or a crash) never sees half a report. Raises OutputError, naming
-    the path, when it can't be written.
+    the path and the option (`elsewhere`) that sends it elsewhere, when it can't be
+    written.
     """
     if dest == "-":
         if isinstance(content, bytes):
@@ -40,5 +43,5 @@ def write_output(dest: str, content: str | bytes, *, what: str = "report") -> No
             os.unlink(temp)
         reason = exc.strerror or type(exc).__name__
         raise OutputError(
-            f"can't write the {what} to {dest}: {reason}; choose another path with -o"
+            f"can't write the {what} to {dest}: {reason}; choose another path with {elsewhere}"
         ) from None

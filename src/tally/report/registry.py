@@ -138,9 +138,21 @@ def write_table(config: Config, results: Analyses, table: str, dest: str) -> str
     if not TABLES[table].append:
         write_output(dest, text, what="Markdown report")
         return f"Wrote Markdown report to {dest}"
-    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    with open(dest, "a", encoding="utf-8") as out:
-        out.write(text)
+    # Appended whole or not at all, as every report file is written: the old text and
+    # the new, written together.
+    try:
+        with open(dest, encoding="utf-8") as old:
+            text = old.read() + text
+    except FileNotFoundError:
+        pass  # nothing to append to yet
+    except (OSError, UnicodeDecodeError) as exc:
+        from tally.exceptions import OutputError
+
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise OutputError(
+            f"can't append the Markdown report to {dest}: {reason}; choose another file"
+        ) from None
+    write_output(dest, text, what="Markdown report")
     return f"Appended Markdown report to {dest}"
 
 
